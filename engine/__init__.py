@@ -1,0 +1,60 @@
+"""messai engine: a small, fast, crash-safe job queue on Redis.
+
+A producer needs only this package (no console, no CLI)::
+
+    from engine import Queue, connect
+    queue = Queue("paper-processing", connect(url))
+    await queue.add("extract_pdf", {"paper_id": "p-1"}, attempts=3)
+"""
+
+from engine.context import JobContext
+from engine.errors import (
+    EngineError,
+    InvalidJobError,
+    InvalidStateError,
+    JobCancelledError,
+    JobNotFoundError,
+    JobTimeoutError,
+    LeaseLostError,
+    QueueNotFoundError,
+    RateLimitedError,
+    UnknownProcessorError,
+    UnrecoverableError,
+)
+from engine.events import EVENT_NAMES, Event, read_events
+from engine.job import Job
+from engine.keys import STATES, QueueKeys
+from engine.options import Backoff, JobOptions, Keep
+from engine.processors import ProcessorRegistry, diagnostic_processors
+from engine.queue import BulkJob, Queue, list_queues
+from engine.worker import Worker
+
+__all__ = [
+    "EVENT_NAMES",
+    "STATES",
+    "Backoff",
+    "BulkJob",
+    "EngineError",
+    "Event",
+    "InvalidJobError",
+    "InvalidStateError",
+    "Job",
+    "JobCancelledError",
+    "JobContext",
+    "JobNotFoundError",
+    "JobOptions",
+    "JobTimeoutError",
+    "Keep",
+    "LeaseLostError",
+    "ProcessorRegistry",
+    "Queue",
+    "QueueKeys",
+    "QueueNotFoundError",
+    "RateLimitedError",
+    "UnknownProcessorError",
+    "UnrecoverableError",
+    "Worker",
+    "diagnostic_processors",
+    "list_queues",
+    "read_events",
+]

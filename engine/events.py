@@ -1,0 +1,99 @@
+"""The per-queue event stream: every state change, written by the scripts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from engine.keys import QueueKeys
+
+EVENT_NAMES: tuple[str, ...] = (
+    "job:added",
+    "job:waiting",
+    "job:delayed",
+    "job:active",
+    "job:progress",
+    "job:completed",
+    "job:failed",
+    "job:retrying",
+    "job:retried",
+    "job:stalled",
+    "job:removed",
+    "job:cancelled",
+    "job:cancel-requested",
+    "queue:paused",
+    "queue:resumed",
+    "queue:drained",
+    "queue:cleaned",
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a queue's event stream."""
+
+    queue: str
+    stream_id: str
+    """The stream entry id (``<ms>-<n>``): Redis's clock when it was written."""
+    name: str
+    job_id: str | None
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def timestamp_ms(self) -> int:
+        return int(self.stream_id.split("-", 1)[0])
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "queue": self.queue,
+            "id": self.stream_id,
+            "ts": self.timestamp_ms,
+            "event": self.name,
+            "job_id": self.job_id,
+            "fields": self.fields,
+        }
+
+
+def parse_event(queue: str, stream_id: str, raw: dict[str, str]) -> Event:
+    fields = dict(raw)
+    name = fields.pop("ev", "")
+    job_id = fields.pop("id", None)
+    return Event(queue=queue, stream_id=stream_id, name=name, job_id=job_id, fields=fields)
+
+
+async def read_events(
+    redis: Redis,
+    queues: Sequence[QueueKeys],
+    since: str = "$",
+    block_ms: int = 5000,
+    count: int = 500,
+) -> AsyncIterator[Event]:
+    """Follow the event streams of ``queues`` from ``since``, blocking for new ones.
+
+    ``since`` is a stream id, ``0`` for everything kept, or ``$`` for only
+    events written from now on. Runs until the caller stops iterating.
+    """
+    by_key = {keys.events: keys.name for keys in queues}
+    positions = dict.fromkeys(by_key, since)
+    if since == "$":
+        # Pin "now" per stream so that no event is missed between two reads.
+        for key in by_key:
+            info = await redis.xinfo_stream(key) if await redis.exists(key) else None
+            positions[key] = str(info["last-generated-id"]) if info else "0-0"
+    while True:
+        reply: Any = await redis.xread(positions, count=count, block=block_ms)  # type: ignore[arg-type]
+        for key, entries in reply or []:
+            for stream_id, raw in entries:
+                positions[key] = stream_id
+                yield parse_event(by_key[key], stream_id, raw)
+
+
+async def read_history(
+    redis: Redis, keys: QueueKeys, since: str = "-", until: str = "+", count: int = 1000
+) -> list[Event]:
+    """Events kept in the stream between two ids (oldest first), without blocking."""
+    entries: Any = await redis.xrange(keys.events, since, until, count=count)
+    return [parse_event(keys.name, stream_id, raw) for stream_id, raw in entries]

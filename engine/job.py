@@ -1,0 +1,87 @@
+"""A job as read back from Redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.codec import loads
+from engine.options import JobOptions
+
+
+@dataclass
+class Job:
+    """A snapshot of one job: its definition, state and run history."""
+
+    id: str
+    queue: str
+    name: str
+    data: Any
+    state: str
+    options: JobOptions = field(default_factory=JobOptions)
+    attempts_made: int = 0
+    stalls: int = 0
+    manual_retries: int = 0
+    progress: Any = None
+    result: Any = None
+    error: str | None = None
+    stack: str | None = None
+    created_ms: int = 0
+    started_ms: int | None = None
+    finished_ms: int | None = None
+    run_time_ms: int | None = None
+    worker: str | None = None
+    cancelled: bool = False
+    cancel_requested: bool = False
+
+    @classmethod
+    def from_hash(cls, queue: str, job_id: str, state: str, fields: dict[str, str]) -> Job:
+        stored_options = loads(fields.get("o"))
+        options = JobOptions.model_validate(stored_options) if stored_options else JobOptions()
+        finished = fields.get("fin")
+        return cls(
+            id=job_id,
+            queue=queue,
+            name=fields.get("n", ""),
+            data=loads(fields.get("d")),
+            state=state,
+            options=options,
+            attempts_made=int(fields.get("att", 0)),
+            stalls=int(fields.get("stl", 0)),
+            manual_retries=int(fields.get("rtr", 0)),
+            progress=loads(fields.get("p")),
+            result=loads(fields.get("r")),
+            error=fields.get("e"),
+            stack=fields.get("stk") or None,
+            created_ms=int(fields.get("ts", 0)),
+            started_ms=int(fields["st"]) if "st" in fields else None,
+            finished_ms=int(finished) if finished else None,
+            run_time_ms=int(fields["rt"]) if "rt" in fields else None,
+            worker=fields.get("w"),
+            cancelled=state == "failed" and "cx" in fields,
+            cancel_requested=state == "active" and "cx" in fields,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (the CLI's ``--json`` shape)."""
+        return {
+            "id": self.id,
+            "queue": self.queue,
+            "name": self.name,
+            "state": self.state,
+            "data": self.data,
+            "options": self.options.model_dump(exclude_defaults=True),
+            "attempts_made": self.attempts_made,
+            "stalls": self.stalls,
+            "manual_retries": self.manual_retries,
+            "progress": self.progress,
+            "result": self.result,
+            "error": self.error,
+            "stack": self.stack,
+            "created_ms": self.created_ms,
+            "started_ms": self.started_ms,
+            "finished_ms": self.finished_ms,
+            "run_time_ms": self.run_time_ms,
+            "worker": self.worker,
+            "cancelled": self.cancelled,
+        }

@@ -1,0 +1,135 @@
+"""Every Redis key name the engine uses, in one place.
+
+All keys of one queue share a hash tag (``{name}``), so every script touches
+a single slot. Job hashes and per-day metrics hashes are derived inside the
+scripts from the queue's key prefix, because their names are only known
+there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_PREFIX = "messai"
+
+STATES: tuple[str, ...] = ("waiting", "active", "delayed", "completed", "failed", "pending")
+"""Every state set of a queue; a job is in exactly one of them."""
+
+_SCRIPT_KEY_SUFFIXES: tuple[str, ...] = (
+    "waiting",
+    "active",
+    "delayed",
+    "completed",
+    "failed",
+    "pending",
+    "meta",
+    "events",
+    "marker",
+    "seq",
+    "limiter",
+)
+
+
+def validate_queue_name(name: str) -> str:
+    """Return ``name`` if it can be a queue name, else raise ValueError."""
+    if not name or len(name) > 200:
+        raise ValueError("queue name must be 1 to 200 characters")
+    if any(ch in name for ch in "{}:") or not name.isprintable() or name.strip() != name:
+        raise ValueError(
+            f"invalid queue name {name!r}: no braces, colons, spaces at the ends or control characters"
+        )
+    return name
+
+
+def queue_registry_key(prefix: str = DEFAULT_PREFIX) -> str:
+    """The set of every queue name under ``prefix``."""
+    return f"{prefix}:queues"
+
+
+def worker_registry_key(prefix: str = DEFAULT_PREFIX) -> str:
+    """Zset of worker ids scored by their last heartbeat (ms)."""
+    return f"{prefix}:workers"
+
+
+def worker_key(worker_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Hash describing one worker process; expires when it stops beating."""
+    return f"{prefix}:worker:{worker_id}"
+
+
+@dataclass(frozen=True)
+class QueueKeys:
+    """Key names for one queue."""
+
+    name: str
+    prefix: str = DEFAULT_PREFIX
+    base: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        validate_queue_name(self.name)
+        object.__setattr__(self, "base", f"{self.prefix}:{{{self.name}}}:")
+
+    def key(self, suffix: str) -> str:
+        return self.base + suffix
+
+    @property
+    def waiting(self) -> str:
+        return self.base + "waiting"
+
+    @property
+    def active(self) -> str:
+        return self.base + "active"
+
+    @property
+    def delayed(self) -> str:
+        return self.base + "delayed"
+
+    @property
+    def completed(self) -> str:
+        return self.base + "completed"
+
+    @property
+    def failed(self) -> str:
+        return self.base + "failed"
+
+    @property
+    def meta(self) -> str:
+        return self.base + "meta"
+
+    @property
+    def events(self) -> str:
+        return self.base + "events"
+
+    @property
+    def marker(self) -> str:
+        return self.base + "marker"
+
+    @property
+    def sweep_lock(self) -> str:
+        return self.base + "sweep"
+
+    @property
+    def cancel_channel(self) -> str:
+        return self.base + "cancel"
+
+    def state(self, state: str) -> str:
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r}; expected one of {', '.join(STATES)}")
+        return self.base + state
+
+    def job(self, job_id: str) -> str:
+        return f"{self.base}job:{job_id}"
+
+    def logs(self, job_id: str) -> str:
+        return f"{self.base}job:{job_id}:logs"
+
+    def metrics(self, day: int) -> str:
+        """Per-day hash of per-minute counters: c<minute>, f<minute>, t<minute>."""
+        return f"{self.base}metrics:{day}"
+
+    @property
+    def script_keys(self) -> list[str]:
+        """KEYS for every script, in the order lua/includes/common.lua names them."""
+        return [self.base + s for s in _SCRIPT_KEY_SUFFIXES] + [
+            queue_registry_key(self.prefix),
+            self.sweep_lock,
+        ]

@@ -1,0 +1,34 @@
+--[[
+  clean: deletes jobs of one state older than a grace period, a page per
+  call. Finished sets are ordered by finish time; for waiting and delayed
+  the job's creation time decides, scanning from ARGV[5]. Includes: common
+  ARGV[2] state, ARGV[3] grace ms, ARGV[4] page size, ARGV[5] scan offset
+  Returns {removed, next_offset (-1 when done)}. Emits: queue:cleaned.
+]]
+local state, grace, page, offset = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local set_key = STATE_KEYS[state]
+if not set_key or state == "active" then return redis.error_reply("bad-state:" .. state) end
+local cutoff = now_ms() - grace
+local removed, next_offset = 0, -1
+if state == "completed" or state == "failed" then
+  local ids = redis.call("ZRANGEBYSCORE", set_key, "-inf", cutoff, "LIMIT", 0, page)
+  for i = 1, #ids do delete_job(ids[i]) end
+  if #ids > 0 then redis.call("ZREM", set_key, unpack(ids)) end
+  removed = #ids
+  if #ids == page then next_offset = 0 end
+else
+  local ids = redis.call("ZRANGE", set_key, offset, offset + page - 1)
+  local doomed = {}
+  for i = 1, #ids do
+    local ts = tonumber(redis.call("HGET", job_key(ids[i]), "ts") or "0")
+    if ts <= cutoff then
+      delete_job(ids[i])
+      doomed[#doomed + 1] = ids[i]
+    end
+  end
+  if #doomed > 0 then redis.call("ZREM", set_key, unpack(doomed)) end
+  removed = #doomed
+  if #ids == page then next_offset = offset + page - removed end
+end
+if removed > 0 then emit("queue:cleaned", false, "state", state, "removed", removed) end
+return {removed, next_offset}

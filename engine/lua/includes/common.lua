@@ -1,0 +1,115 @@
+--[[
+  Shared prelude for every script. The Python loader prepends this file.
+
+  Every script receives the same KEYS, in this order (engine/keys.py):
+    KEYS[1]  waiting    zset  score = priority * 2^33 + 2^32 +/- seq
+    KEYS[2]  active     zset  score = lease deadline (ms)
+    KEYS[3]  delayed    zset  score = due time (ms)
+    KEYS[4]  completed  zset  score = finish time (ms)
+    KEYS[5]  failed     zset  score = finish time (ms)
+    KEYS[6]  pending    zset  score = time added (ms); jobs waiting on dependencies
+    KEYS[7]  meta       hash  paused, rate limit, global concurrency
+    KEYS[8]  events     stream
+    KEYS[9]  marker     zset  wake-up marker that idle workers block on
+    KEYS[10] seq        string counter for job ids and FIFO order
+    KEYS[11] limiter    string rate limiter window counter
+    KEYS[12] registry   set   every queue name under the prefix
+    KEYS[13] sweep lock string throttles stalled and retention sweeps
+  ARGV[1] is always the key prefix of the queue ("messai:{name}:"); job keys
+  are derived from it, since their ids are only known inside the script.
+]]
+local waiting_key, active_key, delayed_key = KEYS[1], KEYS[2], KEYS[3]
+local completed_key, failed_key, pending_key = KEYS[4], KEYS[5], KEYS[6]
+local meta_key, events_key, marker_key = KEYS[7], KEYS[8], KEYS[9]
+local seq_key, limiter_key, registry_key, sweep_key = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local prefix = ARGV[1]
+
+local EVENTS_MAXLEN = 10000
+local METRICS_TTL_S = 8 * 86400
+local PRIORITY_BAND = 8589934592 -- 2^33
+local FIFO_BASE = 4294967296 -- 2^32
+local DEFAULT_PRIORITY = 5 -- engine/options.py; not stored in the job hash
+
+local function now_ms()
+  local t = redis.call("TIME")
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function job_key(id)
+  return prefix .. "job:" .. id
+end
+
+local function logs_key(id)
+  return prefix .. "job:" .. id .. ":logs"
+end
+
+local function fmt(n)
+  return string.format("%.0f", n)
+end
+
+local function emit(event, id, ...)
+  if id then
+    return redis.call("XADD", events_key, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", event, "id", id, ...)
+  end
+  return redis.call("XADD", events_key, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", event, ...)
+end
+
+local function waiting_score(priority, seq, lifo)
+  if lifo then
+    return priority * PRIORITY_BAND + FIFO_BASE - seq
+  end
+  return priority * PRIORITY_BAND + FIFO_BASE + seq
+end
+
+-- Puts a job into `waiting` behind the jobs of its priority (or ahead of
+-- them when it was added LIFO, or when `front` is set: a job handed back
+-- or recovered from a stall has waited its turn already).
+local function enqueue_waiting(id, jk, front)
+  local fields = redis.call("HMGET", jk, "pri", "lifo")
+  local priority = tonumber(fields[1]) or DEFAULT_PRIORITY
+  local score
+  if front then
+    score = priority * PRIORITY_BAND
+  else
+    score = waiting_score(priority, redis.call("INCR", seq_key), fields[2] == "1")
+  end
+  redis.call("ZADD", waiting_key, fmt(score), id)
+  redis.call("ZADD", marker_key, 0, "1")
+end
+
+local function delete_job(id)
+  redis.call("DEL", job_key(id), logs_key(id))
+end
+
+-- Which state set holds the job, or false.
+local function state_of(id)
+  if redis.call("ZSCORE", waiting_key, id) then return "waiting" end
+  if redis.call("ZSCORE", active_key, id) then return "active" end
+  if redis.call("ZSCORE", delayed_key, id) then return "delayed" end
+  if redis.call("ZSCORE", failed_key, id) then return "failed" end
+  if redis.call("ZSCORE", completed_key, id) then return "completed" end
+  if redis.call("ZSCORE", pending_key, id) then return "pending" end
+  return false
+end
+
+local STATE_KEYS = {
+  waiting = waiting_key, active = active_key, delayed = delayed_key,
+  completed = completed_key, failed = failed_key, pending = pending_key,
+}
+
+local function add_metric(now, field, amount)
+  local day = math.floor(now / 86400000)
+  local minute = math.floor((now % 86400000) / 60000)
+  local key = prefix .. "metrics:" .. day
+  if redis.call("HINCRBY", key, field .. minute, amount) == amount then
+    redis.call("EXPIRE", key, METRICS_TTL_S)
+  end
+end
+
+local function append_log(id, line, keep)
+  local lk = logs_key(id)
+  redis.call("RPUSH", lk, line)
+  if keep > 0 then
+    redis.call("LTRIM", lk, -keep, -1)
+  end
+end

@@ -1,0 +1,99 @@
+--[[
+  fetch_jobs(now, token, worker, lease_ms, want): promotes due delayed jobs,
+  then leases up to `want` waiting jobs unless the queue is paused, rate
+  limited or at its global concurrency cap.
+
+  Returns {status, next_due, jobs...} where status is "ok", "paused" or
+  "limited:<ms>", next_due the earliest delayed due time (or -1), and each
+  job is a flat run of JOB_FIELDS_COUNT + 1 values: id then JOB_FIELDS.
+  Emits: job:waiting (promoted), job:active.
+]]
+local PROMOTE_LIMIT = 1000
+local JOB_FIELDS = {"n", "d", "o", "att", "stl", "ts"}
+
+local function promote_due(now)
+  local due = redis.call("ZRANGEBYSCORE", delayed_key, "-inf", now, "LIMIT", 0, PROMOTE_LIMIT)
+  for i = 1, #due do
+    local id = due[i]
+    redis.call("ZREM", delayed_key, id)
+    enqueue_waiting(id, job_key(id), false)
+    emit("job:waiting", id)
+  end
+end
+
+local function next_due()
+  local first = redis.call("ZRANGE", delayed_key, 0, 0, "WITHSCORES")
+  if first[2] then return tonumber(first[2]) end
+  return -1
+end
+
+local function fetch_jobs(now, token, worker, lease_ms, want)
+  promote_due(now)
+  local result = {"ok", 0}
+  if want <= 0 then
+    result[2] = next_due()
+    return result
+  end
+  local meta = redis.call("HMGET", meta_key, "paused", "rl_max", "rl_ms", "conc")
+  if meta[1] then
+    result[1] = "paused"
+    result[2] = next_due()
+    return result
+  end
+  local conc = tonumber(meta[4])
+  if conc then
+    local room = conc - redis.call("ZCARD", active_key)
+    if room < want then want = room end
+    if want <= 0 then
+      result[1] = "busy"
+      result[2] = next_due()
+      return result
+    end
+  end
+  local rl_max = tonumber(meta[2])
+  if rl_max then
+    local used = tonumber(redis.call("GET", limiter_key) or "0")
+    local room = rl_max - used
+    if room <= 0 then
+      local ttl = redis.call("PTTL", limiter_key)
+      if ttl < 0 then
+        redis.call("DEL", limiter_key)
+        room = rl_max
+      else
+        result[1] = "limited:" .. ttl
+        result[2] = next_due()
+        return result
+      end
+    end
+    if room < want then want = room end
+  end
+  local popped = redis.call("ZPOPMIN", waiting_key, want)
+  local taken = 0
+  local deadline = now + lease_ms
+  for i = 1, #popped, 2 do
+    local id = popped[i]
+    local jk = job_key(id)
+    local fields = redis.call("HMGET", jk, unpack(JOB_FIELDS))
+    if fields[1] then
+      redis.call("ZADD", active_key, deadline, id)
+      redis.call("HSET", jk, "tok", token, "w", worker, "st", now)
+      emit("job:active", id, "w", worker)
+      result[#result + 1] = id
+      for f = 1, #fields do
+        result[#result + 1] = fields[f] or ""
+      end
+      taken = taken + 1
+    end
+  end
+  if rl_max and taken > 0 then
+    if redis.call("INCRBY", limiter_key, taken) == taken then
+      redis.call("PEXPIRE", limiter_key, tonumber(meta[3]))
+    end
+  end
+  if #popped > 0 and redis.call("ZCARD", waiting_key) > 0 then
+    -- more work left: wake another idle worker
+    redis.call("ZADD", marker_key, 0, "1")
+  end
+  result[2] = next_due()
+  return result
+end

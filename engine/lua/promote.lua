@@ -1,0 +1,13 @@
+--[[
+  promote: moves a delayed job to waiting now. Includes: common
+  ARGV[2] job id
+  Errors: "missing", "not-delayed:<state>". Emits: job:waiting.
+]]
+local id = ARGV[2]
+if redis.call("ZREM", delayed_key, id) == 0 then
+  if redis.call("EXISTS", job_key(id)) == 0 then return redis.error_reply("missing") end
+  return redis.error_reply("not-delayed:" .. (state_of(id) or "unknown"))
+end
+enqueue_waiting(id, job_key(id), false)
+emit("job:waiting", id, "reason", "promoted")
+return "ok"

@@ -1,0 +1,47 @@
+--[[
+  sweep: the maintenance any worker may run; throttled by a lock key so
+  that only one worker per interval does the work.
+  Includes: common, retention
+  ARGV[2] interval ms (lock time), ARGV[3] max stalls before failing,
+  ARGV[4] completed keep count, ARGV[5] completed keep age ms,
+  ARGV[6] failed keep count, ARGV[7] failed keep age ms, ARGV[8] force ("1"
+  skips the lock)
+  Re-queues active jobs whose lease expired (their holder is gone) and fails
+  those that stalled more than the limit; trims finished jobs.
+  Returns {swept (0 when another worker holds the lock), requeued, failed, trimmed}.
+  Emits: job:stalled, job:failed.
+]]
+local STALL_LIMIT = 1000
+if ARGV[8] ~= "1" and not redis.call("SET", sweep_key, "1", "NX", "PX", ARGV[2]) then
+  return {0, 0, 0, 0}
+end
+local now = now_ms()
+local max_stalled = tonumber(ARGV[3])
+local expired = redis.call("ZRANGEBYSCORE", active_key, "-inf", now - 1, "LIMIT", 0, STALL_LIMIT)
+local requeued, failed = 0, 0
+for i = 1, #expired do
+  local id = expired[i]
+  local jk = job_key(id)
+  redis.call("ZREM", active_key, id)
+  redis.call("HDEL", jk, "tok")
+  if redis.call("EXISTS", jk) == 1 then
+    local stalls = redis.call("HINCRBY", jk, "stl", 1)
+    if stalls > max_stalled then
+      local message = "job stalled " .. stalls .. " times (its worker died or stopped responding); limit is " .. max_stalled
+      local attempt = redis.call("HINCRBY", jk, "att", 1)
+      redis.call("HSET", jk, "e", message, "stk", "", "fin", now)
+      append_log(id, "[attempt " .. attempt .. "] failed: " .. message, 0)
+      redis.call("ZADD", failed_key, now, id)
+      add_metric(now, "f", 1)
+      emit("job:failed", id, "att", attempt, "err", message)
+      failed = failed + 1
+    else
+      enqueue_waiting(id, jk, true)
+      emit("job:stalled", id, "stalls", stalls)
+      requeued = requeued + 1
+    end
+  end
+end
+local trimmed = trim_finished(completed_key, now, tonumber(ARGV[4]), tonumber(ARGV[5]), STALL_LIMIT)
+trimmed = trimmed + trim_finished(failed_key, now, tonumber(ARGV[6]), tonumber(ARGV[7]), STALL_LIMIT)
+return {1, requeued, failed, trimmed}

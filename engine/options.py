@@ -1,0 +1,140 @@
+"""Job options, validated with pydantic before anything is written."""
+
+from __future__ import annotations
+
+import random
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from engine.errors import InvalidJobError
+
+MAX_PRIORITY = 1_048_575
+"""Priorities run from 0 (first) to MAX_PRIORITY (last)."""
+
+PRIORITY_NAMES: dict[str, int] = {"high": 1, "normal": 5, "low": 10}
+DEFAULT_PRIORITY = PRIORITY_NAMES["normal"]
+"""Jobs without a priority run after high (1) and before low (10) ones."""
+
+
+class Backoff(BaseModel):
+    """How long to wait before attempt n+1 after attempt n failed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["fixed", "exponential"] = "exponential"
+    delay_ms: Annotated[int, Field(ge=0)] = 1000
+    """Base delay: the whole delay for fixed, the first delay for exponential."""
+    max_delay_ms: Annotated[int, Field(ge=0)] = 3_600_000
+    """Cap on any single delay."""
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """Fraction of the delay that is randomised (0.2: delay * [0.8, 1.0])."""
+
+    def delay_for(self, attempts_made: int, rng: random.Random | None = None) -> int:
+        """Delay before the next attempt, after ``attempts_made`` failed."""
+        if self.type == "fixed":
+            delay = float(self.delay_ms)
+        else:
+            delay = self.delay_ms * 2.0 ** max(attempts_made - 1, 0)
+        delay = min(delay, float(self.max_delay_ms))
+        if self.jitter:
+            delay -= delay * self.jitter * (rng or random).random()
+        return int(delay)
+
+
+class Keep(BaseModel):
+    """Retention of finished jobs: the newest ``count``, none older than ``age_ms``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count: Annotated[int, Field(ge=-1)] = -1
+    """-1 keeps any number."""
+    age_ms: Annotated[int, Field(ge=-1)] = -1
+    """-1 keeps any age."""
+
+
+KEEP_ALL = Keep()
+DEFAULT_KEEP_COMPLETED = Keep(count=10_000, age_ms=7 * 86_400_000)
+DEFAULT_KEEP_FAILED = Keep(count=100_000, age_ms=30 * 86_400_000)
+
+
+def _keep(value: bool | int | Keep | None, default: Keep) -> Keep:
+    if value is None:
+        return default
+    if isinstance(value, Keep):
+        return value
+    if value is True:
+        return Keep(count=0)
+    if value is False:
+        return KEEP_ALL
+    return Keep(count=value)
+
+
+class JobOptions(BaseModel):
+    """Options for one job. Unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    job_id: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s:{}]+$")] | None = (
+        None
+    )
+    """Adding a job whose id exists returns the existing job."""
+    priority: Annotated[int, Field(ge=0, le=MAX_PRIORITY)] = DEFAULT_PRIORITY
+    lifo: bool = False
+    delay_ms: Annotated[int, Field(ge=0)] = 0
+    attempts: Annotated[int, Field(ge=1, le=1000)] = 1
+    backoff: Backoff | None = None
+    timeout_ms: Annotated[int, Field(gt=0)] | None = None
+    remove_on_complete: bool | Annotated[int, Field(ge=0)] | Keep | None = None
+    """True removes at once, False keeps all, N keeps the newest N, or a Keep."""
+    remove_on_fail: bool | Annotated[int, Field(ge=0)] | Keep | None = None
+    keep_logs: Annotated[int, Field(ge=0)] = 1000
+    """Log lines kept per job (0 keeps all)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_priority(cls, values: object) -> object:
+        if isinstance(values, dict) and isinstance(values.get("priority"), str):
+            name = values["priority"]
+            if name.lower() in PRIORITY_NAMES:
+                values = {**values, "priority": PRIORITY_NAMES[name.lower()]}
+            elif name.isdigit():
+                values = {**values, "priority": int(name)}
+        return values
+
+    @property
+    def keep_completed(self) -> Keep:
+        return _keep(self.remove_on_complete, DEFAULT_KEEP_COMPLETED)
+
+    @property
+    def keep_failed(self) -> Keep:
+        return _keep(self.remove_on_fail, DEFAULT_KEEP_FAILED)
+
+    def stored(self) -> str:
+        """JSON of the options that differ from the defaults ("" when none)."""
+        from engine.codec import dumps
+
+        values = self.model_dump(exclude_defaults=True, exclude={"job_id"})
+        return dumps(values, "job options") if values else ""
+
+
+def parse_options(
+    options: JobOptions | dict[str, object] | None = None, **overrides: object
+) -> JobOptions:
+    """Build JobOptions from a model, a dict or keywords; InvalidJobError on bad input."""
+    if isinstance(options, JobOptions) and not overrides:
+        return options
+    raw: dict[str, object] = {}
+    if isinstance(options, JobOptions):
+        raw = options.model_dump(exclude_defaults=True)
+    elif options:
+        raw = dict(options)
+    raw.update(overrides)
+    try:
+        return JobOptions.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise InvalidJobError(f"invalid job options: {problems}") from None

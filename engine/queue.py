@@ -1,0 +1,384 @@
+"""The producer and operator side of a queue: add jobs, inspect, administer."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, ResponseError
+
+from engine.codec import dumps
+from engine.errors import InvalidJobError, InvalidStateError, JobNotFoundError, QueueNotFoundError
+from engine.events import Event, read_events
+from engine.job import Job
+from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, queue_registry_key
+from engine.metrics import MetricsWindow, read_metrics
+from engine.options import JobOptions, parse_options
+from engine.scripts import scripts
+
+BULK_CHUNK = 1000
+"""Jobs per script call in add_bulk: bounds how long one call holds Redis."""
+BULK_CHUNKS_PER_PIPELINE = 8
+PAGE = 1000
+"""Jobs per script call for drain, clean, obliterate and retry-all."""
+
+
+@dataclass(frozen=True)
+class BulkJob:
+    """One job for :meth:`Queue.add_bulk`."""
+
+    name: str
+    data: Any = None
+    options: JobOptions | Mapping[str, Any] | None = None
+
+
+class Queue:
+    """A named queue in Redis.
+
+    Args:
+        name: the queue's name (no braces, colons or control characters).
+        redis: an asyncio Redis client created with ``decode_responses=True``
+            (see ``engine.connection.connect``).
+        prefix: key prefix shared by every queue of one deployment.
+    """
+
+    def __init__(self, name: str, redis: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self.name = name
+        self.redis = redis
+        self.keys = QueueKeys(name, prefix)
+        self._script_keys = self.keys.script_keys
+        self._scripts = scripts()
+
+    def __repr__(self) -> str:
+        return f"Queue({self.name!r})"
+
+    # -- adding -----------------------------------------------------------
+
+    def _job_args(self, name: str, data: Any, options: JobOptions) -> list[Any]:
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise InvalidJobError("job name must be a string of 1 to 200 characters")
+        return [
+            options.job_id or "",
+            name,
+            dumps(data),
+            options.stored(),
+            options.priority,
+            "1" if options.lifo else "0",
+            options.delay_ms,
+        ]
+
+    async def add(
+        self,
+        name: str,
+        data: Any = None,
+        options: JobOptions | Mapping[str, Any] | None = None,
+        **option_fields: Any,
+    ) -> Job:
+        """Add one job; options as a JobOptions, a dict or keywords.
+
+        Adding a job whose ``job_id`` exists returns the existing job.
+        """
+        opts = parse_options(
+            dict(options) if isinstance(options, Mapping) else options, **option_fields
+        )
+        args = self._job_args(name, data, opts)
+        reply = await self._scripts.add(
+            self.redis, self._script_keys, [self.keys.base, self.name, 1, *args]
+        )
+        job_id, created = str(reply[0]), int(reply[1])
+        if not created:
+            existing = await self.get_job(job_id)
+            if existing is not None:
+                return existing
+        now_ms = int(time.time() * 1000)
+        state = "delayed" if opts.delay_ms else "waiting"
+        return Job(
+            id=job_id,
+            queue=self.name,
+            name=name,
+            data=data,
+            state=state,
+            options=opts,
+            created_ms=now_ms,
+        )
+
+    async def add_bulk(
+        self, jobs: Iterable[BulkJob | tuple[str, Any] | Mapping[str, Any]]
+    ) -> list[str]:
+        """Add many jobs, a chunk per script call, several calls per round trip.
+
+        Every job is validated before its chunk is sent. Returns the ids in
+        order (an existing ``job_id`` is returned as is and not re-added).
+        """
+        ids: list[str] = []
+        iterator = iter(jobs)
+        while True:
+            batch = list(itertools.islice(iterator, BULK_CHUNK * BULK_CHUNKS_PER_PIPELINE))
+            if not batch:
+                return ids
+            chunks = [
+                self._bulk_chunk_args(batch[i : i + BULK_CHUNK])
+                for i in range(0, len(batch), BULK_CHUNK)
+            ]
+            ids.extend(await self._send_chunks(chunks))
+
+    def _bulk_chunk_args(
+        self, chunk: list[BulkJob | tuple[str, Any] | Mapping[str, Any]]
+    ) -> list[Any]:
+        args: list[Any] = [self.keys.base, self.name, len(chunk)]
+        for item in chunk:
+            if isinstance(item, BulkJob):
+                spec = item
+            elif isinstance(item, tuple):
+                spec = BulkJob(*item)
+            else:
+                spec = BulkJob(**item)
+            opts = parse_options(
+                dict(spec.options) if isinstance(spec.options, Mapping) else spec.options
+            )
+            args.extend(self._job_args(spec.name, spec.data, opts))
+        return args
+
+    async def _send_chunks(self, chunks: list[list[Any]]) -> list[str]:
+        script = self._scripts.add
+        # The first call goes alone: it reloads the script if the server lost it.
+        replies: list[Any] = [await script(self.redis, self._script_keys, chunks[0])]
+        if len(chunks) > 1:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for args in chunks[1:]:
+                    pipe.evalsha(script.sha, len(self._script_keys), *self._script_keys, *args)
+                results = await pipe.execute(raise_on_error=False)
+            for args, result in zip(chunks[1:], results, strict=True):
+                if isinstance(result, NoScriptError):
+                    result = await script(self.redis, self._script_keys, args)
+                elif isinstance(result, Exception):
+                    raise result
+                replies.append(result)
+        return [str(reply[i]) for reply in replies for i in range(0, len(reply), 2)]
+
+    # -- reading ------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job with its current state, or None."""
+        jobs = await self._get_jobs(["ids", job_id])
+        return jobs[0] if jobs else None
+
+    async def require_job(self, job_id: str) -> Job:
+        job = await self.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(self.name, job_id)
+        return job
+
+    async def get_jobs(self, state: str, start: int = 0, end: int = 49) -> list[Job]:
+        """A page of jobs in ``state``: ranks ``start`` to ``end`` inclusive.
+
+        Waiting jobs come in run order, delayed ones by due time, finished
+        ones newest first.
+        """
+        self.keys.state(state)
+        newest_first = "1" if state in ("completed", "failed") else "0"
+        return await self._get_jobs(["range", state, start, end, newest_first])
+
+    async def _get_jobs(self, args: list[Any]) -> list[Job]:
+        reply = await self._scripts.get_jobs(self.redis, self._script_keys, [self.keys.base, *args])
+        jobs: list[Job] = []
+        for i in range(0, len(reply), 3):
+            flat = reply[i + 2]
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            jobs.append(Job.from_hash(self.name, str(reply[i]), str(reply[i + 1]), fields))
+        return jobs
+
+    async def get_logs(self, job_id: str, start: int = 0, end: int = -1) -> list[str]:
+        lines = await self.redis.lrange(self.keys.logs(job_id), start, end)
+        return [str(line) for line in lines]
+
+    async def counts(self) -> dict[str, int]:
+        """The number of jobs in every state, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for state in STATES:
+                pipe.zcard(self.keys.state(state))
+            values = await pipe.execute()
+        return dict(zip(STATES, (int(v) for v in values), strict=True))
+
+    async def stats(self) -> dict[str, Any]:
+        """Counts of every state plus ``paused``, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for state in STATES:
+                pipe.zcard(self.keys.state(state))
+            pipe.hget(self.keys.meta, "paused")
+            values = await pipe.execute()
+        result: dict[str, Any] = dict(zip(STATES, (int(v) for v in values[:-1]), strict=True))
+        result["paused"] = values[-1] is not None
+        return result
+
+    async def exists(self) -> bool:
+        """Whether the queue is in the registry (it has had a job or a setting)."""
+        return bool(await self.redis.sismember(queue_registry_key(self.keys.prefix), self.name))
+
+    async def require_exists(self) -> None:
+        if not await self.exists():
+            raise QueueNotFoundError(self.name)
+
+    async def metrics(self, window: MetricsWindow = "hour") -> list[dict[str, int]]:
+        """Per-minute completed, failed and run-time sums over the window."""
+        return await read_metrics(self.redis, self.keys, window)
+
+    async def events(
+        self, since: str = "$", block_ms: int = 5000, count: int = 500
+    ) -> AsyncIterator[Event]:
+        """Follow this queue's event stream from ``since`` (``$``: only new ones)."""
+        async for event in read_events(self.redis, [self.keys], since, block_ms, count):
+            yield event
+
+    # -- administering ----------------------------------------------------
+
+    async def pause(self) -> None:
+        await self._scripts.pause(self.redis, self._script_keys, [self.keys.base, "1", self.name])
+
+    async def resume(self) -> None:
+        await self._scripts.pause(self.redis, self._script_keys, [self.keys.base, "0", self.name])
+
+    async def is_paused(self) -> bool:
+        return bool(await self.redis.hexists(self.keys.meta, "paused"))
+
+    async def set_rate_limit(self, max_starts: int | None, duration_ms: int = 1000) -> None:
+        """At most ``max_starts`` job starts per ``duration_ms`` across all workers (None: no limit)."""
+        if max_starts is None:
+            await self.redis.hdel(self.keys.meta, "rl_max", "rl_ms")
+            return
+        if max_starts < 1 or duration_ms < 1:
+            raise ValueError("rate limit needs max_starts >= 1 and duration_ms >= 1")
+        await self.redis.hset(self.keys.meta, mapping={"rl_max": max_starts, "rl_ms": duration_ms})
+
+    async def set_global_concurrency(self, limit: int | None) -> None:
+        """At most ``limit`` active jobs across all workers (None: no cap)."""
+        if limit is None:
+            await self.redis.hdel(self.keys.meta, "conc")
+            return
+        if limit < 1:
+            raise ValueError("global concurrency must be >= 1")
+        await self.redis.hset(self.keys.meta, "conc", limit)
+
+    async def drain(self) -> int:
+        """Remove every waiting and delayed job (active ones run on). Returns how many."""
+        total = 0
+        while True:
+            removed, remaining = await self._scripts.drain(
+                self.redis, self._script_keys, [self.keys.base, PAGE]
+            )
+            total += int(removed)
+            if int(remaining) == 0:
+                return total
+
+    async def clean(self, state: str, grace_ms: int = 0, limit: int = 0) -> int:
+        """Delete up to ``limit`` (0: all) jobs in ``state`` older than ``grace_ms``."""
+        if state not in ("waiting", "delayed", "completed", "failed"):
+            raise ValueError(
+                f"cannot clean {state!r}; choose waiting, delayed, completed or failed"
+            )
+        total, offset = 0, 0
+        while limit <= 0 or total < limit:
+            page = PAGE if limit <= 0 else min(PAGE, limit - total)
+            removed, offset = await self._scripts.clean(
+                self.redis, self._script_keys, [self.keys.base, state, grace_ms, page, offset]
+            )
+            total += int(removed)
+            if int(offset) < 0:
+                break
+        return total
+
+    async def obliterate(self, force: bool = False) -> None:
+        """Delete every key of the queue. Refuses while jobs run unless ``force``."""
+        today = int(time.time() // 86400)
+        days = ",".join(str(day) for day in range(today - 9, today + 2))
+        while True:
+            try:
+                left = await self._scripts.obliterate(
+                    self.redis,
+                    self._script_keys,
+                    [self.keys.base, "1" if force else "0", PAGE, self.name, days],
+                )
+            except ResponseError as exc:
+                if str(exc).startswith("active:"):
+                    count = str(exc).split(":", 1)[1]
+                    raise InvalidStateError(
+                        f"queue {self.name!r} has {count} active jobs; stop its workers or force"
+                    ) from None
+                raise
+            if int(left) == 0:
+                return
+
+    async def retry_job(self, job_id: str) -> None:
+        """Send a failed job back to waiting with fresh attempts; its logs keep the old errors."""
+        try:
+            await self._scripts.retry(self.redis, self._script_keys, [self.keys.base, job_id, 0])
+        except ResponseError as exc:
+            raise self._job_error(exc, job_id, "retry") from None
+
+    async def retry_failed(self, limit: int = 0) -> int:
+        """Retry failed jobs, oldest first (all of them when ``limit`` is 0)."""
+        total = 0
+        initial = (await self.counts())["failed"]
+        budget = initial if limit <= 0 else min(limit, initial)
+        while total < budget:
+            moved = int(
+                await self._scripts.retry(
+                    self.redis, self._script_keys, [self.keys.base, "", min(PAGE, budget - total)]
+                )
+            )
+            if moved == 0:
+                break
+            total += moved
+        return total
+
+    async def cancel(self, job_id: str) -> str:
+        """Cancel a job: "removed" if it had not started, "requested" if its worker was told."""
+        try:
+            reply = await self._scripts.cancel(
+                self.redis, self._script_keys, [self.keys.base, job_id, self.keys.cancel_channel]
+            )
+        except ResponseError as exc:
+            raise self._job_error(exc, job_id, "cancel") from None
+        return str(reply)
+
+    async def remove(self, job_id: str) -> str:
+        """Delete a job that is not running. Returns the state it was in."""
+        try:
+            return str(
+                await self._scripts.remove(self.redis, self._script_keys, [self.keys.base, job_id])
+            )
+        except ResponseError as exc:
+            raise self._job_error(exc, job_id, "remove") from None
+
+    async def promote(self, job_id: str) -> None:
+        """Move a delayed job to waiting now."""
+        try:
+            await self._scripts.promote(self.redis, self._script_keys, [self.keys.base, job_id])
+        except ResponseError as exc:
+            raise self._job_error(exc, job_id, "promote") from None
+
+    def _job_error(self, exc: ResponseError, job_id: str, action: str) -> Exception:
+        reason = str(exc)
+        if reason == "missing":
+            return JobNotFoundError(self.name, job_id)
+        if reason == "active":
+            return InvalidStateError(f"job {job_id!r} is running; cancel it instead of removing it")
+        if reason == "finished":
+            return InvalidStateError(f"job {job_id!r} has already finished; nothing to {action}")
+        if ":" in reason:
+            kind, state = reason.split(":", 1)
+            expected = {"not-failed": "failed", "not-delayed": "delayed"}.get(kind, kind)
+            return InvalidStateError(
+                f"cannot {action} job {job_id!r}: it is {state}, not {expected}"
+            )
+        return exc
+
+
+async def list_queues(redis: Redis, prefix: str = DEFAULT_PREFIX) -> list[str]:
+    """Every queue name in the registry, sorted."""
+    names = await redis.smembers(queue_registry_key(prefix))
+    return sorted(str(name) for name in names)

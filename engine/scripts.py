@@ -1,0 +1,105 @@
+"""Loading the Lua scripts and calling them with EVALSHA.
+
+Each ``lua/<name>.lua`` file opens with a comment block listing its ARGV,
+its return value and the events it emits, and names the shared pieces it
+needs on an ``Includes:`` line; the loader prepends those from
+``lua/includes``. A script missing from the server's cache (after a restart
+or ``SCRIPT FLUSH``) is loaded again transparently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+_INCLUDES_LINE = re.compile(r"Includes:\s*([a-z_, ]+)")
+
+
+def _read(path: str) -> str:
+    return resources.files("engine").joinpath("lua", path).read_text(encoding="utf-8")
+
+
+@cache
+def script_source(name: str) -> str:
+    """The full source of script ``name``: its includes, then its body."""
+    body = _read(f"{name}.lua")
+    match = _INCLUDES_LINE.search(body)
+    includes = [part.strip() for part in match.group(1).split(",")] if match else []
+    if "common" not in includes:
+        includes.insert(0, "common")
+    parts = [_read(f"includes/{include}.lua") for include in includes]
+    return "\n".join([*parts, body])
+
+
+class Script:
+    """One Lua script, called by SHA and reloaded on NOSCRIPT."""
+
+    __slots__ = ("name", "sha", "source")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.source = script_source(name)
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+
+    async def __call__(self, client: Redis, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await client.script_load(self.source)
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
+
+
+SCRIPT_NAMES = (
+    "add",
+    "cancel",
+    "clean",
+    "drain",
+    "fetch",
+    "finish",
+    "get_jobs",
+    "heartbeat",
+    "obliterate",
+    "pause",
+    "progress",
+    "promote",
+    "remove",
+    "retry",
+    "sweep",
+    "worker_beat",
+)
+
+
+class Scripts:
+    """Every script of the engine, loaded once per process."""
+
+    def __init__(self) -> None:
+        for name in SCRIPT_NAMES:
+            setattr(self, name, Script(name))
+
+    add: Script
+    cancel: Script
+    clean: Script
+    drain: Script
+    fetch: Script
+    finish: Script
+    get_jobs: Script
+    heartbeat: Script
+    obliterate: Script
+    pause: Script
+    progress: Script
+    promote: Script
+    remove: Script
+    retry: Script
+    sweep: Script
+    worker_beat: Script
+
+
+@cache
+def scripts() -> Scripts:
+    return Scripts()

@@ -1,0 +1,124 @@
+"""Retries with backoff, exhausted attempts, timeouts, unknown processors."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine import Backoff, JobContext, Queue, RateLimitedError, UnrecoverableError
+from tests.engine.conftest import StartWorker, wait_for_state
+
+
+async def test_fails_twice_then_succeeds_with_backoff(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    starts: list[int] = []
+
+    async def flaky(ctx: JobContext) -> str:
+        starts.append(int(asyncio.get_running_loop().time() * 1000))
+        if ctx.attempt < 3:
+            raise ValueError(f"boom {ctx.attempt}")
+        return "ok"
+
+    job = await queue.add("flaky", attempts=3, backoff=Backoff(type="exponential", delay_ms=100))
+    await start_worker({"flaky": flaky})
+    done = await wait_for_state(queue, job.id, "completed")
+    assert done.attempts_made == 3
+    assert done.result == "ok"
+    assert len(starts) == 3
+    assert starts[1] - starts[0] >= 100  # first retry: 100 ms
+    assert starts[2] - starts[1] >= 200  # second retry: 200 ms
+    logs = await queue.get_logs(job.id)
+    assert any("boom 1" in line for line in logs) and any("boom 2" in line for line in logs)
+
+
+async def test_exhausted_attempts_keep_error_and_stack(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    job = await queue.add(
+        "fail", {"message": "disk full"}, attempts=2, backoff={"type": "fixed", "delay_ms": 10}
+    )
+    await start_worker()
+    failed = await wait_for_state(queue, job.id, "failed")
+    assert failed.attempts_made == 2
+    assert failed.error == "RuntimeError: disk full"
+    assert failed.stack and "Traceback" in failed.stack and "disk full" in failed.stack
+    assert len(await queue.get_logs(job.id)) == 2
+
+
+async def test_timeout_ends_a_stuck_job_and_frees_its_slot(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    async def stuck(ctx: JobContext) -> None:
+        await asyncio.sleep(3600)
+
+    stuck_job = await queue.add("stuck", timeout_ms=200)
+    next_job = await queue.add("echo", {"after": "stuck"})
+    await start_worker({"stuck": stuck}, concurrency=1)
+    failed = await wait_for_state(queue, stuck_job.id, "failed")
+    assert failed.error is not None and "timed out after 200 ms" in failed.error
+    await wait_for_state(queue, next_job.id, "completed")
+
+
+async def test_sync_processor_timeout(queue: Queue, start_worker: StartWorker) -> None:
+    def blocking(ctx: JobContext) -> None:
+        ctx.cancelled.wait(5)
+
+    job = await queue.add("blocking", timeout_ms=100)
+    await start_worker({"blocking": blocking})
+    failed = await wait_for_state(queue, job.id, "failed")
+    assert "timed out" in (failed.error or "")
+
+
+async def test_unrecoverable_error_skips_remaining_attempts(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    async def bad(ctx: JobContext) -> None:
+        raise UnrecoverableError("payload refers to a deleted paper")
+
+    job = await queue.add("bad", attempts=5)
+    await start_worker({"bad": bad})
+    failed = await wait_for_state(queue, job.id, "failed")
+    assert failed.attempts_made == 1
+
+
+async def test_unknown_processor_fails_with_clear_error(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    job = await queue.add("no_such_processor", attempts=3)
+    await start_worker()
+    failed = await wait_for_state(queue, job.id, "failed")
+    assert "no processor named 'no_such_processor'" in (failed.error or "")
+
+
+async def test_rate_limited_processor_does_not_spend_an_attempt(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    calls: list[int] = []
+
+    async def provider(ctx: JobContext) -> str:
+        calls.append(ctx.attempt)
+        if len(calls) < 3:
+            raise RateLimitedError(20, "provider answered 429")
+        return "sent"
+
+    job = await queue.add("provider", attempts=1)
+    await start_worker({"provider": provider})
+    done = await wait_for_state(queue, job.id, "completed")
+    assert calls == [1, 1, 1]
+    assert done.attempts_made == 1
+
+
+async def test_sync_processor_runs_in_thread_with_progress(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    def crunch(ctx: JobContext) -> int:
+        ctx.progress(50, "half way")
+        ctx.log("a line from a thread")
+        return sum(range(1000))
+
+    job = await queue.add("crunch")
+    await start_worker({"crunch": crunch})
+    done = await wait_for_state(queue, job.id, "completed")
+    assert done.result == 499500
+    assert done.progress == {"pct": 50.0, "msg": "half way"}
+    assert "a line from a thread" in await queue.get_logs(job.id)
