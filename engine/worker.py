@@ -264,6 +264,7 @@ class Worker:
         """Serve the queues until :meth:`request_stop` (or a signal) and a clean stop."""
         self._loop = asyncio.get_running_loop()
         self._started_at = int(time.time() * 1000)
+        await self._warn_if_unsafe_server()
         await self._beat()
         helpers = [
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
@@ -278,6 +279,17 @@ class Worker:
             with contextlib.suppress(*_CONNECTION_ERRORS):
                 await self._beat(gone=True)
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _warn_if_unsafe_server(self) -> None:
+        try:
+            policy = (await self.redis.config_get("maxmemory-policy")).get("maxmemory-policy")
+        except ResponseError:
+            return  # CONFIG is disabled on some managed servers
+        if policy and policy != "noeviction":
+            log.warning(
+                "Redis maxmemory-policy is %s: under memory pressure Redis may evict jobs; set it to noeviction",
+                policy,
+            )
 
     async def _stop_helpers(self, helpers: list[asyncio.Task[None]]) -> None:
         # The client library can swallow a cancellation that lands inside a

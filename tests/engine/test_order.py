@@ -96,7 +96,7 @@ async def test_invalid_options_and_data_write_nothing(queue: Queue) -> None:
         await queue.add("noop", attempts=0)
     with pytest.raises(InvalidJobError, match="not JSON-serialisable"):
         await queue.add("noop", {"when": object()})
-    with pytest.raises(InvalidJobError, match="unknown_option|Extra inputs"):
+    with pytest.raises(InvalidJobError, match=r"unknown_option|Extra inputs"):
         await queue.add("noop", unknown_option=1)
     with pytest.raises(InvalidJobError):
         await queue.add_bulk([("noop", None), ("noop", {"bad": {1, 2}})])

@@ -1,0 +1,64 @@
+"""Parsing operator input: durations, priorities, backoff, JSON data."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from engine.options import MAX_PRIORITY, PRIORITY_NAMES
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def duration_ms(text: str) -> int:
+    """``"10s"`` -> 10000; plain numbers are milliseconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise typer.BadParameter(f"{text!r} is not a duration; use e.g. 500ms, 10s, 5m, 2h, 1d")
+    value, unit = match.groups()
+    return int(float(value) * _UNIT_MS[unit or "ms"])
+
+
+def priority(text: str) -> int:
+    """``high``, ``normal``, ``low`` or a number (0 runs first)."""
+    if text.lower() in PRIORITY_NAMES:
+        return PRIORITY_NAMES[text.lower()]
+    if text.isdigit() and int(text) <= MAX_PRIORITY:
+        return int(text)
+    raise typer.BadParameter(
+        f"{text!r} is not a priority; use high, normal, low or 0..{MAX_PRIORITY}"
+    )
+
+
+def backoff(text: str) -> dict[str, Any]:
+    """``exponential:1s`` or ``fixed:500ms``."""
+    kind, _, delay = text.partition(":")
+    if kind not in ("exponential", "fixed") or not delay:
+        raise typer.BadParameter(f"{text!r} is not a backoff; use exponential:1s or fixed:500ms")
+    return {"type": kind, "delay_ms": duration_ms(delay)}
+
+
+def json_data(text: str | None) -> Any:
+    """JSON given inline, or ``@path`` to read it from a file (``@-`` for stdin)."""
+    if text is None:
+        return None
+    source = text
+    if text.startswith("@"):
+        path = text[1:]
+        try:
+            source = (
+                typer.get_text_stream("stdin").read() if path == "-" else Path(path).read_text()
+            )
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return json.loads(source)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None

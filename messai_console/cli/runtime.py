@@ -1,0 +1,111 @@
+"""What every subcommand shares: finding Redis, running async code, exit codes.
+
+Exit codes: 0 success; 1 the operation failed or was refused; 2 usage error
+(typer's own); 3 Redis unreachable or authentication failed. Errors are one
+line on stderr; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import NoReturn, TypeVar
+
+import redis.asyncio
+import typer
+
+from engine.connection import RedisUnavailable, check_connection, connect, resolve_redis_url
+from engine.embedded import EmbeddedRedisError
+from engine.errors import EngineError
+from engine.settings import RedisSettings
+from messai_console.text import visible
+
+T = TypeVar("T")
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_REDIS = 3
+
+
+@dataclass
+class Runtime:
+    """Options of the root command, shared with every subcommand."""
+
+    redis_url: str | None = None
+    debug: bool = False
+    _resolved: str | None = None
+
+    @property
+    def settings(self) -> RedisSettings:
+        return RedisSettings()
+
+    @property
+    def prefix(self) -> str:
+        return self.settings.messai_prefix
+
+    def url(self) -> str:
+        if self._resolved is None:
+            if self.redis_url:
+                self._resolved = self.redis_url
+            else:
+                try:
+                    self._resolved = resolve_redis_url(self.settings)
+                except EmbeddedRedisError as exc:
+                    fail(f"cannot start the embedded Redis: {exc}", EXIT_REDIS)
+        return self._resolved
+
+    def run(self, action: Callable[[redis.asyncio.Redis], Awaitable[T]]) -> T:
+        """Connect, check the connection, run ``action``; errors become exit codes."""
+        url = self.url()
+
+        async def main() -> T:
+            client = connect(url, retries=1)
+            try:
+                await check_connection(client)
+                return await action(client)
+            finally:
+                await client.aclose()
+
+        return self.run_async(main)
+
+    def run_async(self, main: Callable[[], Awaitable[T]]) -> T:
+        """Run ``main`` in a new event loop; engine and Redis errors become exit codes."""
+
+        async def wrapper() -> T:
+            return await main()
+
+        try:
+            return asyncio.run(wrapper())
+        except RedisUnavailable as exc:
+            self._report(exc)
+            fail(str(exc), EXIT_REDIS)
+        except (EngineError, ValueError) as exc:
+            self._report(exc)
+            fail(str(exc), EXIT_FAILED)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            self._report(exc)
+            fail(f"lost the connection to Redis: {exc}", EXIT_REDIS)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    def _report(self, exc: BaseException) -> None:
+        if self.debug:
+            traceback.print_exception(exc, file=sys.stderr)
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    """Print one line on stderr and exit with ``code``."""
+    first_line = visible(message.strip().splitlines()[0] if message.strip() else "failed")
+    print(f"error: {first_line}", file=sys.stderr, flush=True)
+    raise typer.Exit(code)
+
+
+def runtime(ctx: typer.Context) -> Runtime:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, Runtime):
+        obj = Runtime()
+        ctx.find_root().obj = obj
+    return obj

@@ -1,0 +1,130 @@
+"""``messai-console worker``: run workers in the foreground."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+
+from engine.connection import check_connection, connect
+from engine.processors import ProcessorRegistry
+from engine.queue import list_queues
+from engine.worker import RunningJob, Worker
+from messai_console.cli.runtime import EXIT_FAILED, fail, runtime
+from messai_console.text import visible
+
+
+def load_processors(spec: str) -> ProcessorRegistry:
+    """``package.module:attribute`` naming a ProcessorRegistry or a dict of processors."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise typer.BadParameter(f"{spec!r}: use module:attribute, e.g. myapp.jobs:registry")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise typer.BadParameter(f"cannot import {module_name}: {exc}") from None
+    value = getattr(module, attribute, None)
+    if isinstance(value, ProcessorRegistry):
+        return value
+    if isinstance(value, dict):
+        return ProcessorRegistry(value)
+    raise typer.BadParameter(f"{spec} is not a ProcessorRegistry or a dict of processors")
+
+
+def _log_line(event: str, job: RunningJob, details: dict[str, Any]) -> None:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime())
+    parts = [
+        stamp,
+        visible(job.queue.name),
+        f"job={visible(job.job_id)}",
+        visible(job.name, 80),
+        event,
+    ]
+    if event == "active":
+        parts.append(f"attempt={details.get('attempt')}")
+    if "runtime_ms" in details and event != "active":
+        parts.append(f"{details['runtime_ms']}ms")
+    if "delay_ms" in details:
+        parts.append(f"retry-in={details['delay_ms']}ms")
+    if "error" in details:
+        parts.append(f"error={visible(details['error'], 300)!s}")
+    if details.get("lost"):
+        parts.append("(lease lost)")
+    print(" ".join(parts), flush=True)
+
+
+def worker(
+    ctx: typer.Context,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue", "-q", help="Queue to serve (repeat for several). Default: every known queue."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Jobs run at once by this process.")
+    ] = 1,
+    processors: Annotated[
+        str | None,
+        typer.Option(help="Extra processors: module:attribute naming a ProcessorRegistry or dict."),
+    ] = None,
+    lease_ms: Annotated[
+        int,
+        typer.Option(
+            min=100, help="Lease length; a job whose worker is silent this long runs again."
+        ),
+    ] = 30_000,
+    max_stalled: Annotated[
+        int, typer.Option(min=0, help="Times a job may lose its worker before it fails.")
+    ] = 1,
+    shutdown_grace_ms: Annotated[
+        int, typer.Option(min=0, help="Time running jobs get to finish on SIGTERM.")
+    ] = 30_000,
+    stall_interval_ms: Annotated[
+        int, typer.Option(min=50, help="How often abandoned jobs are looked for.")
+    ] = 5_000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No line per job state change.")] = False,
+) -> None:
+    """Run a worker in the foreground until SIGTERM or Ctrl-C (twice: at once)."""
+    state = runtime(ctx)
+    registry = load_processors(processors) if processors else ProcessorRegistry()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    url = state.url()
+
+    async def main() -> None:
+        client = connect(url)
+        try:
+            await check_connection(client)
+            names = list(queue or []) or await list_queues(client, state.prefix)
+            if not names:
+                fail("no queues to serve: pass --queue NAME", EXIT_FAILED)
+            worker = Worker(
+                names,
+                client,
+                registry,
+                concurrency=concurrency,
+                prefix=state.prefix,
+                lease_ms=lease_ms,
+                max_stalled=max_stalled,
+                shutdown_grace_ms=shutdown_grace_ms,
+                stall_interval_ms=stall_interval_ms,
+                listener=None if quiet else _log_line,
+            )
+            worker.install_signal_handlers()
+            print(
+                f"worker {worker.id} serving {', '.join(visible(n) for n in names)} with concurrency {concurrency}",
+                file=sys.stderr,
+                flush=True,
+            )
+            await worker.run()
+            print(f"worker {worker.id} stopped", file=sys.stderr, flush=True)
+        finally:
+            await client.aclose()
+
+    state.run_async(main)
