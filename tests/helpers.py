@@ -30,7 +30,7 @@ def wait_until(
 
 async def await_until(
     predicate: Callable[[], Awaitable[bool] | bool],
-    timeout: float = 10.0,  # noqa: ASYNC109 (a deadline for polling, not an I/O timeout)
+    timeout: float = 10.0,
     interval: float = 0.01,
     message: str = "",
 ) -> None:

@@ -1,0 +1,34 @@
+"""The engine stands alone, and survives losing its scripts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from engine import Queue
+from tests.engine.conftest import StartWorker, wait_for_state
+
+
+def test_importing_engine_loads_no_console_packages() -> None:
+    code = (
+        "import sys, engine, engine.worker, engine.queue, engine.connection, engine.embedded;"
+        "print(','.join(m for m in ('textual', 'rich', 'typer') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+async def test_script_flush_is_survived(queue: Queue, start_worker: StartWorker) -> None:
+    first = await queue.add("echo", 1)
+    await start_worker()
+    await wait_for_state(queue, first.id, "completed")
+    await queue.redis.script_flush()
+    second = await queue.add("echo", 2)  # add reloads its script
+    await queue.redis.script_flush()
+    third = await queue.add("echo", 3)
+    await wait_for_state(queue, second.id, "completed")
+    await wait_for_state(queue, third.id, "completed")
+    await queue.redis.script_flush()
+    assert len(await queue.add_bulk([("noop", None)] * 3000)) == 3000
