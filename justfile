@@ -1,0 +1,32 @@
+# The commands people type. `just --list` shows them.
+
+venv := ".venv"
+bin := venv / "bin"
+
+# Create the virtual environment and install the project with its dev tools.
+setup:
+    test -x {{bin}}/python || python3 -m venv {{venv}}
+    {{bin}}/pip install --quiet --upgrade pip
+    {{bin}}/pip install --quiet -e '.[dev]'
+
+# Enqueue sample jobs on every queue and run them here, printing progress.
+demo *ARGS:
+    {{bin}}/messai-console demo {{ARGS}}
+
+# Run the whole test suite (each test process starts its own Redis).
+test *ARGS:
+    {{bin}}/pytest {{ARGS}}
+
+# ruff (lint and format check) and mypy (strict for engine/).
+lint:
+    {{bin}}/ruff check engine messai_console tests
+    {{bin}}/ruff format --check engine messai_console tests
+    {{bin}}/mypy
+
+# Benchmarks against the configured (or embedded) Redis.
+bench:
+    @echo "bench: not yet; it arrives with the performance work (messai-console bench)"
+
+# Regenerate screenshots/ from the running console.
+screenshots:
+    @echo "screenshots: not yet; they arrive with the console"
