@@ -11,6 +11,7 @@ import typer
 
 from engine.options import MAX_PRIORITY, PRIORITY_NAMES
 from messai_console.cli.runtime import EXIT_FAILED, fail
+from messai_console.cli.runtime import EXIT_FAILED, fail
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -45,21 +46,23 @@ def backoff(text: str) -> dict[str, Any]:
 
 
 def json_data(text: str | None) -> Any:
-    """JSON given inline, or ``@path`` to read it from a file (``@-`` for stdin)."""
+    """JSON given inline, or ``@path`` to read it from a file (``@-`` for stdin).
+
+    Bad data is a refused operation (exit 1), not a usage error."""
     if text is None:
         return None
     source = text
     if text.startswith("@"):
         path = text[1:]
         try:
-            source = (
-                typer.get_text_stream("stdin").read() if path == "-" else Path(path).read_text()
-            )
+            stdin = typer.get_text_stream("stdin")
+            source = stdin.read() if path == "-" else Path(path).read_text()
         except OSError as exc:
-            raise typer.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+            fail(f"cannot read --data file {path}: {exc.strerror}", EXIT_FAILED)
     try:
         return json.loads(source)
     except json.JSONDecodeError as exc:
-        raise typer.BadParameter(
-            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        fail(
+            f"--data is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            EXIT_FAILED,
+        )

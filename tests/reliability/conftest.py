@@ -1,0 +1,30 @@
+"""Fixtures for the reliability tests: worker processes and their execution log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.workers import WorkerPool
+
+
+@pytest.fixture
+def exec_dir(tmp_path: Path) -> Path:
+    """Where the processors of this test's workers record their runs."""
+    directory = tmp_path / "exec"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def workers(tmp_path: Path, exec_dir: Path, request: pytest.FixtureRequest) -> Iterator[WorkerPool]:
+    """Start worker processes with ``workers.start(url, queue, ...)``; every one
+    is killed at teardown. Their stderr is shown when the test fails."""
+    pool = WorkerPool(tmp_path, exec_dir)
+    try:
+        yield pool
+    finally:
+        pool.kill_all()
+        request.node.add_report_section("teardown", "worker logs", pool.describe())

@@ -1,0 +1,95 @@
+"""Worker processes that die: SIGKILL mid-job, and a job that kills every worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis.asyncio
+
+from engine import Queue
+from engine.events import read_history
+from tests.helpers import await_until
+from tests.reliability.processors import read_executions
+from tests.reliability.workers import WorkerPool, WorkerProcess, wait_for_state
+
+Q = "reliability"
+
+
+async def test_job_of_a_killed_worker_is_completed_by_another(
+    redis_url: str, redis_client: redis.asyncio.Redis, workers: WorkerPool, exec_dir: Path
+) -> None:
+    queue = Queue(Q, redis_client)
+    job = await queue.add("slow", {"ms": 5000})
+    first = workers.start(redis_url, Q)
+    await await_until(lambda: first.has_line(job.id, "active"), message="job never started")
+    await await_until(lambda: read_executions(exec_dir, "start")[job.id] == 1)
+    assert (await queue.require_job(job.id)).state == "active"
+
+    first.kill()
+    assert read_executions(exec_dir, "end")[job.id] == 0, "the job finished before the kill"
+    (exec_dir / "fast").touch()  # the second run need not take 5 s again
+    second = workers.start(redis_url, Q)
+
+    done = await wait_for_state(queue, job.id, "completed")
+    assert done.stalls == 1
+    assert done.attempts_made == 1  # a stall does not spend an attempt
+    assert second.has_line(job.id, "completed")
+    assert read_executions(exec_dir, "start")[job.id] == 2
+    assert read_executions(exec_dir, "end")[job.id] == 1
+    stalled = [
+        event
+        for event in await read_history(redis_client, queue.keys)
+        if event.name == "job:stalled" and event.job_id == job.id
+    ]
+    assert len(stalled) == 1
+    assert stalled[0].fields.get("stalls") == "1"
+
+
+async def test_poison_pill_fails_after_max_stalled_while_other_jobs_complete(
+    redis_url: str, redis_client: redis.asyncio.Redis, workers: WorkerPool, exec_dir: Path
+) -> None:
+    queue = Queue(Q, redis_client)
+    # Concurrency 1: a worker killed by the pill holds no other job, so the
+    # other jobs are never collateral stalls (with max_stalled=1, a job on
+    # two dying workers would fail too, by design).
+    before = await queue.add_bulk([("count", {"ms": 20})] * 100)
+    pill = await queue.add("suicide")
+    after = await queue.add_bulk([("count", {"ms": 20})] * 100)
+    others = set(before) | set(after)
+
+    def start() -> WorkerProcess:
+        return workers.start(redis_url, Q, concurrency=1, max_stalled=1, wait=False)
+
+    live = [start(), start()]
+    deaths = 0
+
+    async def pill_failed() -> bool:
+        nonlocal deaths
+        for i, worker in enumerate(live):
+            if not worker.alive():
+                deaths += 1
+                live[i] = start()
+        job = await queue.require_job(pill.id)
+        return job.state == "failed"
+
+    await await_until(
+        pill_failed, timeout=40, interval=0.05, message="the poison pill never failed"
+    )
+    failed = await queue.require_job(pill.id)
+    assert failed.error is not None and "stalled" in failed.error
+    assert failed.stalls == 2
+    # It ran once per allowed stall plus the last one, and killed a worker each time.
+    assert read_executions(exec_dir)[pill.id] == 2
+    await await_until(lambda: sum(not w.alive() for w in workers.workers) == 2)
+
+    async def others_done() -> bool:
+        return (await queue.counts())["completed"] == len(others)
+
+    await await_until(others_done, timeout=30, message="the other jobs did not all complete")
+    counts = await queue.counts()
+    assert counts["failed"] == 1
+    assert counts["waiting"] == counts["active"] == counts["delayed"] == 0
+    executions = read_executions(exec_dir)
+    assert {job_id: executions[job_id] for job_id in others} == dict.fromkeys(others, 1)
+    assert all(worker.alive() for worker in live)
+    assert deaths <= 2
