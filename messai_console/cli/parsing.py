@@ -11,7 +11,6 @@ import typer
 
 from engine.options import MAX_PRIORITY, PRIORITY_NAMES
 from messai_console.cli.runtime import EXIT_FAILED, fail
-from messai_console.cli.runtime import EXIT_FAILED, fail
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}

@@ -72,7 +72,7 @@ def test_job_add_with_delay_and_job_id(redis_url: str) -> None:
 
 
 def test_unknown_queue_exits_1_with_one_line(redis_url: str) -> None:
-    code, out, err = invoke(redis_url, "queue", "stats", "no-such-queue")
+    code, _out, err = invoke(redis_url, "queue", "stats", "no-such-queue")
     assert code == 1
     assert err.strip() == "error: no queue named 'no-such-queue'"
 
