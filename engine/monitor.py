@@ -1,0 +1,151 @@
+"""Read-only views for operators: many queues at once, workers, the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, worker_key, worker_registry_key
+from engine.queue import list_queues
+
+
+async def queue_stats(
+    redis: Redis, names: list[str], prefix: str = DEFAULT_PREFIX
+) -> dict[str, dict[str, Any]]:
+    """Counts per state and ``paused`` for every queue in ``names``, in one round trip."""
+    keys = [QueueKeys(name, prefix) for name in names]
+    async with redis.pipeline(transaction=False) as pipe:
+        for queue in keys:
+            for state in STATES:
+                pipe.zcard(queue.state(state))
+            pipe.hget(queue.meta, "paused")
+        values = await pipe.execute()
+    per_queue = len(STATES) + 1
+    result: dict[str, dict[str, Any]] = {}
+    for index, queue in enumerate(keys):
+        chunk = values[index * per_queue : (index + 1) * per_queue]
+        stats: dict[str, Any] = {
+            state: int(count) for state, count in zip(STATES, chunk, strict=False)
+        }
+        stats["paused"] = chunk[-1] is not None
+        result[queue.name] = stats
+    return result
+
+
+async def all_queue_stats(redis: Redis, prefix: str = DEFAULT_PREFIX) -> dict[str, dict[str, Any]]:
+    """:func:`queue_stats` for every queue in the registry (two round trips)."""
+    return await queue_stats(redis, await list_queues(redis, prefix), prefix)
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """One worker process as it last described itself."""
+
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    running: int
+    done: int
+    failed: int
+    started_ms: int
+    last_beat_ms: int
+    heartbeat_ms: int
+
+    def silent_for_ms(self, now_ms: int) -> int:
+        return max(now_ms - self.last_beat_ms, 0)
+
+    def is_silent(self, now_ms: int) -> bool:
+        """No heartbeat for three intervals: the process is gone or stuck."""
+        return self.silent_for_ms(now_ms) > 3 * self.heartbeat_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "queues": self.queues,
+            "concurrency": self.concurrency,
+            "running": self.running,
+            "done": self.done,
+            "failed": self.failed,
+            "started_ms": self.started_ms,
+            "last_beat_ms": self.last_beat_ms,
+            "heartbeat_ms": self.heartbeat_ms,
+        }
+
+
+async def list_workers(redis: Redis, prefix: str = DEFAULT_PREFIX) -> list[WorkerInfo]:
+    """Workers that beat within the last day, most recent first (two round trips)."""
+    ids_scores: list[Any] = await redis.zrevrange(
+        worker_registry_key(prefix), 0, 999, withscores=True
+    )
+    if not ids_scores:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for worker_id, _score in ids_scores:
+            pipe.hgetall(worker_key(str(worker_id), prefix))
+        hashes = await pipe.execute()
+    workers = []
+    for (worker_id, score), fields in zip(ids_scores, hashes, strict=True):
+        if not fields:
+            continue  # its hash expired: long silent
+        workers.append(
+            WorkerInfo(
+                id=str(worker_id),
+                host=fields.get("host", ""),
+                pid=int(fields.get("pid", 0)),
+                queues=[q for q in fields.get("queues", "").split(",") if q],
+                concurrency=int(fields.get("concurrency", 0)),
+                running=int(fields.get("running", 0)),
+                done=int(fields.get("done", 0)),
+                failed=int(fields.get("failed", 0)),
+                started_ms=int(fields.get("started", 0)),
+                last_beat_ms=int(score),
+                heartbeat_ms=int(fields.get("heartbeat_ms", 10_000)),
+            )
+        )
+    return workers
+
+
+async def server_time_ms(redis: Redis) -> int:
+    seconds, micros = await redis.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+async def server_info(redis: Redis) -> dict[str, Any]:
+    """Version, memory, clients, ops/s, persistence and eviction policy, with warnings."""
+    info = await redis.info()
+    try:
+        policy = (await redis.config_get("maxmemory-policy")).get("maxmemory-policy") or info.get(
+            "maxmemory_policy", "unknown"
+        )
+    except ResponseError:
+        policy = info.get("maxmemory_policy", "unknown")
+    aof = bool(info.get("aof_enabled"))
+    rdb = info.get("rdb_changes_since_last_save") is not None and bool(
+        info.get("rdb_last_save_time")
+    )
+    persistence = "aof" if aof else "rdb" if rdb else "none"
+    warnings = []
+    if policy != "noeviction":
+        warnings.append(f"maxmemory-policy is {policy}: Redis may evict jobs; use noeviction")
+    if not aof:
+        warnings.append("append-only file is off: a restart can lose recent jobs")
+    return {
+        "version": info.get("redis_version", "?"),
+        "mode": info.get("redis_mode", "standalone"),
+        "uptime_s": int(info.get("uptime_in_seconds", 0)),
+        "used_memory": int(info.get("used_memory", 0)),
+        "used_memory_human": info.get("used_memory_human", ""),
+        "maxmemory": int(info.get("maxmemory", 0)),
+        "connected_clients": int(info.get("connected_clients", 0)),
+        "ops_per_sec": int(info.get("instantaneous_ops_per_sec", 0)),
+        "persistence": persistence,
+        "maxmemory_policy": policy,
+        "warnings": warnings,
+    }
