@@ -120,17 +120,21 @@ async def server_time_ms(redis: Redis) -> int:
 async def server_info(redis: Redis) -> dict[str, Any]:
     """Version, memory, clients, ops/s, persistence and eviction policy, with warnings."""
     info = await redis.info()
+    policy = str(info.get("maxmemory_policy", "unknown"))
+    snapshots: str | None = None
+    fsync: str | None = None
     try:
-        policy = (await redis.config_get("maxmemory-policy")).get("maxmemory-policy") or info.get(
-            "maxmemory_policy", "unknown"
-        )
+        config = await redis.config_get("*")
+        policy = config.get("maxmemory-policy", policy)
+        snapshots = config.get("save")
+        fsync = config.get("appendfsync")
     except ResponseError:
-        policy = info.get("maxmemory_policy", "unknown")
+        pass  # CONFIG is disabled on some managed servers
     aof = bool(info.get("aof_enabled"))
-    rdb = info.get("rdb_changes_since_last_save") is not None and bool(
-        info.get("rdb_last_save_time")
-    )
-    persistence = "aof" if aof else "rdb" if rdb else "none"
+    if aof:
+        persistence = f"aof ({fsync})" if fsync else "aof"
+    else:
+        persistence = "rdb" if snapshots else "none"
     warnings = []
     if policy != "noeviction":
         warnings.append(f"maxmemory-policy is {policy}: Redis may evict jobs; use noeviction")
