@@ -125,7 +125,7 @@ async def server_info(redis: Redis) -> dict[str, Any]:
     fsync: str | None = None
     try:
         config = await redis.config_get("*")
-        policy = config.get("maxmemory-policy", policy)
+        policy = str(config.get("maxmemory-policy") or policy)
         snapshots = config.get("save")
         fsync = config.get("appendfsync")
     except ResponseError:
