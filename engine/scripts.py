@@ -18,6 +18,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from engine.wire import Arg, Channel, encode_arg
+
 _INCLUDES_LINE = re.compile(r"Includes:\s*([a-z_, ]+)")
 
 
@@ -51,8 +53,45 @@ class Script:
         try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
-            await client.script_load(self.source)
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
+            # EVAL runs the source and caches it in one step; SCRIPT LOAD and a
+            # second EVALSHA would fail if another flush landed in between.
+            return await client.eval(self.source, len(keys), *keys, *args)
+
+
+class BoundScript:
+    """A script with its KEYS packed once, called over a :class:`Channel`:
+    each call only encodes its ARGV."""
+
+    __slots__ = ("_eval_head", "_head", "_head_count", "script")
+
+    def __init__(self, script: Script, keys: list[str]) -> None:
+        self.script = script
+        self._head_count = 3 + len(keys)
+        head: list[Arg] = ["EVALSHA", script.sha, len(keys)]
+        head.extend(keys)
+        self._head = b"".join(encode_arg(part) for part in head)
+        eval_head: list[Arg] = ["EVAL", script.source, len(keys)]
+        eval_head.extend(keys)
+        self._eval_head = b"".join(encode_arg(part) for part in eval_head)
+
+    def request(self, args: list[Arg]) -> bytes:
+        return (
+            b"*%d\r\n" % (self._head_count + len(args))
+            + self._head
+            + b"".join(map(encode_arg, args))
+        )
+
+    async def __call__(self, channel: Channel, args: list[Arg]) -> Any:
+        request = self.request(args)
+        try:
+            return await channel.execute(request)
+        except NoScriptError:
+            # EVAL runs and caches the script in one step (see Script.__call__).
+            return await channel.execute(
+                b"*%d\r\n" % (self._head_count + len(args))
+                + self._eval_head
+                + b"".join(map(encode_arg, args))
+            )
 
 
 SCRIPT_NAMES = (

@@ -52,7 +52,8 @@ from engine.errors import (
 from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_key, worker_registry_key
 from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Backoff, JobOptions, Keep
 from engine.processors import Processor, ProcessorRegistry, ProcessorSpec, diagnostic_processors
-from engine.scripts import scripts
+from engine.scripts import BoundScript, scripts
+from engine.wire import Channel
 
 log = logging.getLogger("engine.worker")
 
@@ -108,15 +109,16 @@ class Outcome:
             self.runtime_ms,
             self.delay_ms,
             keep.count,
-            keep.age_ms,
             options.keep_logs,
-            "",
+            self.job.attempt,
         ]
 
 
 @dataclass
 class _QueueState:
     keys: QueueKeys
+    finish: BoundScript
+    fetch: BoundScript
     maybe_has_work: bool = True
     next_check: float = 0.0
     """Monotonic time when a delayed job falls due or a rate limit window ends."""
@@ -191,10 +193,14 @@ class Worker:
             else ProcessorRegistry(processors)
         )
         self.processors = diagnostic_processors().merged(registry)
-        self._queues = {name: _QueueState(QueueKeys(name, prefix)) for name in dict.fromkeys(names)}
+        self._scripts = scripts()
+        self._queues = {
+            name: self._queue_state(QueueKeys(name, prefix)) for name in dict.fromkeys(names)
+        }
         self._by_marker = {state.keys.marker: state for state in self._queues.values()}
         self._by_channel = {state.keys.cancel_channel: state for state in self._queues.values()}
-        self._scripts = scripts()
+        self._channel = Channel(redis)
+        """The hot path's own pipelined connection (finish and fetch)."""
         self._pool = ThreadPoolExecutor(
             max_workers=thread_pool_size or concurrency, thread_name_prefix="messai-job"
         )
@@ -215,6 +221,13 @@ class Worker:
         self._failed = 0
         self._signal_count = 0
         self._rotation = 0
+
+    def _queue_state(self, keys: QueueKeys) -> _QueueState:
+        return _QueueState(
+            keys,
+            finish=BoundScript(self._scripts.finish, keys.script_keys),
+            fetch=BoundScript(self._scripts.fetch, keys.script_keys),
+        )
 
     # -- public ---------------------------------------------------------------
 
@@ -276,6 +289,7 @@ class Worker:
             await self._main_loop()
         finally:
             await self._stop_helpers(helpers)
+            await self._channel.close()
             with contextlib.suppress(*_CONNECTION_ERRORS):
                 await self._beat(gone=True)
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -398,13 +412,13 @@ class Worker:
                 args: list[Any] = [keys.base, self.id, self.lease_ms, want, token, len(outcomes)]
                 for outcome in outcomes:
                     args.extend(outcome.script_args())
-                reply = await self._scripts.finish(self.redis, keys.script_keys, args)
+                reply = await state.finish(self._channel, args)
                 lost_count = int(reply[3])
                 lost = reply[4 : 4 + lost_count]
                 jobs_flat = reply[4 + lost_count :]
             else:
-                reply = await self._scripts.fetch(
-                    self.redis, keys.script_keys, [keys.base, token, self.id, self.lease_ms, want]
+                reply = await state.fetch(
+                    self._channel, [keys.base, token, self.id, self.lease_ms, want]
                 )
                 lost = []
                 jobs_flat = reply[3:]

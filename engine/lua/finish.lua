@@ -3,22 +3,24 @@
   trip (the hot path of a busy worker).
   Includes: common, retention, finish, fetch
   ARGV[2] worker id, ARGV[3] lease ms, ARGV[4] want (jobs to fetch),
-  ARGV[5] token for the fetched jobs, ARGV[6] number of outcomes, then 11
+  ARGV[5] token for the fetched jobs, ARGV[6] number of outcomes, then 10
   values per outcome: id, token, kind, value, stack, runtime_ms, delay_ms,
-  keep_count, keep_age_ms, keep_logs, (reserved)
+  keep_count, keep_logs, attempt
   Returns {status, next_due, now, lost_count, lost ids..., jobs...}.
 ]]
 local now = now_ms()
 local worker = ARGV[2]
 local count = tonumber(ARGV[6])
 local lost = {}
+local batch = new_batch()
 for i = 0, count - 1 do
-  local b = 7 + i * 11
-  local outcome = finish_job(now, worker, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
+  local b = 7 + i * 10
+  local outcome = finish_job(batch, now, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
     ARGV[b + 4], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]), tonumber(ARGV[b + 7]),
     tonumber(ARGV[b + 8]), tonumber(ARGV[b + 9]))
   if outcome == "lost" then lost[#lost + 1] = ARGV[b] end
 end
+finish_batch(batch, now)
 local fetched = fetch_jobs(now, ARGV[5], worker, tonumber(ARGV[3]), tonumber(ARGV[4]))
 local result = {fetched[1], fetched[2], now, #lost}
 for i = 1, #lost do result[#result + 1] = lost[i] end

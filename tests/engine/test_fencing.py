@@ -19,7 +19,7 @@ async def _fetch(queue: Queue, token: str, lease_ms: int) -> list[Any]:
 
 
 def _outcome(job_id: str, token: str, kind: str, value: str = "") -> list[Any]:
-    return [job_id, token, kind, value, "", 1, 0, -1, -1, 0, ""]
+    return [job_id, token, kind, value, "", 1, 0, -1, 0, 1]
 
 
 async def _finish(queue: Queue, outcomes: list[list[Any]]) -> list[str]:

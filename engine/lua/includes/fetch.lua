@@ -11,33 +11,32 @@
 local PROMOTE_LIMIT = 1000
 local JOB_FIELDS = {"n", "d", "o", "att", "stl", "ts"}
 
+-- Moves due delayed jobs to waiting; returns the earliest due time left
+-- (or -1). One call when nothing is due.
 local function promote_due(now)
+  local first = redis.call("ZRANGE", delayed_key, 0, 0, "WITHSCORES")
+  if not first[2] then return -1 end
+  if tonumber(first[2]) > now then return tonumber(first[2]) end
   local due = redis.call("ZRANGEBYSCORE", delayed_key, "-inf", now, "LIMIT", 0, PROMOTE_LIMIT)
   for i = 1, #due do
     local id = due[i]
-    redis.call("ZREM", delayed_key, id)
     enqueue_waiting(id, job_key(id), false)
     emit("job:waiting", id)
   end
-end
-
-local function next_due()
-  local first = redis.call("ZRANGE", delayed_key, 0, 0, "WITHSCORES")
+  redis.call("ZREM", delayed_key, unpack(due))
+  first = redis.call("ZRANGE", delayed_key, 0, 0, "WITHSCORES")
   if first[2] then return tonumber(first[2]) end
   return -1
 end
 
 local function fetch_jobs(now, token, worker, lease_ms, want)
-  promote_due(now)
-  local result = {"ok", 0}
+  local result = {"ok", promote_due(now)}
   if want <= 0 then
-    result[2] = next_due()
     return result
   end
   local meta = redis.call("HMGET", meta_key, "paused", "rl_max", "rl_ms", "conc")
   if meta[1] then
     result[1] = "paused"
-    result[2] = next_due()
     return result
   end
   local conc = tonumber(meta[4])
@@ -46,7 +45,6 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
     if room < want then want = room end
     if want <= 0 then
       result[1] = "busy"
-      result[2] = next_due()
       return result
     end
   end
@@ -61,7 +59,6 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
         room = rl_max
       else
         result[1] = "limited:" .. ttl
-        result[2] = next_due()
         return result
       end
     end
@@ -70,12 +67,14 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
   local popped = redis.call("ZPOPMIN", waiting_key, want)
   local taken = 0
   local deadline = now + lease_ms
+  local leases = {}
   for i = 1, #popped, 2 do
     local id = popped[i]
     local jk = job_key(id)
     local fields = redis.call("HMGET", jk, unpack(JOB_FIELDS))
     if fields[1] then
-      redis.call("ZADD", active_key, deadline, id)
+      leases[#leases + 1] = deadline
+      leases[#leases + 1] = id
       redis.call("HSET", jk, "tok", token, "w", worker, "st", now)
       emit("job:active", id, "w", worker)
       result[#result + 1] = id
@@ -85,15 +84,17 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
       taken = taken + 1
     end
   end
+  if taken > 0 then
+    redis.call("ZADD", active_key, unpack(leases))
+  end
   if rl_max and taken > 0 then
     if redis.call("INCRBY", limiter_key, taken) == taken then
       redis.call("PEXPIRE", limiter_key, tonumber(meta[3]))
     end
   end
-  if #popped > 0 and redis.call("ZCARD", waiting_key) > 0 then
+  if #popped == 2 * want and redis.call("ZCARD", waiting_key) > 0 then
     -- more work left: wake another idle worker
     redis.call("ZADD", marker_key, 0, "1")
   end
-  result[2] = next_due()
   return result
 end

@@ -1,6 +1,6 @@
 --[[
-  finish_job(now, worker, id, token, kind, value, stack, runtime_ms, delay_ms,
-             keep_count, keep_age_ms, keep_logs)
+  finish_job(batch, now, id, token, kind, value, stack, runtime_ms, delay_ms,
+             keep_count, keep_logs, attempt)
 
   Ends one run of a leased job. kind:
     "c" completed (value = result JSON)
@@ -9,49 +9,68 @@
     "x" cancelled while active
     "h" handed back at shutdown: waiting again, no attempt spent
     "l" rate limited by the processor: delayed by delay_ms, no attempt spent
+  `attempt` is the number of this run (the worker read the attempts made when
+  it leased the job, and nobody else changes them while the lease holds).
+  Work common to a batch (adding to the finished sets, metrics, retention by
+  count) is collected in `batch` and done once by finish_batch; retention by
+  age is the background sweep's.
   Fencing: the job must be active and still carry `token`; otherwise nothing
-  changes and "lost" is returned.
-  Emits: job:completed, job:failed, job:retrying, job:cancelled, job:waiting.
+  changes and "lost" is returned. A finished job keeps its last token: it is
+  no longer in `active`, so the token cannot be used again.
+  Emits: job:completed, job:failed, job:retrying, job:cancelled, job:waiting,
+  job:delayed.
 ]]
-local function finish_job(now, worker, id, token, kind, value, stack, runtime_ms, delay_ms,
-                          keep_count, keep_age_ms, keep_logs)
+local function new_batch()
+  return {completed = {}, failed = {}, keep_completed = -1, keep_failed = -1,
+          done = 0, failed_count = 0, run_time = 0}
+end
+
+local function keep_min(current, keep)
+  if keep < 0 then return current end
+  if current < 0 or keep < current then return keep end
+  return current
+end
+
+local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms, delay_ms,
+                          keep_count, keep_logs, attempt)
   local jk = job_key(id)
-  if redis.call("HGET", jk, "tok") ~= token or not redis.call("ZSCORE", active_key, id) then
+  if redis.call("HGET", jk, "tok") ~= token or redis.call("ZREM", active_key, id) == 0 then
     return "lost"
   end
-  redis.call("ZREM", active_key, id)
-  redis.call("HDEL", jk, "tok")
+  if kind == "c" then
+    redis.call("HSET", jk, "att", attempt, "r", value, "fin", now, "rt", runtime_ms)
+    if attempt > 1 then redis.call("HDEL", jk, "e", "stk") end
+    emit("job:completed", id, "att", attempt, "rt", runtime_ms)
+    batch.done = batch.done + 1
+    batch.run_time = batch.run_time + runtime_ms
+    if keep_count == 0 then
+      delete_job(id)
+    else
+      batch.completed[#batch.completed + 1] = now
+      batch.completed[#batch.completed + 1] = id
+      batch.keep_completed = keep_min(batch.keep_completed, keep_count)
+    end
+    return "ok"
+  end
   if kind == "h" then
+    redis.call("HDEL", jk, "tok")
     enqueue_waiting(id, jk, true)
     emit("job:waiting", id, "reason", "shutdown")
     return "ok"
   end
   if kind == "l" then
+    redis.call("HDEL", jk, "tok")
     redis.call("ZADD", delayed_key, now + delay_ms, id)
     redis.call("ZADD", marker_key, 0, "1")
     emit("job:delayed", id, "reason", "rate-limited", "delay", delay_ms)
     return "ok"
   end
-  local attempt = redis.call("HINCRBY", jk, "att", 1)
-  if kind == "c" then
-    redis.call("HSET", jk, "r", value, "fin", now, "rt", runtime_ms)
-    redis.call("HDEL", jk, "e", "stk", "cx")
-    add_metric(now, "c", 1)
-    add_metric(now, "t", runtime_ms)
-    emit("job:completed", id, "att", attempt, "rt", runtime_ms)
-    if keep_count == 0 then
-      delete_job(id)
-    else
-      redis.call("ZADD", completed_key, now, id)
-      trim_finished(completed_key, now, keep_count, keep_age_ms, TRIM_LIMIT)
-    end
-    return "ok"
-  end
   local label = "failed"
   if kind == "x" then label = "cancelled" end
   append_log(id, "[attempt " .. attempt .. "] " .. label .. ": " .. value, keep_logs)
-  redis.call("HSET", jk, "e", value, "stk", stack, "rt", runtime_ms)
+  redis.call("HSET", jk, "att", attempt, "e", value, "stk", stack, "rt", runtime_ms)
   if kind == "r" then
+    redis.call("HDEL", jk, "tok")
     if delay_ms > 0 then
       redis.call("ZADD", delayed_key, now + delay_ms, id)
       redis.call("ZADD", marker_key, 0, "1")
@@ -62,8 +81,8 @@ local function finish_job(now, worker, id, token, kind, value, stack, runtime_ms
     return "ok"
   end
   redis.call("HSET", jk, "fin", now)
-  add_metric(now, "f", 1)
-  add_metric(now, "t", runtime_ms)
+  batch.failed_count = batch.failed_count + 1
+  batch.run_time = batch.run_time + runtime_ms
   if kind == "x" then
     redis.call("HSET", jk, "cx", "1")
     emit("job:cancelled", id, "att", attempt)
@@ -73,8 +92,23 @@ local function finish_job(now, worker, id, token, kind, value, stack, runtime_ms
   if keep_count == 0 then
     delete_job(id)
   else
-    redis.call("ZADD", failed_key, now, id)
-    trim_finished(failed_key, now, keep_count, keep_age_ms, TRIM_LIMIT)
+    batch.failed[#batch.failed + 1] = now
+    batch.failed[#batch.failed + 1] = id
+    batch.keep_failed = keep_min(batch.keep_failed, keep_count)
   end
   return "ok"
+end
+
+local function finish_batch(batch, now)
+  if #batch.completed > 0 then
+    redis.call("ZADD", completed_key, unpack(batch.completed))
+    trim_by_count(completed_key, batch.keep_completed)
+  end
+  if #batch.failed > 0 then
+    redis.call("ZADD", failed_key, unpack(batch.failed))
+    trim_by_count(failed_key, batch.keep_failed)
+  end
+  if batch.done > 0 then add_metric(now, "c", batch.done) end
+  if batch.failed_count > 0 then add_metric(now, "f", batch.failed_count) end
+  if batch.done + batch.failed_count > 0 then add_metric(now, "t", batch.run_time) end
 end

@@ -30,3 +30,18 @@ local function trim_finished(set_key, now, keep_count, keep_age_ms, limit)
   end
   return removed
 end
+
+-- The cheap trim that runs on every finish: at most TRIM_LIMIT of the oldest
+-- beyond keep_count (-1 keeps any number).
+local function trim_by_count(set_key, keep_count)
+  if keep_count < 0 then return 0 end
+  local over = redis.call("ZCARD", set_key) - keep_count
+  if over <= 0 then return 0 end
+  if over > TRIM_LIMIT then over = TRIM_LIMIT end
+  local oldest = redis.call("ZRANGE", set_key, 0, over - 1)
+  for i = 1, #oldest do
+    delete_job(oldest[i])
+  end
+  redis.call("ZREMRANGEBYRANK", set_key, 0, over - 1)
+  return over
+end
