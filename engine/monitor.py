@@ -131,10 +131,9 @@ async def server_info(redis: Redis) -> dict[str, Any]:
     except ResponseError:
         pass  # CONFIG is disabled on some managed servers
     aof = bool(info.get("aof_enabled"))
+    persistence = "rdb" if snapshots else "none"
     if aof:
         persistence = f"aof ({fsync})" if fsync else "aof"
-    else:
-        persistence = "rdb" if snapshots else "none"
     warnings = []
     if policy != "noeviction":
         warnings.append(f"maxmemory-policy is {policy}: Redis may evict jobs; use noeviction")
@@ -153,3 +152,53 @@ async def server_info(redis: Redis) -> dict[str, Any]:
         "maxmemory_policy": policy,
         "warnings": warnings,
     }
+
+
+async def delayed_due_ms(
+    redis: Redis, name: str, job_ids: list[str], prefix: str = DEFAULT_PREFIX
+) -> dict[str, int]:
+    """When each of ``job_ids`` is due to run (epoch ms), for those still delayed (one call)."""
+    if not job_ids:
+        return {}
+    scores: list[Any] = await redis.zmscore(QueueKeys(name, prefix).delayed, job_ids)
+    return {
+        job_id: int(score)
+        for job_id, score in zip(job_ids, scores, strict=True)
+        if score is not None
+    }
+
+
+async def recent_throughput(
+    redis: Redis,
+    names: list[str],
+    now_ms: int,
+    minutes: int = 60,
+    prefix: str = DEFAULT_PREFIX,
+) -> dict[str, list[int]]:
+    """Jobs finished (completed plus failed) per minute over the last ``minutes``, oldest
+    first, for every queue in ``names``: one round trip of HMGETs on the metrics hashes
+    (see ``engine.metrics``), cheap enough to call every second for many queues."""
+    end_minute = now_ms // 60_000
+    span = range(end_minute - minutes + 1, end_minute + 1)
+    by_day: dict[int, list[int]] = {}
+    for minute in span:
+        by_day.setdefault(minute // 1440, []).append(minute)
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            keys = QueueKeys(name, prefix)
+            for day, day_minutes in by_day.items():
+                fields = [f"{kind}{m - day * 1440}" for m in day_minutes for kind in "cf"]
+                pipe.hmget(keys.metrics(day), fields)
+        replies = await pipe.execute()
+    result: dict[str, list[int]] = {}
+    index = 0
+    for name in names:
+        counts: list[int] = []
+        for _day in by_day:
+            values = replies[index]
+            index += 1
+            counts.extend(
+                int(values[i] or 0) + int(values[i + 1] or 0) for i in range(0, len(values), 2)
+            )
+        result[name] = counts
+    return result

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import socket
 import ssl
 from typing import Any
@@ -87,10 +88,8 @@ class Channel:
             task.cancel()
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(OSError, ssl.SSLError):
                 await writer.wait_closed()
-            except (OSError, ssl.SSLError):
-                pass
         self._fail_pending(RedisConnectionError("connection closed"))
 
     async def _connect(self) -> None:
