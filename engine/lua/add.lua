@@ -9,6 +9,7 @@
   Emits: job:added (with state waiting or delayed).
 ]]
 local now = now_ms()
+local stamp = now_stamp()
 local count = tonumber(ARGV[3])
 local result = {}
 local woke = false
@@ -26,7 +27,7 @@ for i = 0, count - 1 do
     local priority = tonumber(ARGV[base + 4])
     local lifo = ARGV[base + 5] == "1"
     local delay = tonumber(ARGV[base + 6])
-    redis.call("HSET", jk, "n", ARGV[base + 1], "d", ARGV[base + 2], "ts", now)
+    redis.call("HSET", jk, "n", ARGV[base + 1], "d", ARGV[base + 2], "ts", stamp)
     if ARGV[base + 3] ~= "" then redis.call("HSET", jk, "o", ARGV[base + 3]) end
     if priority ~= DEFAULT_PRIORITY then redis.call("HSET", jk, "pri", priority) end
     if lifo then redis.call("HSET", jk, "lifo", "1") end

@@ -65,6 +65,7 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
     if room < want then want = room end
   end
   local popped = redis.call("ZPOPMIN", waiting_key, want)
+  local stamp = now_stamp()
   local taken = 0
   local deadline = now + lease_ms
   local leases = {}
@@ -75,7 +76,7 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
     if fields[1] then
       leases[#leases + 1] = deadline
       leases[#leases + 1] = id
-      redis.call("HSET", jk, "tok", token, "w", worker, "st", now)
+      redis.call("HSET", jk, "tok", token, "w", worker, "st", stamp)
       emit("job:active", id, "w", worker)
       result[#result + 1] = id
       for f = 1, #fields do
