@@ -1,0 +1,1 @@
+"""``messai-console bench``: the engine's speed, as ratios of the machine's floor."""
