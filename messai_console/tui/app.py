@@ -1,0 +1,318 @@
+"""The console application: the refresh loop, the connection state and the actions.
+
+Refresh: one timer, set again only after a refresh has finished, so two
+refreshes never overlap; skipped while frozen (``f``) or behind a modal.
+Each refresh asks the topmost screen to reload what it shows and updates
+the status bar; a failure to reach Redis marks the console disconnected
+(the last data stays on screen, greyed) and the next tick tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.command import Provider
+from textual.reactive import var
+from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
+
+from engine.settings import mask_url
+from messai_console.tui import render
+from messai_console.tui.backend import CONNECTION_ERRORS, Backend
+from messai_console.tui.commands import JumpCommands
+from messai_console.tui.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
+from messai_console.tui.screens.base import ConsoleScreen
+from messai_console.tui.screens.events import EventsScreen
+from messai_console.tui.screens.job import JobScreen
+from messai_console.tui.screens.metrics import MetricsScreen
+from messai_console.tui.screens.overview import OverviewScreen
+from messai_console.tui.screens.queue import QueueScreen
+from messai_console.tui.screens.workers import WorkersScreen
+from messai_console.tui.widgets import Status
+
+REFRESH_INTERVALS: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""The choices of ``+`` / ``-``: never more often than once a second."""
+SERVER_INFO_EVERY_MS = 5_000
+"""INFO and CONFIG GET are heavier than the counts: read them this often."""
+
+Action = Callable[[str], Awaitable[str]]
+"""An operator action: gets the confirm dialog's choice, returns the notification text."""
+
+
+class ConsoleApp(App[None]):
+    """The operations console.
+
+    Args:
+        url: the Redis URL.
+        prefix: the deployment's key prefix.
+        readonly: refuse every action (look, don't touch).
+        clock: epoch seconds (``time.time``); frozen in snapshot tests.
+    """
+
+    CSS_PATH = "console.tcss"
+    TITLE = "messai-console"
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
+        *App.COMMANDS,
+        JumpCommands,
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Keys"),
+        Binding("colon", "command_palette", "Jump"),
+        Binding("f", "freeze", "Freeze"),
+        Binding("plus", "faster", "Faster", show=False),
+        Binding("minus", "slower", "Slower", show=False),
+        Binding("w", "workers", "Workers", show=False),
+        Binding("e", "events", "Events", show=False),
+        Binding("m", "metrics", "Metrics", show=False),
+    ]
+
+    status: var[Status] = var(Status(url=""), always_update=True)
+    """What the status bar of every screen shows."""
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "messai",
+        readonly: bool = False,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.backend = Backend(url, prefix)
+        self.readonly = readonly
+        self.clock = clock or time.time
+        self.display_url = mask_url(url)
+        self.interval_index = 0
+        self.frozen = False
+        self.known_queues: list[str] = []
+        """Queue names from the last overview refresh (the jump palette offers them)."""
+        self._server: dict[str, Any] = {}
+        self._server_read_ms = 0
+        self._refresh_lock = asyncio.Lock()
+        self._timer: Timer | None = None
+        self._last_refresh_error = ""
+        self.refresh_count = 0
+        """Completed refreshes (tests wait on it)."""
+        self.status = Status(url=self.display_url, readonly=readonly, now_ms=self.now_ms())
+
+    # -- time and state -----------------------------------------------------
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    @property
+    def interval_s(self) -> float:
+        return REFRESH_INTERVALS[self.interval_index]
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.status.connected)
+
+    @property
+    def live(self) -> bool:
+        """Whether live updates may change the screen now."""
+        return not self.frozen
+
+    def _set_status(self, **changes: Any) -> None:
+        self.status = replace(
+            self.status,
+            now_ms=self.now_ms(),
+            frozen=self.frozen,
+            interval_s=self.interval_s,
+            **changes,
+        )
+
+    def mark_disconnected(self, exc: BaseException) -> None:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        self._set_status(connected=False, error=f"Redis unreachable: {reason}")
+        for screen in self.screen_stack:
+            screen.set_class(True, "-stale")
+
+    def _mark_connected(self) -> None:
+        if self.status.connected is not True:
+            for screen in self.screen_stack:
+                screen.set_class(False, "-stale")
+        self._set_status(connected=True, error="", server=self._server)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return OverviewScreen()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._tick)
+
+    async def on_unmount(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        await self.backend.close()
+
+    # -- the refresh loop ---------------------------------------------------
+
+    def _schedule(self, delay: float) -> None:
+        self._timer = self.set_timer(delay, self._tick, name="refresh")
+
+    def _tick(self) -> None:
+        self.run_worker(self._tick_and_reschedule(), group="refresh", exit_on_error=False)
+
+    async def _tick_and_reschedule(self) -> None:
+        try:
+            if not self.frozen and not isinstance(self.screen, ModalScreen):
+                await self.refresh_now()
+            else:
+                self._set_status()
+        finally:
+            self._schedule(self.interval_s)
+
+    def data_screen(self) -> ConsoleScreen | None:
+        """The screen under any modals, if it shows data."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, ModalScreen):
+                continue
+            return screen if isinstance(screen, ConsoleScreen) else None
+        return None
+
+    async def refresh_now(self) -> None:
+        """Reload the server info (now and then) and the current screen's data."""
+        async with self._refresh_lock:
+            screen = self.data_screen()
+            now = self.now_ms()
+            try:
+                if not self._server or now - self._server_read_ms >= SERVER_INFO_EVERY_MS:
+                    self._server = await self.backend.server()
+                    self._server_read_ms = now
+                if screen is not None and screen.is_attached:
+                    await screen.refresh_data()
+            except CONNECTION_ERRORS as exc:
+                self._server_read_ms = 0
+                self.mark_disconnected(exc)
+                return
+            except Exception as exc:  # a bug or an odd reply: say it once, keep running
+                message = f"refresh failed: {type(exc).__name__}: {exc}"
+                if message != self._last_refresh_error:
+                    self._last_refresh_error = message
+                    self.notify(render.visible_str(message, 300), severity="error", markup=False)
+                return
+            self._last_refresh_error = ""
+            self.refresh_count += 1
+            self._mark_connected()
+
+    def request_refresh(self) -> None:
+        """Refresh soon (after an action, or when an event says the page changed)."""
+        if not self.frozen:
+            self.run_worker(self.refresh_now(), group="refresh-now", exit_on_error=False)
+
+    # -- actions ------------------------------------------------------------
+
+    def act(
+        self,
+        verb: str,
+        run: Action,
+        question: Text | None = None,
+        choices: list[tuple[str, str]] | None = None,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        """Run an operator action: refused when read-only, confirmed first when it is
+        destructive (``question``), its outcome a notification or an error modal."""
+        if self.readonly:
+            self.notify(f"read-only console: {verb} is disabled", severity="warning", markup=False)
+            return
+        if question is None:
+            self.run_worker(self._act(verb, run, "", after), group="actions", exit_on_error=False)
+            return
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self.run_worker(
+                    self._act(verb, run, value, after), group="actions", exit_on_error=False
+                )
+
+        self.push_screen(ConfirmScreen(question, choices or [("yes", verb.capitalize())]), chosen)
+
+    async def _act(
+        self, verb: str, run: Action, choice: str, after: Callable[[], None] | None
+    ) -> None:
+        try:
+            message = await run(choice)
+        except CONNECTION_ERRORS as exc:
+            self.mark_disconnected(exc)
+            self.push_screen(
+                ErrorScreen(f"{verb} failed", Text("Redis is unreachable; nothing was changed."))
+            )
+            return
+        except Exception as exc:
+            self.push_screen(
+                ErrorScreen(f"{verb} failed", render.safe_block(str(exc) or type(exc).__name__))
+            )
+            return
+        self.notify(render.visible_str(message, 300), markup=False)
+        if after is not None:
+            after()
+        await self.refresh_now()
+
+    # -- navigation ---------------------------------------------------------
+
+    def open_queue(self, name: str, state: str = "waiting") -> None:
+        self.push_screen(QueueScreen(name, state))
+
+    def open_job(self, queue: str, job_id: str) -> None:
+        self.push_screen(JobScreen(queue, job_id))
+
+    def _push_unique(self, screen_type: type[Screen[Any]], make: Callable[[], Screen[Any]]) -> None:
+        if isinstance(self.screen, screen_type):
+            return
+        self.push_screen(make())
+        self.request_refresh()
+
+    def action_workers(self) -> None:
+        self._push_unique(WorkersScreen, WorkersScreen)
+
+    def action_events(self) -> None:
+        self._push_unique(EventsScreen, EventsScreen)
+
+    def action_metrics(self) -> None:
+        screen = self.data_screen()
+        queue = getattr(screen, "queue_name", None)
+        self._push_unique(MetricsScreen, lambda: MetricsScreen(queue))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_freeze(self) -> None:
+        self.frozen = not self.frozen
+        self._set_status()
+        self.notify("live updates frozen" if self.frozen else "live updates resumed", markup=False)
+        if not self.frozen:
+            self.request_refresh()
+
+    def action_faster(self) -> None:
+        self.interval_index = max(self.interval_index - 1, 0)
+        self._set_status()
+
+    def action_slower(self) -> None:
+        self.interval_index = min(self.interval_index + 1, len(REFRESH_INTERVALS) - 1)
+        self._set_status()
+
+    async def jump_to_job(self, job_id: str) -> None:
+        """Open the job with this id, in whichever queue holds it."""
+        try:
+            queues = await self.backend.find_job(job_id)
+        except CONNECTION_ERRORS as exc:
+            self.mark_disconnected(exc)
+            return
+        if not queues:
+            self.notify(
+                f"no job {render.visible_str(job_id, 80)!r} in any queue",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.open_job(queues[0], job_id)

@@ -1,0 +1,251 @@
+"""What the console reads from and does to Redis, always through the engine.
+
+The screens never touch Redis themselves: they ask a :class:`Backend` for
+plain snapshots (counts, a page of jobs, one job with its logs and events)
+and call its queue actions. Every read is bounded: counts are pipelined
+O(1) calls, job lists are server-side windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from engine.connection import connect
+from engine.events import Event, read_events, read_history
+from engine.job import Job
+from engine.keys import QueueKeys
+from engine.metrics import MetricsWindow, read_metrics
+from engine.monitor import (
+    WorkerInfo,
+    all_queue_stats,
+    delayed_due_ms,
+    list_workers,
+    recent_throughput,
+    server_info,
+)
+from engine.queue import Queue, list_queues
+
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    OSError,
+)
+"""Failures that mean "Redis is not there right now" (the console waits and retries)."""
+
+JOB_STATES: tuple[str, ...] = ("waiting", "active", "delayed", "completed", "failed")
+"""The states the queue screen has a tab for."""
+
+NAME_FILTER_SCAN = 5_000
+"""A name filter looks at this many jobs of a state at most (in server-side pages)."""
+SCAN_PAGE = 500
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    """One queue on the overview."""
+
+    name: str
+    counts: dict[str, int]
+    paused: bool
+    per_minute: list[int]
+    """Jobs finished per minute over the last hour, oldest first."""
+    workers: int
+    """Live workers serving it."""
+
+
+@dataclass(frozen=True)
+class Overview:
+    queues: list[QueueSummary]
+    workers: list[WorkerInfo]
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One server-side window of a state's jobs."""
+
+    state: str
+    total: int
+    start: int
+    jobs: list[Job]
+    due_ms: dict[str, int] = field(default_factory=dict)
+    """For delayed jobs: when each runs."""
+    scanned: int | None = None
+    """For a name filter: how many jobs were looked at (None: no filter)."""
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    job: Job
+    logs: list[str]
+    """The newest log lines (up to 500)."""
+    history: list[Event]
+    due_ms: int | None
+
+
+class Backend:
+    """The console's Redis client and the engine calls it makes.
+
+    Args:
+        url: the Redis URL.
+        prefix: the deployment's key prefix.
+    """
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url
+        self.prefix = prefix
+        # Few retries and short timeouts: the console must notice a lost Redis at
+        # once and say so; its own refresh loop does the reconnecting.
+        self.redis: Redis = connect(url, retries=1, socket_connect_timeout=2, socket_timeout=10)
+        self._queues: dict[str, Queue] = {}
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    def queue(self, name: str) -> Queue:
+        if name not in self._queues:
+            self._queues[name] = Queue(name, self.redis, prefix=self.prefix)
+        return self._queues[name]
+
+    # -- reading ------------------------------------------------------------
+
+    async def server(self) -> dict[str, Any]:
+        return await server_info(self.redis)
+
+    async def queue_names(self) -> list[str]:
+        return await list_queues(self.redis, self.prefix)
+
+    async def overview(self, now_ms: int) -> Overview:
+        stats = await all_queue_stats(self.redis, self.prefix)
+        names = sorted(stats)
+        throughput = await recent_throughput(self.redis, names, now_ms, prefix=self.prefix)
+        workers = await list_workers(self.redis, self.prefix)
+        live = [w for w in workers if not w.is_silent(now_ms)]
+        queues = [
+            QueueSummary(
+                name=name,
+                counts={k: v for k, v in stats[name].items() if k != "paused"},
+                paused=bool(stats[name]["paused"]),
+                per_minute=throughput.get(name, []),
+                workers=sum(1 for w in live if name in w.queues),
+            )
+            for name in names
+        ]
+        return Overview(queues=queues, workers=workers)
+
+    async def workers(self) -> list[WorkerInfo]:
+        return await list_workers(self.redis, self.prefix)
+
+    async def counts(self, name: str) -> dict[str, Any]:
+        return await self.queue(name).stats()
+
+    async def page(
+        self,
+        name: str,
+        state: str,
+        start: int,
+        size: int,
+        total: int,
+        reverse: bool = False,
+    ) -> JobPage:
+        """Jobs ``start`` .. ``start + size - 1`` of ``state`` in the set's order (or the
+        reverse of it): one script call, whatever the size of the set."""
+        queue = self.queue(name)
+        if reverse:
+            # Rank r from the other end is rank total-1-r in the natural order.
+            low, high = max(total - start - size, 0), total - start - 1
+            jobs = list(reversed(await queue.get_jobs(state, low, high))) if high >= 0 else []
+        else:
+            jobs = await queue.get_jobs(state, start, start + size - 1)
+        due = await self._due(name, state, jobs)
+        return JobPage(state=state, total=total, start=start, jobs=jobs, due_ms=due)
+
+    async def find(
+        self, name: str, state: str, text: str, size: int, total: int, reverse: bool = False
+    ) -> JobPage:
+        """Jobs of ``state`` whose id is ``text`` or whose name contains it, looking at
+        no more than NAME_FILTER_SCAN jobs (page by page on the server)."""
+        queue = self.queue(name)
+        needle = text.casefold()
+        found: list[Job] = []
+        seen: set[str] = set()
+        exact = await queue.get_job(text)
+        if exact is not None and exact.state == state:
+            found.append(exact)
+            seen.add(exact.id)
+        scanned = 0
+        while scanned < min(total, NAME_FILTER_SCAN) and len(found) < size:
+            window = await self.page(name, state, scanned, SCAN_PAGE, total, reverse)
+            if not window.jobs:
+                break
+            scanned += len(window.jobs)
+            for job in window.jobs:
+                if job.id not in seen and (needle in job.name.casefold() or needle == job.id):
+                    found.append(job)
+                    seen.add(job.id)
+        due = await self._due(name, state, found)
+        return JobPage(
+            state=state, total=total, start=0, jobs=found[:size], due_ms=due, scanned=scanned
+        )
+
+    async def _due(self, name: str, state: str, jobs: list[Job]) -> dict[str, int]:
+        if state != "delayed" or not jobs:
+            return {}
+        return await delayed_due_ms(self.redis, name, [j.id for j in jobs], self.prefix)
+
+    async def job(self, name: str, job_id: str, log_lines: int = 500) -> JobDetail | None:
+        queue = self.queue(name)
+        job = await queue.get_job(job_id)
+        if job is None:
+            return None
+        logs = await queue.get_logs(job_id, -log_lines, -1)
+        # The job's events start when it was added: read from there, bounded.
+        since = f"{job.created_ms}-0" if job.created_ms else "-"
+        history = [
+            event
+            for event in await read_history(self.redis, queue.keys, since, "+", count=2000)
+            if event.job_id == job_id
+        ]
+        due = None
+        if job.state == "delayed":
+            due = (await delayed_due_ms(self.redis, name, [job_id], self.prefix)).get(job_id)
+        return JobDetail(job=job, logs=logs, history=history, due_ms=due)
+
+    async def metrics(
+        self, names: list[str], window: MetricsWindow, now_ms: int
+    ) -> list[dict[str, int]]:
+        """Per-minute points summed over ``names``."""
+        total: list[dict[str, int]] = []
+        for name in names:
+            points = await read_metrics(
+                self.redis, QueueKeys(name, self.prefix), window, now_ms=now_ms
+            )
+            if not total:
+                total = [dict(p) for p in points]
+                continue
+            for acc, point in zip(total, points, strict=True):
+                for key in ("completed", "failed", "run_time_ms"):
+                    acc[key] += point[key]
+        return total
+
+    async def follow(
+        self, names: list[str], since: str = "$", block_ms: int = 1000
+    ) -> AsyncIterator[Event]:
+        """Follow the event streams of ``names`` (blocking reads of at most ``block_ms``)."""
+        keys = [QueueKeys(name, self.prefix) for name in names]
+        async for event in read_events(self.redis, keys, since, block_ms=block_ms):
+            yield event
+
+    async def find_job(self, job_id: str) -> list[str]:
+        """The queues that hold a job with this id."""
+        found = []
+        for name in await self.queue_names():
+            if await self.queue(name).get_job(job_id) is not None:
+                found.append(name)
+        return found

@@ -1,0 +1,1 @@
+"""The console's screens: overview, queue, job, workers, events, metrics."""

@@ -1,0 +1,139 @@
+"""Operator actions on queues and jobs, shared by the screens that offer them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+
+from messai_console.tui import render
+from messai_console.tui.screens.base import ConsoleScreen
+
+
+def _question(*parts: str | Text) -> Text:
+    """A confirm question; untrusted parts arrive already as safe Text."""
+    text = Text()
+    for part in parts:
+        text.append_text(part if isinstance(part, Text) else Text(part))
+    return text
+
+
+def _name(value: str) -> Text:
+    return render.safe(value, 80, style="bold")
+
+
+class QueueActions(ConsoleScreen):
+    """p, d, R and c on one queue."""
+
+    def pause_or_resume(self, name: str, paused: bool) -> None:
+        queue = self.backend.queue(name)
+
+        async def run(_choice: str) -> str:
+            if paused:
+                await queue.resume()
+                return f"queue {render.visible_str(name)} resumed"
+            await queue.pause()
+            return f"queue {render.visible_str(name)} paused"
+
+        self.console.act("resume" if paused else "pause", run)
+
+    def drain(self, name: str) -> None:
+        queue = self.backend.queue(name)
+
+        async def run(_choice: str) -> str:
+            removed = await queue.drain()
+            return (
+                f"drained {render.visible_str(name)}: {removed:,} waiting and delayed jobs removed"
+            )
+
+        question = _question(
+            "Drain queue ",
+            _name(name),
+            "?\n\nEvery waiting and delayed job is deleted. Running jobs finish.",
+        )
+        self.console.act("drain", run, question, [("yes", "Drain")])
+
+    def retry_all_failed(self, name: str) -> None:
+        queue = self.backend.queue(name)
+
+        async def run(_choice: str) -> str:
+            moved = await queue.retry_failed()
+            return f"{moved:,} failed jobs of {render.visible_str(name)} sent back to waiting"
+
+        question = _question(
+            "Retry every failed job of ",
+            _name(name),
+            "?\n\nThey go back to waiting with fresh attempts.",
+        )
+        self.console.act("retry all", run, question, [("yes", "Retry all")])
+
+    def clean(self, name: str, first: str = "completed") -> None:
+        queue = self.backend.queue(name)
+
+        async def run(state: str) -> str:
+            removed = await queue.clean(state)
+            return f"cleaned {render.visible_str(name)}: {removed:,} {state} jobs deleted"
+
+        order = ["completed", "failed"] if first != "failed" else ["failed", "completed"]
+        question = _question(
+            "Clean queue ", _name(name), "?\n\nThe chosen finished jobs are deleted for good."
+        )
+        self.console.act("clean", run, question, [(state, f"Delete {state}") for state in order])
+
+
+class JobActions(ConsoleScreen):
+    """r, x, delete and P on one job or on several marked ones."""
+
+    def _each(
+        self, verb: str, queue_name: str, job_ids: list[str], call: str, done: str
+    ) -> Callable[[str], object]:
+        queue = self.backend.queue(queue_name)
+
+        async def run(_choice: str) -> str:
+            method = getattr(queue, call)
+            for job_id in job_ids:
+                await method(job_id)
+            if len(job_ids) == 1:
+                return f"job {render.visible_str(job_ids[0], 60)} {done}"
+            return f"{len(job_ids)} jobs {done}"
+
+        return run
+
+    def retry_jobs(
+        self, queue_name: str, job_ids: list[str], after: Callable[[], None] | None = None
+    ) -> None:
+        run = self._each("retry", queue_name, job_ids, "retry_job", "sent back to waiting")
+        self.console.act("retry", run, after=after)  # type: ignore[arg-type]
+
+    def promote_jobs(
+        self, queue_name: str, job_ids: list[str], after: Callable[[], None] | None = None
+    ) -> None:
+        run = self._each("promote", queue_name, job_ids, "promote", "promoted to waiting")
+        self.console.act("promote", run, after=after)  # type: ignore[arg-type]
+
+    def cancel_jobs(
+        self, queue_name: str, job_ids: list[str], after: Callable[[], None] | None = None
+    ) -> None:
+        run = self._each("cancel", queue_name, job_ids, "cancel", "cancelled")
+        what = _ids_text(job_ids)
+        question = _question(
+            "Cancel ",
+            what,
+            "?\n\nA waiting job is removed; a running one is stopped by its worker.",
+        )
+        self.console.act("cancel", run, question, [("yes", "Cancel job")], after=after)  # type: ignore[arg-type]
+
+    def remove_jobs(
+        self, queue_name: str, job_ids: list[str], after: Callable[[], None] | None = None
+    ) -> None:
+        run = self._each("remove", queue_name, job_ids, "remove", "removed")
+        question = _question(
+            "Remove ", _ids_text(job_ids), "?\n\nThe job and its logs are deleted."
+        )
+        self.console.act("remove", run, question, [("yes", "Remove")], after=after)  # type: ignore[arg-type]
+
+
+def _ids_text(job_ids: list[str]) -> Text:
+    if len(job_ids) == 1:
+        return _question("job ", _name(job_ids[0]))
+    return Text(f"{len(job_ids)} marked jobs", style="bold")

@@ -1,0 +1,189 @@
+"""Events: the live event stream of every queue, filterable and pausable."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Input, Static
+
+from engine.events import Event
+from messai_console.tui import render
+from messai_console.tui.screens.base import ConsoleScreen
+from messai_console.tui.widgets import KeyedTable, StatusBar
+
+KEEP = 500
+"""Events kept on screen (the oldest scroll away)."""
+BACKLOG_MS = 10 * 60_000
+"""How far back the screen starts: the last ten minutes, bounded by KEEP."""
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("time", "time"),
+    ("queue", "queue"),
+    ("event", "event"),
+    ("job", "job"),
+    ("details", "details"),
+)
+
+
+class EventsScreen(ConsoleScreen):
+    """Every state change as it happens."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter"),
+        Binding("space", "pause", "Pause"),
+        Binding("enter", "open", "Open job", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: deque[Event] = deque(maxlen=KEEP)
+        self.filter_terms: list[str] = []
+        self.paused = False
+        self.queues: list[str] = []
+        self._dirty = False
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(Text("Events", style="bold"))
+        yield Static(Text(""), id="events-info")
+        table = KeyedTable(id="events")
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield Input(
+            placeholder="filter: words matching queue, event or job id (enter applies)", id="filter"
+        )
+        yield Footer()
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one("#events", KeyedTable)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#filter", Input).display = False
+        # Events can arrive by the thousand per second: draw them at most 4 times a second.
+        self.set_interval(0.25, self._render_if_dirty)
+        self.console.request_refresh()
+
+    def _render_if_dirty(self) -> None:
+        if self._dirty and not self.paused and self.console.live:
+            self._dirty = False
+            self._draw()
+
+    async def refresh_data(self) -> None:
+        queues = await self.backend.queue_names()
+        if queues != self.queues:
+            first = not self.queues
+            self.queues = queues
+            since = (
+                f"{self.now_ms() - BACKLOG_MS}-0"
+                if first
+                else (self.events[-1].stream_id if self.events else "$")
+            )
+            self.run_worker(
+                self.follow_events(queues, self._on_event, since),
+                group="follow",
+                exclusive=True,
+                exit_on_error=False,
+            )
+        self._show_info()
+
+    def _on_event(self, event: Event) -> None:
+        self.events.append(event)
+        self._dirty = True
+
+    def _matches(self, event: Event) -> bool:
+        if not self.filter_terms:
+            return True
+        haystack = f"{event.queue} {event.name} {event.job_id or ''}".casefold()
+        return all(term in haystack for term in self.filter_terms)
+
+    def _draw(self) -> None:
+        shown = [event for event in self.events if self._matches(event)]
+        table = self.table
+        at_end = table.row_count == 0 or table.cursor_row >= table.row_count - 1
+        table.sync([(f"{e.queue}\x00{e.stream_id}", self._cells(e)) for e in shown])
+        if at_end and table.row_count:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+        self._show_info()
+
+    def _show_info(self) -> None:
+        text = Text()
+        text.append(f"{len(self.queues)} queues followed", style="bold")
+        text.append(f"   {len(self.events):,} events kept (newest {KEEP})", style="dim")
+        if self.filter_terms:
+            text.append("   filter: ")
+            text.append_text(render.safe(" ".join(self.filter_terms), 60, style="bold cyan"))
+        if self.paused:
+            text.append("   PAUSED (space resumes)", style="bold yellow")
+        self.query_one("#events-info", Static).update(text)
+
+    def _cells(self, event: Event) -> tuple[Any, ...]:
+        details = Text()
+        for key, value in event.fields.items():
+            details.append(f"{key}=", style="dim")
+            details.append_text(render.safe(value, 60))
+            details.append(" ")
+        style = {
+            "job:completed": "green",
+            "job:failed": "red",
+            "job:retrying": "yellow",
+            "job:stalled": "yellow",
+            "job:cancelled": "yellow",
+        }.get(event.name, "")
+        return (
+            Text(render.clock_time(event.timestamp_ms), style="dim"),
+            render.safe(event.queue, 30, style="bold"),
+            Text(event.name, style=style),
+            render.safe(event.job_id or "", 24),
+            details,
+        )
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            self._draw()
+        self._show_info()
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.filter_terms = event.value.casefold().split()
+        if not self.filter_terms:
+            event.input.display = False
+        self.table.focus()
+        self._draw()
+
+    def action_back(self) -> None:
+        field = self.query_one("#filter", Input)
+        if field.display:
+            field.value = ""
+            field.display = False
+            self.filter_terms = []
+            self.table.focus()
+            self._draw()
+            return
+        super().action_back()
+
+    def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        key = self.table.cursor_key
+        if key is None:
+            return
+        queue, _, stream_id = key.partition("\x00")
+        match = next(
+            (e for e in self.events if e.queue == queue and e.stream_id == stream_id), None
+        )
+        if match is not None and match.job_id:
+            self.console.open_job(match.queue, match.job_id)

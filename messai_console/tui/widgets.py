@@ -1,0 +1,217 @@
+"""Widgets shared by the screens: the status bar and a table updated by row key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from messai_console.tui import render
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the status bar shows; the app replaces it after every refresh."""
+
+    url: str
+    """The Redis address, password masked."""
+    connected: bool | None = None
+    """None until the first refresh answers (or fails)."""
+    error: str = ""
+    server: dict[str, Any] = field(default_factory=dict)
+    now_ms: int = 0
+    frozen: bool = False
+    interval_s: float = 1.0
+    readonly: bool = False
+
+
+class StatusBar(Static):
+    """The top line of every screen: where Redis is, how it is doing, and the console's mode."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 2; dock: top; background: $panel; padding: 0 1; }
+    """
+
+    def __init__(self, title: Text | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.title = title or Text("")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "status", self.show, init=True)
+
+    def set_title(self, title: Text) -> None:
+        self.title = title
+        self.show(getattr(self.app, "status", None))
+
+    def show(self, status: Status | None) -> None:
+        if status is None:
+            return
+        line = Text()
+        line.append("messai-console ", style="bold")
+        line.append(status.url, style="cyan")
+        server = status.server
+        if server:
+            line.append(f"  Redis {render.visible_str(server.get('version', '?'))}")
+            line.append(f"  mem {render.visible_str(server.get('used_memory_human', '?'))}")
+            line.append(f"  clients {server.get('connected_clients', 0)}")
+            line.append(f"  ops/s {server.get('ops_per_sec', 0)}")
+            persistence = str(server.get("persistence", "?"))
+            line.append(
+                f"  {render.visible_str(persistence)}",
+                style="bold red" if persistence == "none" else "",
+            )
+            policy = str(server.get("maxmemory_policy", "?"))
+            line.append(
+                f"  {render.visible_str(policy)}",
+                style="" if policy == "noeviction" else "bold red",
+            )
+        line.append("  ")
+        if status.connected is None:
+            line.append("● connecting", style="yellow")
+        elif status.connected:
+            line.append("● connected", style="bold green")
+        else:
+            line.append("● disconnected", style="bold white on red")
+        second = Text()
+        second.append_text(self.title)
+        if status.connected is False and status.error:
+            second.append("  " + render.visible_str(status.error, 90), style="red")
+        elif server.get("warnings"):
+            second.append("  ⚠ " + render.visible_str(server["warnings"][0], 90), style="yellow")
+        right = Text()
+        if status.readonly:
+            right.append(" READ-ONLY ", style="bold black on yellow")
+            right.append(" ")
+        if status.frozen:
+            right.append(" FROZEN ", style="bold black on cyan")
+            right.append(" ")
+        right.append(f"every {status.interval_s:g}s  ", style="dim")
+        right.append(render.clock_time(status.now_ms), style="dim")
+        width = max(self.size.width - 2, 40)
+        pad = max(width - second.cell_len - right.cell_len, 1)
+        second.append(" " * pad)
+        second.append_text(right)
+        line.truncate(width, overflow="ellipsis")
+        second.truncate(width, overflow="ellipsis")
+        self.update(Text("\n").join([line, second]))
+
+    def on_resize(self) -> None:
+        self.show(getattr(self.app, "status", None))
+
+
+class KeyedTable(DataTable[Any]):
+    """A DataTable whose rows are synchronised by key: changed cells are updated in
+    place, rows that left are removed, new ones added, and the order fixed by a sort,
+    so the cursor and scroll position survive every refresh."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    class EdgeReached(Message):
+        """The cursor tried to move past the last (+1) or first (-1) loaded row."""
+
+        def __init__(self, table: KeyedTable, direction: int) -> None:
+            super().__init__()
+            self.table = table
+            self.direction = direction
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._rank: dict[str, int] = {}
+        self._first_cells: dict[int, str] = {}
+
+    def set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
+        """Replace every column (and row): ``(key, label)`` pairs."""
+        self.clear(columns=True)
+        self._rank.clear()
+        self._first_cells.clear()
+        for key, label in columns:
+            self.add_column(label, key=key)
+
+    @property
+    def keys(self) -> list[str]:
+        """Row keys in display order."""
+        return [str(row.key.value) for row in self.ordered_rows]
+
+    @property
+    def cursor_key(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+        except Exception:  # the cursor is past the rows (they just shrank)
+            return None
+
+    def sync(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Show exactly ``rows`` (key, cells) in this order, touching only what changed."""
+        keep_cursor = self.cursor_key
+        wanted = {key: index for index, (key, _cells) in enumerate(rows)}
+        column_keys = [column.key for column in self.ordered_columns]
+        with self.app.batch_update():
+            for key in [k for k in self._rank if k not in wanted]:
+                self.remove_row(key)
+                del self._rank[key]
+            self._first_cells = {
+                cell_id: key for cell_id, key in self._first_cells.items() if key in wanted
+            }
+            for key, cells in rows:
+                if key in self._rank:
+                    current = self.get_row(key)
+                    for column, old, new in zip(
+                        column_keys[1:], current[1:], cells[1:], strict=False
+                    ):
+                        if not render.same(old, new):
+                            self.update_cell(key, column, new)
+                else:
+                    self.add_row(*cells, key=key)
+                    self._first_cells[id(cells[0])] = key
+                self._rank[key] = wanted[key]
+            if self.keys != [key for key, _cells in rows]:
+                self.sort(key=lambda values: self._rank[self._first_cells[id(values[0])]])
+            if keep_cursor is not None and keep_cursor in self._rank:
+                index = self.get_row_index(keep_cursor)
+                if index != self.cursor_row:
+                    self.move_cursor(row=index, animate=False, scroll=False)
+
+    def update_cell_if_present(self, key: str, column: str, value: Any) -> None:
+        if key in self._rank:
+            self.update_cell(key, column, value)
+
+    def action_cursor_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.EdgeReached(self, +1))
+            return
+        super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.cursor_row <= 0:
+            self.post_message(self.EdgeReached(self, -1))
+            return
+        super().action_cursor_up()
+
+    def action_page_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.EdgeReached(self, +1))
+            return
+        super().action_page_down()
+
+    def action_page_up(self) -> None:
+        if self.cursor_row <= 0:
+            self.post_message(self.EdgeReached(self, -1))
+            return
+        super().action_page_up()
+
+
+def cells(*values: Any) -> tuple[Any, ...]:
+    """Cells for a row; plain strings become Text (a DataTable parses bare strings as markup)."""
+    return tuple(Text(value) if isinstance(value, str) else value for value in values)
+
+
+Formatter = Callable[[Any], Text]
