@@ -1,0 +1,75 @@
+"""Round trips per job on the hot path: a change must not add any by accident.
+
+Counted on the client side: every request a worker sends (its pipelined
+channel and the general client), while it drains 1,000 no-op jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import redis.asyncio
+from redis.asyncio.client import Pipeline
+
+from engine import Queue, Worker
+from engine.wire import Channel
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    counts = {"n": 0}
+
+    def counting(original: Any) -> Any:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            counts["n"] += 1
+            return await original(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(Channel, "execute", counting(Channel.execute))
+    monkeypatch.setattr(
+        redis.asyncio.Redis, "execute_command", counting(redis.asyncio.Redis.execute_command)
+    )
+    monkeypatch.setattr(Pipeline, "execute", counting(Pipeline.execute))
+    return counts
+
+
+@pytest.mark.parametrize(("concurrency", "limit_per_job"), [(1, 1.02), (50, 0.1)])
+async def test_round_trips_per_job(
+    redis_client: redis.asyncio.Redis,
+    round_trips: dict[str, int],
+    concurrency: int,
+    limit_per_job: float,
+) -> None:
+    jobs = 1000
+    queue = Queue("round-trips", redis_client)
+    await queue.add_bulk([("noop", None)] * jobs)
+    finished = asyncio.Event()
+    completed = 0
+
+    def listener(event: str, _job: Any, _details: dict[str, Any]) -> None:
+        nonlocal completed
+        if event == "completed":
+            completed += 1
+            if completed == jobs:
+                finished.set()
+
+    # long intervals: heartbeats and sweeps are not part of the per-job cost
+    worker = Worker(
+        "round-trips",
+        redis_client,
+        concurrency=concurrency,
+        listener=listener,
+        lease_ms=600_000,
+        stall_interval_ms=600_000,
+    )
+    round_trips["n"] = 0
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(finished.wait(), 60)
+    used = round_trips["n"]
+    worker.request_stop()
+    await asyncio.wait([task], timeout=15)
+    # start-up costs a handful (registry, server check, subscribe, first sweep)
+    assert used <= jobs * limit_per_job + 10, f"{used} round trips for {jobs} jobs"
