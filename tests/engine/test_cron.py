@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -93,7 +94,7 @@ def test_utc_and_every_day_of_a_year_is_monotonic() -> None:
     for _ in range(365):
         cursor = next_cron_fire("30 2 * * *", "Europe/Berlin", cursor)
         seen.append(cursor)
-    assert all(b - a >= timedelta(hours=22) for a, b in zip(seen, seen[1:], strict=False))
+    assert all(b - a >= timedelta(hours=22) for a, b in itertools.pairwise(seen))
     assert len({instant.astimezone(ZoneInfo("Europe/Berlin")).date() for instant in seen}) == 365
 
 
