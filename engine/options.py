@@ -75,10 +75,8 @@ class JobOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    job_id: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s:{}]+$")] | None = (
-        None
-    )
-    """Adding a job whose id exists returns the existing job."""
+    job_id: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s{}]+$")] | None = None
+    """Adding a job whose id exists returns the existing job. No spaces or braces."""
     priority: Annotated[int, Field(ge=0, le=MAX_PRIORITY)] = DEFAULT_PRIORITY
     lifo: bool = False
     delay_ms: Annotated[int, Field(ge=0)] = 0

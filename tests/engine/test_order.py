@@ -119,3 +119,17 @@ async def test_job_runs_and_result_is_stored(queue: Queue, start_worker: StartWo
     assert done.result == {"hello": "world"}
     assert done.attempts_made == 1
     assert done.finished_ms >= done.started_ms >= done.created_ms
+
+
+async def test_generated_ids_skip_numbers_used_as_custom_ids(queue: Queue) -> None:
+    custom = await queue.add("echo", {"custom": True}, job_id="2")
+    first = await queue.add("echo", {"n": 1})
+    second = await queue.add("echo", {"n": 2})
+    assert [first.id, second.id] == ["1", "3"]
+    assert (await queue.get_job(custom.id)).data == {"custom": True}  # type: ignore[union-attr]
+
+
+async def test_job_ids_may_hold_colons(queue: Queue) -> None:
+    job = await queue.add("noop", job_id="schedule:daily_report:1795996800000")
+    assert (await queue.get_job("schedule:daily_report:1795996800000")) is not None
+    assert job.id == "schedule:daily_report:1795996800000"
