@@ -109,6 +109,9 @@ SCRIPT_NAMES = (
     "promote",
     "remove",
     "retry",
+    "schedule_due",
+    "schedule_fire",
+    "schedule_upsert",
     "sweep",
     "worker_beat",
 )
@@ -135,6 +138,9 @@ class Scripts:
     promote: Script
     remove: Script
     retry: Script
+    schedule_due: Script
+    schedule_fire: Script
+    schedule_upsert: Script
     sweep: Script
     worker_beat: Script
 

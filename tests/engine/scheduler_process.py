@@ -1,0 +1,25 @@
+"""A scheduler process for tests: ``python -m tests.engine.scheduler_process URL``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import redis.asyncio
+
+from engine.schedules import Scheduler
+
+
+async def main(url: str) -> None:
+    client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+    scheduler = Scheduler(client, poll_s=0.1)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, scheduler.request_stop)
+    print("scheduler running", flush=True)
+    await scheduler.run()
+    await client.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
