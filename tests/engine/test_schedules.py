@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -75,7 +76,7 @@ async def test_two_schedulers_fire_each_tick_once(redis_client: redis.asyncio.Re
     assert first.fired + second.fired == 5
     jobs = await queue.get_jobs("waiting", 0, -1)
     ticks = sorted(int(job.id.rsplit(":", 1)[1]) for job in jobs)
-    assert all(b - a == 200 for a, b in zip(ticks, ticks[1:], strict=False))
+    assert all(b - a == 200 for a, b in itertools.pairwise(ticks))
 
 
 async def _waiting(queue: Queue, count: int) -> bool:
