@@ -1,0 +1,74 @@
+"""(queue, job name, data) for each creator: shared by the async and sync forms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+JobSpec = tuple[str, str, dict[str, Any]]
+
+
+def paper(paper_id: str, step: str, then: Sequence[str], notify: str | None) -> JobSpec:
+    data: dict[str, Any] = {"paper_id": paper_id}
+    if then:
+        data["then"] = list(then)
+    if notify:
+        data["notify"] = notify
+    return "paper-processing", step, data
+
+
+def email(to: str, template: str, context: Mapping[str, Any] | None, priority: str) -> JobSpec:
+    return (
+        "email-notifications",
+        template,
+        {"to": to, "context": dict(context or {}), "priority": priority},
+    )
+
+
+def batch(
+    template: str,
+    recipients: Sequence[str | Mapping[str, Any]],
+    context: Mapping[str, Any] | None,
+    rate_per_second: float | None,
+) -> JobSpec:
+    people = [{"to": r} if isinstance(r, str) else dict(r) for r in recipients]
+    data: dict[str, Any] = {
+        "template": template,
+        "recipients": people,
+        "context": dict(context or {}),
+    }
+    if rate_per_second is not None:
+        data["rate_per_second"] = rate_per_second
+    return "email-notifications", "send_batch", data
+
+
+def experiment(
+    experiment_id: str, step: str, user_id: str | None, then: Sequence[str], notify: str | None
+) -> JobSpec:
+    data: dict[str, Any] = {"experiment_id": experiment_id}
+    if user_id:
+        data["user_id"] = user_id
+    if then:
+        data["then"] = list(then)
+    if notify:
+        data["notify"] = notify
+    return "experiment-data", step, data
+
+
+def export(kind: str, format: str, email_to: str | None) -> JobSpec:
+    data: dict[str, Any] = {"format": format}
+    if email_to:
+        data["email_to"] = email_to
+    return "data-export", kind, data
+
+
+def training(kind: str, hyperparameters: Mapping[str, Any] | None) -> JobSpec:
+    return (
+        "ml-training",
+        kind,
+        {"hyperparameters": dict(hyperparameters)} if hyperparameters else {},
+    )
+
+
+def cleanup(task: str, settings: Mapping[str, Any] | None) -> JobSpec:
+    return "database-cleanup", task, dict(settings or {})
