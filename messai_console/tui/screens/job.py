@@ -22,12 +22,12 @@ from messai_console.tui.widgets import StatusBar
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "job"),
     ("progress", "progress"),
+    ("error", "error"),
     ("data", "data"),
     ("result", "result"),
-    ("options", "options"),
-    ("error", "error"),
     ("logs", "logs"),
     ("timeline", "events"),
+    ("options", "options"),
 )
 STATE_STYLES = {
     "waiting": "bold blue",
@@ -121,7 +121,7 @@ class JobScreen(JobActions):
             "result",
             render.json_block(job.result) if job.result is not None else _none("no result"),
         )
-        self._set("options", render.json_block(job.options.model_dump(exclude_defaults=False)))
+        self._set("options", render.json_block(job.options.model_dump(exclude_none=True)))
         self._set("error", self._error(job))
         logs = render.safe_block("\n".join(detail.logs)) if detail.logs else _none("no log lines")
         self._set("logs", logs)
