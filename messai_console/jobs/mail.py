@@ -3,9 +3,10 @@
 Settings (environment or ``.env``): ``SMTP_HOST``, ``SMTP_PORT`` (587),
 ``SMTP_USER``, ``SMTP_PASSWORD``, ``SMTP_STARTTLS`` (true: upgrade the
 connection and refuse to send if the server cannot), ``SMTP_SSL`` (implicit
-TLS, usually port 465), ``SMTP_TIMEOUT_S``, ``EMAIL_FROM``, ``ADMIN_EMAILS``
-(comma-separated; they receive alerts) and ``EMAIL_RATE_PER_SECOND`` (the
-pace of batch sending over one connection).
+TLS, usually port 465), ``SMTP_TIMEOUT_S``, ``SMTP_TRY_LATER_MS`` (how long
+to wait when the server answers 421/450/451/452), ``EMAIL_FROM``,
+``ADMIN_EMAILS`` (comma-separated; they receive alerts) and
+``EMAIL_RATE_PER_SECOND`` (the pace of batch sending over one connection).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from engine.errors import RateLimitedError, UnrecoverableError
 
 TRY_LATER_CODES = frozenset({421, 450, 451, 452})
 """SMTP replies meaning "slow down / try later": retried without spending an attempt."""
-TRY_LATER_DELAY_MS = 30_000
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 
@@ -52,6 +52,7 @@ class MailSettings(BaseSettings):
     smtp_starttls: bool = True
     smtp_ssl: bool = False
     smtp_timeout_s: float = 30.0
+    smtp_try_later_ms: int = 30_000
     email_from: str = "MESSAI <noreply@messai.local>"
     admin_emails: str = ""
     email_rate_per_second: float = 10.0
@@ -140,6 +141,7 @@ class SmtpTransport:
 
     def __init__(self, settings: MailSettings) -> None:
         assert settings.smtp_host
+        self.try_later_ms = settings.smtp_try_later_ms
         context = ssl.create_default_context()
         try:
             if settings.smtp_ssl:
@@ -153,43 +155,50 @@ class SmtpTransport:
                 self.client = smtplib.SMTP(
                     settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s
                 )
-            self.client.ehlo()
-            if settings.smtp_starttls and not settings.smtp_ssl:
-                if not self.client.has_extn("starttls"):
-                    raise UnrecoverableError(
-                        f"SMTP server {settings.smtp_host}:{settings.smtp_port} does not offer "
-                        "STARTTLS; set SMTP_STARTTLS=false to send unencrypted"
-                    )
-                self.client.starttls(context=context)
-                self.client.ehlo()
-            if settings.smtp_user:
-                password = (
-                    settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-                )
-                self.client.login(settings.smtp_user, password)
         except smtplib.SMTPException as exc:
-            raise smtp_error(exc) from None
+            raise smtp_error(exc, self.try_later_ms) from None
+        try:
+            self._greet(settings, context)
+        except BaseException as exc:
+            self.client.close()
+            if isinstance(exc, smtplib.SMTPException):
+                raise smtp_error(exc, self.try_later_ms) from None
+            raise
+
+    def _greet(self, settings: MailSettings, context: ssl.SSLContext) -> None:
+        self.client.ehlo()
+        if settings.smtp_starttls and not settings.smtp_ssl:
+            if not self.client.has_extn("starttls"):
+                raise UnrecoverableError(
+                    f"SMTP server {settings.smtp_host}:{settings.smtp_port} does not offer "
+                    "STARTTLS; set SMTP_STARTTLS=false to send unencrypted"
+                )
+            self.client.starttls(context=context)
+            self.client.ehlo()
+        if settings.smtp_user:
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+            self.client.login(settings.smtp_user, password)
 
     def send(self, message: EmailMessage) -> str:
         try:
             self.client.send_message(message)
         except smtplib.SMTPException as exc:
-            raise smtp_error(exc) from None
+            raise smtp_error(exc, self.try_later_ms) from None
         return "smtp"
 
     def close(self) -> None:
-        with contextlib.suppress(smtplib.SMTPException, OSError):
+        try:
             self.client.quit()
+        except (smtplib.SMTPException, OSError):
+            self.client.close()
 
 
-def smtp_error(exc: smtplib.SMTPException) -> Exception:
+def smtp_error(exc: smtplib.SMTPException, try_later_ms: int = 30_000) -> Exception:
     """Sort an SMTP failure: try later (rate limited), permanent, or retry with backoff."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = {code for code, _ in exc.recipients.values()}
         if codes and codes <= TRY_LATER_CODES:
-            return RateLimitedError(
-                TRY_LATER_DELAY_MS, f"SMTP server deferred the recipients {codes}"
-            )
+            return RateLimitedError(try_later_ms, f"SMTP server deferred the recipients {codes}")
         refused = ", ".join(sorted(exc.recipients))
         return UnrecoverableError(f"SMTP server refused the recipient(s) {refused}")
     if isinstance(exc, smtplib.SMTPAuthenticationError):
@@ -201,7 +210,7 @@ def smtp_error(exc: smtplib.SMTPException) -> Exception:
             else str(exc.smtp_error)
         )
         if exc.smtp_code in TRY_LATER_CODES:
-            return RateLimitedError(TRY_LATER_DELAY_MS, f"SMTP {exc.smtp_code}: {detail}")
+            return RateLimitedError(try_later_ms, f"SMTP {exc.smtp_code}: {detail}")
         if 500 <= exc.smtp_code < 600:
             return UnrecoverableError(f"SMTP {exc.smtp_code}: {detail}")
     return exc
