@@ -22,6 +22,7 @@ from engine.errors import (
     UnrecoverableError,
 )
 from engine.events import EVENT_NAMES, Event, read_events
+from engine.flows import FlowJob, JobChain, add_flow
 from engine.job import Job
 from engine.keys import STATES, QueueKeys
 from engine.options import Backoff, JobOptions, Keep
@@ -36,10 +37,12 @@ __all__ = [
     "BulkJob",
     "EngineError",
     "Event",
+    "FlowJob",
     "InvalidJobError",
     "InvalidStateError",
     "Job",
     "JobCancelledError",
+    "JobChain",
     "JobContext",
     "JobNotFoundError",
     "JobOptions",
@@ -54,6 +57,7 @@ __all__ = [
     "UnknownProcessorError",
     "UnrecoverableError",
     "Worker",
+    "add_flow",
     "diagnostic_processors",
     "list_queues",
     "read_events",

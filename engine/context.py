@@ -44,6 +44,16 @@ class JobContext:
     _send: Callable[[str, str, str], Coroutine[Any, Any, None]] = field(repr=False)
     _loop: asyncio.AbstractEventLoop = field(repr=False)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    dependency_results: dict[str, Any] = field(default_factory=dict)
+    """Results of the jobs this one waited for (chains, flows), by "<queue>:<id>";
+    a dependency whose failure was ignored gives {"error": message}."""
+
+    @property
+    def previous_result(self) -> Any:
+        """In a chain: the result of the step before this one (None for the first)."""
+        if len(self.dependency_results) == 1:
+            return next(iter(self.dependency_results.values()))
+        return None
 
     def progress(self, percent: float, message: str | None = None) -> Awaitable[None]:
         """Report progress (0 to 100) with an optional message, which also goes to the log."""

@@ -34,9 +34,9 @@ def validate_queue_name(name: str) -> str:
     """Return ``name`` if it can be a queue name, else raise ValueError."""
     if not name or len(name) > 200:
         raise ValueError("queue name must be 1 to 200 characters")
-    if any(ch in name for ch in "{}:") or not name.isprintable() or name.strip() != name:
+    if any(ch in name for ch in "{}:|") or not name.isprintable() or name.strip() != name:
         raise ValueError(
-            f"invalid queue name {name!r}: no braces, colons, spaces at the ends or control characters"
+            f"invalid queue name {name!r}: no braces, colons, bars, spaces at the ends or control characters"
         )
     return name
 

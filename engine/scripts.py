@@ -96,6 +96,7 @@ class BoundScript:
 
 SCRIPT_NAMES = (
     "add",
+    "add_graph",
     "cancel",
     "clean",
     "drain",
@@ -125,6 +126,7 @@ class Scripts:
             setattr(self, name, Script(name))
 
     add: Script
+    add_graph: Script
     cancel: Script
     clean: Script
     drain: Script

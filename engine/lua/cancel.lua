@@ -1,7 +1,8 @@
 --[[
   cancel: waiting, delayed or pending jobs are removed at once; an active
   job is flagged and its worker told (PUBLISH on ARGV[3]); it then ends as
-  cancelled. Includes: common
+  cancelled. Jobs waiting for a removed one fail (unless they ignore its
+  failure). Includes: common, deps
   ARGV[2] job id, ARGV[3] cancel channel
   Returns "removed", "requested", or an error: "missing", "finished".
   Emits: job:cancelled (removed at once) or job:cancel-requested.
@@ -20,6 +21,9 @@ if state == "active" then
   return "requested"
 end
 redis.call("ZREM", STATE_KEYS[state], id)
+if redis.call("HGET", job_key(id), "hd") then
+  release_dependents(now_ms(), prefix, id, nil, "cancelled before it ran")
+end
 delete_job(id)
 emit("job:cancelled", id, "state", state)
 return "removed"

@@ -1,6 +1,6 @@
 --[[
   fetch: leases up to `want` jobs for a worker (see includes/fetch.lua).
-  Includes: common, fetch
+  Includes: common, deps, fetch
   ARGV[2] lease token, ARGV[3] worker id, ARGV[4] lease ms, ARGV[5] want
   Returns {status, next_due, now, jobs...}.
 ]]

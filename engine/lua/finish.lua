@@ -1,11 +1,11 @@
 --[[
   finish: ends a batch of job runs and leases the next jobs, in one round
   trip (the hot path of a busy worker).
-  Includes: common, retention, finish, fetch
+  Includes: common, retention, deps, finish, fetch
   ARGV[2] worker id, ARGV[3] lease ms, ARGV[4] want (jobs to fetch),
-  ARGV[5] token for the fetched jobs, ARGV[6] number of outcomes, then 10
+  ARGV[5] token for the fetched jobs, ARGV[6] number of outcomes, then 11
   values per outcome: id, token, kind, value, stack, runtime_ms, delay_ms,
-  keep_count, keep_logs, attempt
+  keep_count, keep_logs, attempt, has dependents ("1"/"")
   Returns {status, next_due, now, lost_count, lost ids..., jobs...}.
 ]]
 local now = now_ms()
@@ -14,10 +14,10 @@ local count = tonumber(ARGV[6])
 local lost = {}
 local batch = new_batch()
 for i = 0, count - 1 do
-  local b = 7 + i * 10
+  local b = 7 + i * 11
   local outcome = finish_job(batch, now, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
     ARGV[b + 4], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]), tonumber(ARGV[b + 7]),
-    tonumber(ARGV[b + 8]), tonumber(ARGV[b + 9]))
+    tonumber(ARGV[b + 8]), tonumber(ARGV[b + 9]), ARGV[b + 10] == "1")
   if outcome == "lost" then lost[#lost + 1] = ARGV[b] end
 end
 finish_batch(batch, now)

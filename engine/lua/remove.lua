@@ -1,5 +1,6 @@
 --[[
-  remove: deletes a job that is not running. Includes: common
+  remove: deletes a job that is not running; jobs waiting for it fail
+  (unless they ignore its failure). Includes: common, deps
   ARGV[2] job id
   Returns the state it was removed from; errors "missing" or "active".
   Emits: job:removed.
@@ -13,6 +14,9 @@ if not state then
 end
 if state == "active" then return redis.error_reply("active") end
 redis.call("ZREM", STATE_KEYS[state], id)
+if (state == "waiting" or state == "delayed" or state == "pending") and redis.call("HGET", job_key(id), "hd") then
+  release_dependents(now_ms(), prefix, id, nil, "removed before it ran")
+end
 delete_job(id)
 emit("job:removed", id, "state", state)
 return state

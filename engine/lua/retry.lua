@@ -1,7 +1,8 @@
 --[[
   retry: moves failed jobs back to waiting with a fresh set of attempts.
   The job's logs keep the earlier errors; `rtr` counts manual retries.
-  Includes: common
+  Jobs that failed because this one failed (chains, flows) wait again.
+  Includes: common, deps
   ARGV[2] job id, or "" to retry the oldest ARGV[3] failed jobs (a page)
   Returns the number of jobs retried; error "missing" / "not-failed:<state>"
   for a single id. Emits: job:retried.
@@ -13,8 +14,15 @@ local function retry_one(id)
   if err then append_log(id, "[retried] after: " .. err, 0) end
   redis.call("HDEL", jk, "e", "stk", "fin", "cx", "att", "stl", "tok")
   redis.call("HINCRBY", jk, "rtr", 1)
-  enqueue_waiting(id, jk, false)
+  if redis.call("HGET", jk, "dfail") then
+    -- it never ran: its dependency failed; it waits for that one again
+    redis.call("HDEL", jk, "dfail")
+    redis.call("ZADD", pending_key, now_ms(), id)
+  else
+    enqueue_waiting(id, jk, false)
+  end
   emit("job:retried", id)
+  if redis.call("HGET", jk, "hd") then revive_dependents(prefix, id) end
 end
 
 local id = ARGV[2]

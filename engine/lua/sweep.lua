@@ -1,7 +1,7 @@
 --[[
   sweep: the maintenance any worker may run; throttled by a lock key so
   that only one worker per interval does the work.
-  Includes: common, retention
+  Includes: common, retention, deps
   ARGV[2] interval ms (lock time), ARGV[3] max stalls before failing,
   ARGV[4] completed keep count, ARGV[5] completed keep age ms,
   ARGV[6] failed keep count, ARGV[7] failed keep age ms, ARGV[8] force ("1"
@@ -34,6 +34,7 @@ for i = 1, #expired do
       redis.call("ZADD", failed_key, now, id)
       add_metric(now, "f", 1)
       emit("job:failed", id, "att", attempt, "err", message)
+      if redis.call("HGET", jk, "hd") then release_dependents(now, prefix, id, nil, message) end
       failed = failed + 1
     else
       enqueue_waiting(id, jk, true)

@@ -1,19 +1,22 @@
 --[[
-  add_job(now, stamp, id, name, data, opts, priority, lifo, delay_ms)
-  Adds one job unless its id exists. An empty id takes the next number of
-  the queue's sequence (skipping numbers that a caller used as its own id).
+  add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay_ms, deps)
+  Adds one job to the queue whose keys start with `base` unless its id
+  exists. An empty id takes the next number of that queue's sequence
+  (skipping numbers that a caller used as its own id). With deps > 0 the job
+  waits in `pending` until that many dependencies have finished.
   Returns id, created (1 new, 0 the id existed already).
-  Emits: job:added (with state waiting or delayed).
+  Emits: job:added (with state waiting, delayed or pending).
+  add_job(...) is the same for the script's own queue.
 ]]
-local function add_job(now, stamp, id, name, data, opts, priority, lifo, delay)
-  local seq = redis.call("INCR", seq_key)
+local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay, deps)
+  local seq = redis.call("INCR", base .. "seq")
   if id == "" then
     id = tostring(seq)
-    while redis.call("EXISTS", job_key(id)) == 1 do
-      seq = redis.call("INCR", seq_key)
+    while redis.call("EXISTS", base .. "job:" .. id) == 1 do
+      seq = redis.call("INCR", base .. "seq")
       id = tostring(seq)
     end
-  elseif redis.call("EXISTS", job_key(id)) == 1 then
+  elseif redis.call("EXISTS", base .. "job:" .. id) == 1 then
     return id, 0
   end
   local fields = {"n", name, "d", data, "ts", stamp}
@@ -29,13 +32,30 @@ local function add_job(now, stamp, id, name, data, opts, priority, lifo, delay)
     fields[#fields + 1] = "lifo"
     fields[#fields + 1] = "1"
   end
-  redis.call("HSET", job_key(id), unpack(fields))
-  if delay > 0 then
-    redis.call("ZADD", delayed_key, now + delay, id)
-    emit("job:added", id, "n", name, "state", "delayed", "delay", delay)
+  if deps > 0 then
+    fields[#fields + 1] = "deps"
+    fields[#fields + 1] = deps
+    fields[#fields + 1] = "pr"
+    fields[#fields + 1] = "1"
+  end
+  redis.call("HSET", base .. "job:" .. id, unpack(fields))
+  local events = base .. "events"
+  if deps > 0 then
+    redis.call("ZADD", base .. "pending", now, id)
+    redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
+      "state", "pending")
+  elseif delay > 0 then
+    redis.call("ZADD", base .. "delayed", now + delay, id)
+    redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
+      "state", "delayed", "delay", delay)
   else
-    redis.call("ZADD", waiting_key, fmt(waiting_score(priority, seq, lifo)), id)
-    emit("job:added", id, "n", name, "state", "waiting")
+    redis.call("ZADD", base .. "waiting", fmt(waiting_score(priority, seq, lifo)), id)
+    redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
+      "state", "waiting")
   end
   return id, 1
+end
+
+local function add_job(now, stamp, id, name, data, opts, priority, lifo, delay)
+  return add_job_in(prefix, now, stamp, id, name, data, opts, priority, lifo, delay, 0)
 end

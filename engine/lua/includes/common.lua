@@ -88,7 +88,8 @@ local function enqueue_waiting(id, jk, front)
 end
 
 local function delete_job(id)
-  redis.call("DEL", job_key(id), logs_key(id))
+  local jk = job_key(id)
+  redis.call("DEL", jk, jk .. ":logs", jk .. ":deps", jk .. ":results")
 end
 
 -- Which state set holds the job, or false.

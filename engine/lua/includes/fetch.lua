@@ -5,11 +5,12 @@
 
   Returns {status, next_due, jobs...} where status is "ok", "paused" or
   "limited:<ms>", next_due the earliest delayed due time (or -1), and each
-  job is a flat run of JOB_FIELDS_COUNT + 1 values: id then JOB_FIELDS.
+  job is a flat run of id, JOB_FIELDS, then the results of its dependencies
+  (a nested field/value list, or "" when it has none).
   Emits: job:waiting (promoted), job:active.
 ]]
 local PROMOTE_LIMIT = 1000
-local JOB_FIELDS = {"n", "d", "o", "att", "stl", "ts"}
+local JOB_FIELDS = {"n", "d", "o", "att", "stl", "ts", "hd", "pr"}
 
 -- Moves due delayed jobs to waiting; returns the earliest due time left
 -- (or -1). One call when nothing is due.
@@ -81,6 +82,11 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
       result[#result + 1] = id
       for f = 1, #fields do
         result[#result + 1] = fields[f] or ""
+      end
+      if fields[8] == "1" then
+        result[#result + 1] = redis.call("HGETALL", jk .. ":results")
+      else
+        result[#result + 1] = ""
       end
       taken = taken + 1
     end

@@ -1,6 +1,6 @@
 --[[
   finish_job(batch, now, id, token, kind, value, stack, runtime_ms, delay_ms,
-             keep_count, keep_logs, attempt)
+             keep_count, keep_logs, attempt, has_dependents)
 
   Ends one run of a leased job. kind:
     "c" completed (value = result JSON)
@@ -17,6 +17,8 @@
   Fencing: the job must be active and still carry `token`; otherwise nothing
   changes and "lost" is returned. A finished job keeps its last token: it is
   no longer in `active`, so the token cannot be used again.
+  A job that others wait for (`has_dependents`) releases them when it
+  completes or fails for good (includes/deps.lua).
   Emits: job:completed, job:failed, job:retrying, job:cancelled, job:waiting,
   job:delayed.
 ]]
@@ -32,7 +34,7 @@ local function keep_min(current, keep)
 end
 
 local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms, delay_ms,
-                          keep_count, keep_logs, attempt)
+                          keep_count, keep_logs, attempt, has_dependents)
   local jk = job_key(id)
   if redis.call("HGET", jk, "tok") ~= token or redis.call("ZREM", active_key, id) == 0 then
     return "lost"
@@ -41,6 +43,7 @@ local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms,
     redis.call("HSET", jk, "att", attempt, "r", value, "fin", now, "rt", runtime_ms)
     if attempt > 1 then redis.call("HDEL", jk, "e", "stk") end
     emit("job:completed", id, "att", attempt, "rt", runtime_ms)
+    if has_dependents then release_dependents(now, prefix, id, value, nil) end
     batch.done = batch.done + 1
     batch.run_time = batch.run_time + runtime_ms
     if keep_count == 0 then
@@ -89,6 +92,7 @@ local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms,
   else
     emit("job:failed", id, "att", attempt, "err", value)
   end
+  if has_dependents then release_dependents(now, prefix, id, nil, value) end
   if keep_count == 0 then
     delete_job(id)
   else

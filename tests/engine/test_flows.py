@@ -1,0 +1,140 @@
+"""Chains and flows: order, results passed on, failure propagation, resume on retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine import FlowJob, JobChain, JobContext, Queue, add_flow
+from tests.engine.conftest import StartWorker, wait_for_state
+
+
+async def test_chain_runs_in_order_and_passes_results(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    seen: list[tuple[str, Any]] = []
+
+    async def step(ctx: JobContext) -> int:
+        seen.append((ctx.name, ctx.previous_result))
+        return (ctx.previous_result or 0) + ctx.data["add"]
+
+    jobs = await (
+        JobChain(queue.redis)
+        .add("test-queue", "step", {"add": 1})
+        .add("other-queue", "step", {"add": 10})
+        .add("test-queue", "step", {"add": 100})
+        .execute()
+    )
+    assert [job.state for job in jobs] == ["waiting", "pending", "pending"]
+    assert (await Queue("other-queue", queue.redis).counts())["pending"] == 1
+    await start_worker({"step": step}, queues=["test-queue", "other-queue"], concurrency=4)
+    last = await wait_for_state(Queue(jobs[2].queue, queue.redis), jobs[2].id, "completed")
+    assert last.result == 111
+    assert [value for _name, value in seen] == [None, 1, 11]
+
+
+async def test_failed_step_fails_the_rest_and_retry_resumes(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    attempts: dict[str, int] = {}
+
+    async def step(ctx: JobContext) -> str:
+        attempts[ctx.data["tag"]] = attempts.get(ctx.data["tag"], 0) + 1
+        if ctx.data["tag"] == "b" and attempts["b"] == 1:
+            raise RuntimeError("pdf unreadable")
+        return ctx.data["tag"]
+
+    a, b, c, d = await (
+        JobChain(queue.redis)
+        .add("test-queue", "step", {"tag": "a"})
+        .add("test-queue", "step", {"tag": "b"})
+        .add("test-queue", "step", {"tag": "c"})
+        .add("test-queue", "step", {"tag": "d"})
+        .execute()
+    )
+    await start_worker({"step": step}, concurrency=2)
+    await wait_for_state(queue, b.id, "failed")
+    for later in (c, d):
+        failed = await wait_for_state(queue, later.id, "failed")
+        assert failed.error.startswith("dependency test-queue:")
+        assert "failed" in failed.error
+    assert "c" not in attempts and "d" not in attempts
+    await queue.retry_job(b.id)
+    done = await wait_for_state(queue, d.id, "completed")
+    assert done.result == "d"
+    assert attempts == {"a": 1, "b": 2, "c": 1, "d": 1}
+
+
+async def test_flow_parent_gets_all_child_results(queue: Queue, start_worker: StartWorker) -> None:
+    async def child(ctx: JobContext) -> int:
+        return int(ctx.data["n"])
+
+    async def parent(ctx: JobContext) -> int:
+        return sum(ctx.dependency_results.values())
+
+    children = [
+        FlowJob("test-queue" if n % 2 else "other-queue", "child", {"n": n}) for n in range(500)
+    ]
+    jobs = await add_flow(queue.redis, FlowJob("test-queue", "parent", children=children))
+    assert jobs[0].state == "pending" and len(jobs) == 501
+    await start_worker(
+        {"child": child, "parent": parent}, queues=["test-queue", "other-queue"], concurrency=50
+    )
+    done = await wait_for_state(queue, jobs[0].id, "completed", timeout=30)
+    assert done.result == sum(range(500))
+
+
+async def test_failing_child_fails_parent_unless_ignored(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    async def parent(ctx: JobContext) -> dict[str, Any]:
+        return ctx.dependency_results
+
+    strict = await add_flow(
+        queue.redis,
+        FlowJob(
+            "test-queue",
+            "parent",
+            children=[
+                FlowJob("test-queue", "echo", 1),
+                FlowJob("test-queue", "fail", {"message": "bad row"}),
+            ],
+        ),
+    )
+    lenient = await add_flow(
+        queue.redis,
+        FlowJob(
+            "test-queue",
+            "parent",
+            children=[
+                FlowJob("test-queue", "echo", 2),
+                FlowJob("test-queue", "fail", {"message": "bad row"}, ignore_failure=True),
+            ],
+        ),
+    )
+    await start_worker({"parent": parent}, concurrency=4)
+    failed = await wait_for_state(queue, strict[0].id, "failed")
+    assert "dependency test-queue:" in (failed.error or "") and "bad row" in (failed.error or "")
+    done = await wait_for_state(queue, lenient[0].id, "completed")
+    assert sorted(map(str, done.result.values())) == ["2", "{'error': 'RuntimeError: bad row'}"]
+
+
+async def test_cancelling_a_waiting_step_fails_the_steps_after_it(queue: Queue) -> None:
+    first, second = (
+        await JobChain(queue.redis).add("test-queue", "noop").add("test-queue", "noop").execute()
+    )
+    assert await queue.cancel(first.id) == "removed"
+    failed = await queue.get_job(second.id)
+    assert (
+        failed is not None
+        and failed.state == "failed"
+        and "cancelled before it ran" in (failed.error or "")
+    )
+
+
+async def test_chain_is_created_all_or_nothing(queue: Queue) -> None:
+    chain = JobChain(queue.redis).add("test-queue", "noop").add("bad{queue", "noop")
+    with pytest.raises(ValueError, match="invalid queue name"):
+        await chain.execute()
+    assert await queue.redis.dbsize() == 0
