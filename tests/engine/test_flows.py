@@ -45,7 +45,7 @@ async def test_failed_step_fails_the_rest_and_retry_resumes(
             raise RuntimeError("pdf unreadable")
         return ctx.data["tag"]
 
-    a, b, c, d = await (
+    _a, b, c, d = await (
         JobChain(queue.redis)
         .add("test-queue", "step", {"tag": "a"})
         .add("test-queue", "step", {"tag": "b"})
