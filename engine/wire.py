@@ -24,7 +24,12 @@ from typing import Any
 
 import hiredis
 from redis.asyncio import Redis
-from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    BusyLoadingError,
+    NoScriptError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 Arg = str | int | float | bytes
@@ -192,8 +197,11 @@ class Channel:
                 future.set_exception(error)
 
 
-def _classify(error: ResponseError) -> ResponseError:
+def _classify(error: ResponseError) -> Exception:
     message = str(error)
     if message.startswith("NOSCRIPT"):
         return NoScriptError(message)
+    if message.startswith("LOADING"):
+        # A restarted server reading its AOF: a connection error to retry, as in redis-py.
+        return BusyLoadingError(message)
     return error

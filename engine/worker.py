@@ -83,6 +83,8 @@ class RunningJob:
     task: asyncio.Task[None] | None = None
     stop_reason: str | None = None
     """Why the worker cancelled the task: "operator", "lease-lost" or "shutdown"."""
+    has_dependents: bool = False
+    """Other jobs wait for this one (chains, flows): its outcome releases them."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Outcome:
             keep.count,
             options.keep_logs,
             self.job.attempt,
+            "1" if self.job.has_dependents else "",
         ]
 
 
@@ -343,7 +346,11 @@ class Worker:
                 log.warning(
                     "worker %s: Redis unreachable (%s); retrying in %.2fs", self.id, exc, delay
                 )
-                await self._wait(delay)
+                # Not _wait(): it returns at once while outcomes are pending,
+                # and the failed exchange just put them back (a busy loop).
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), delay)
                 continue
             if self._should_fetch() or self._outcomes:
                 continue
@@ -439,8 +446,19 @@ class Worker:
     def _start_jobs(self, state: _QueueState, token: str, flat: list[Any]) -> int:
         assert self._loop is not None
         started = 0
-        for i in range(0, len(flat), 7):
-            job_id, name, data_json, options_json, attempts, _stalls, _created = flat[i : i + 7]
+        for i in range(0, len(flat), 10):
+            (
+                job_id,
+                name,
+                data_json,
+                options_json,
+                attempts,
+                _stalls,
+                _created,
+                has_dependents,
+                _,
+                results,
+            ) = flat[i : i + 10]
             try:
                 options = (
                     JobOptions.model_validate(loads(options_json)) if options_json else JobOptions()
@@ -462,8 +480,10 @@ class Worker:
                 worker_id=self.id,
                 _send=self._make_sender(state.keys, job_id, token, options.keep_logs),
                 _loop=self._loop,
+                dependency_results=_results(results),
             )
             job = RunningJob(state.keys, job_id, token, name, options, attempt, context)
+            job.has_dependents = has_dependents == "1"
             self._running[(state.keys.name, job_id)] = job
             job.task = self._loop.create_task(self._execute(job, bad_data))
             started += 1
@@ -754,6 +774,13 @@ class Worker:
             finally:
                 with contextlib.suppress(*_CONNECTION_ERRORS):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def _results(flat: Any) -> dict[str, Any]:
+    """The results of a job's dependencies, from the fetch reply's nested list."""
+    if not flat:
+        return {}
+    return {str(flat[i]): loads(flat[i + 1]) for i in range(0, len(flat), 2)}
 
 
 def _ms_since(start: float) -> int:
