@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Annotated
 
 import typer
 
 from messai_console import __version__
-from messai_console.cli import demo_cmd, job_cmd, queue_cmd, redis_cmd, worker_cmd
+from messai_console.cli import (
+    bench_cmd,
+    demo_cmd,
+    events_cmd,
+    job_cmd,
+    overview_cmd,
+    performance_cmd,
+    queue_cmd,
+    redis_cmd,
+    worker_cmd,
+)
 from messai_console.cli.runtime import Runtime
 
 app = typer.Typer(
@@ -15,13 +26,18 @@ app = typer.Typer(
     help="Run and operate the MESSAI job queues: console, workers and scripted commands.",
     invoke_without_command=True,
     pretty_exceptions_enable=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(job_cmd.app, name="job")
 app.add_typer(queue_cmd.app, name="queue")
 app.add_typer(redis_cmd.app, name="redis")
+app.command("overview")(overview_cmd.overview)
+app.command("events")(events_cmd.events)
+app.command("performance")(performance_cmd.performance)
 app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo_cmd.demo)
+app.command("bench")(bench_cmd.bench)
 
 
 @app.callback()
@@ -35,15 +51,36 @@ def root(
             show_default=False,
         ),
     ] = None,
+    readonly: Annotated[
+        bool,
+        typer.Option(
+            "--readonly", help="Look, never change: the console and commands refuse writes."
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     """With no command: open the console."""
-    ctx.obj = Runtime(redis_url=redis_url, debug=debug)
+    ctx.obj = Runtime(redis_url=redis_url, debug=debug, readonly=readonly)
     if ctx.invoked_subcommand is None:
+        open_console(ctx.obj)
+
+
+def open_console(state: Runtime) -> None:
+    """Start the console (imported only here: the commands never load the TUI)."""
+    try:
+        tui = importlib.import_module("messai_console.tui")
+    except ModuleNotFoundError as exc:
+        if exc.name != "messai_console.tui":
+            raise
+        tui = None
+    run_console = getattr(tui, "run_console", None)
+    if run_console is None:
         typer.echo(
             "The console is not built yet; try `messai-console demo` or `messai-console --help`."
         )
         raise typer.Exit(0)
+    run_console(state.url(), state.prefix, readonly=state.readonly)
+    raise typer.Exit(0)
 
 
 @app.command("version")

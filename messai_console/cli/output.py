@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 
 from rich.console import Console
@@ -13,14 +14,40 @@ from rich.text import Text
 from messai_console.text import visible
 
 
-def console() -> Console:
-    """stdout; plain (no colour, no markup from data) when it is not a terminal."""
-    return Console(highlight=False, soft_wrap=True)
+PIPE_WIDTH = 1000
+"""Width of tables written to a pipe: wide enough that no cell is cut to fit 80 columns."""
+
+
+def console(stderr: bool = False) -> Console:
+    """stdout (or stderr); rich leaves out colour and styles when it is not a terminal."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else PIPE_WIDTH
+    return Console(highlight=False, soft_wrap=True, stderr=stderr, width=width)
+
+
+def interactive() -> bool:
+    """Both stdout and stderr are terminals: progress bars and prompts make sense."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON, ASCII only: escapes every control character, so a raw ESC never prints."""
+    return json.dumps(value, ensure_ascii=True, default=str)
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=True, default=str) + "\n")
+    sys.stdout.write(to_json(value) + "\n")
     sys.stdout.flush()
+
+
+def print_line(text: str) -> None:
+    """One line of plain text, flushed (followers read it at once). Never markup."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def warn(message: str) -> None:
+    print(f"warning: {visible(message)}", file=sys.stderr, flush=True)
 
 
 def cell(value: object, max_chars: int | None = 200) -> Text:
@@ -28,10 +55,45 @@ def cell(value: object, max_chars: int | None = 200) -> Text:
     return Text(visible("" if value is None else value, max_chars))
 
 
-def print_table(columns: list[str], rows: list[list[object]], title: str | None = None) -> None:
-    table = Table(title=title, title_justify="left", header_style="bold")
+def print_table(
+    columns: list[str],
+    rows: list[list[object]],
+    title: str | None = None,
+    caption: str | None = None,
+    max_chars: int | None = 200,
+) -> None:
+    table = Table(
+        title=cell(title) if title is not None else None,
+        caption=cell(caption) if caption is not None else None,
+        title_justify="left",
+        caption_justify="left",
+        header_style="bold",
+    )
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(cell(value) for value in row))
+        table.add_row(*(cell(value, max_chars) for value in row))
     console().print(table)
+
+
+def format_ms(epoch_ms: int | None) -> str:
+    """Local date and time of an epoch in ms, to the second; empty for None."""
+    if not epoch_ms:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch_ms / 1000))
+
+
+def format_duration_ms(ms: float | None) -> str:
+    """``850ms``, ``12.3s``, ``4m05s``, ``2h05m``, ``3d04h``; empty for None."""
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    seconds = int(ms // 1000)
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86_400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86_400}d{seconds % 86_400 // 3600:02d}h"

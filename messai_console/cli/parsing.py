@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,37 @@ import typer
 
 from engine.options import MAX_PRIORITY, PRIORITY_NAMES
 from messai_console.cli.runtime import EXIT_FAILED, fail
+
+_STREAM_ID = re.compile(r"^\d+(-\d+)?$")
+
+
+class JobState(StrEnum):
+    """Every state a job can be in."""
+
+    waiting = "waiting"
+    active = "active"
+    delayed = "delayed"
+    completed = "completed"
+    failed = "failed"
+    pending = "pending"
+
+
+class CleanableState(StrEnum):
+    """The states ``queue clean`` deletes from (running jobs are never deleted)."""
+
+    waiting = "waiting"
+    delayed = "delayed"
+    completed = "completed"
+    failed = "failed"
+
+
+class Window(StrEnum):
+    """Time ranges the engine keeps per-minute metrics for."""
+
+    hour = "hour"
+    day = "day"
+    week = "week"
+
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -23,6 +55,13 @@ def duration_ms(text: str) -> int:
         raise typer.BadParameter(f"{text!r} is not a duration; use e.g. 500ms, 10s, 5m, 2h, 1d")
     value, unit = match.groups()
     return int(float(value) * _UNIT_MS[unit or "ms"])
+
+
+def stream_id(text: str) -> str:
+    """An event id as printed by ``events`` (``1714557600000-0``), or ``0`` for the start."""
+    if not _STREAM_ID.match(text):
+        raise typer.BadParameter(f"{text!r} is not an event id; use e.g. 1714557600000-0, or 0")
+    return text
 
 
 def priority(text: str) -> int:
@@ -65,3 +104,23 @@ def json_data(text: str | None) -> Any:
             f"--data is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             EXIT_FAILED,
         )
+
+
+def json_lines(path: str) -> list[Any]:
+    """One JSON value per non-blank line of ``path`` (``-`` for stdin).
+
+    A line that is not JSON refuses the whole file (exit 1), naming the line."""
+    try:
+        stdin = typer.get_text_stream("stdin")
+        text = stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        fail(f"cannot read --file {path}: {exc.strerror}", EXIT_FAILED)
+    values = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            values.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            fail(f"--file line {number} is not valid JSON: {exc.msg}", EXIT_FAILED)
+    return values

@@ -7,17 +7,52 @@ from typing import Annotated
 import redis.asyncio
 import typer
 
-from engine.queue import Queue
-from messai_console.cli.output import print_json, print_table
-from messai_console.cli.runtime import runtime
+from engine.keys import STATES
+from engine.monitor import all_queue_stats
+from messai_console.cli import parsing
+from messai_console.cli.output import print_json, print_line, print_table
+from messai_console.cli.parsing import CleanableState
+from messai_console.cli.progress import watched
+from messai_console.cli.runtime import confirm, runtime
+from messai_console.text import visible
 
 app = typer.Typer(help="Inspect and administer queues.", no_args_is_help=True)
+
+Queue_ = Annotated[str, typer.Argument(help="Queue name.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (needed off a terminal).")]
+
+
+@app.command("list")
+def list_queues(
+    ctx: typer.Context,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: one object per queue, with its name.")
+    ] = False,
+) -> None:
+    """Every queue with its jobs per state and whether it is paused."""
+    state = runtime(ctx)
+
+    async def action(client: redis.asyncio.Redis) -> None:
+        per_queue = await all_queue_stats(client, state.prefix)
+        if as_json:
+            print_json([{"name": name, **stats} for name, stats in per_queue.items()])
+            return
+        print_table(
+            ["queue", *STATES, "paused"],
+            [
+                [name, *(stats[s] for s in STATES), "yes" if stats["paused"] else ""]
+                for name, stats in per_queue.items()
+            ],
+            title=f"{len(per_queue)} queues",
+        )
+
+    state.run(action)
 
 
 @app.command("stats")
 def stats(
     ctx: typer.Context,
-    queue: Annotated[str, typer.Argument(help="Queue name.")],
+    queue: Queue_,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON: counts per state and paused.")
     ] = False,
@@ -26,9 +61,7 @@ def stats(
     state = runtime(ctx)
 
     async def action(client: redis.asyncio.Redis) -> None:
-        q = Queue(queue, client, prefix=state.prefix)
-        await q.require_exists()
-        counts = await q.stats()
+        counts = await (await state.existing_queue(client, queue)).stats()
         if as_json:
             print_json(counts)
         else:
@@ -37,5 +70,114 @@ def stats(
                 [[name, value] for name, value in counts.items()],
                 title=f"queue {queue}",
             )
+
+    state.run(action)
+
+
+@app.command("pause")
+def pause(ctx: typer.Context, queue: Queue_) -> None:
+    """Stop workers from starting jobs of the queue (running ones finish)."""
+    state = runtime(ctx)
+    state.require_writable()
+
+    async def action(client: redis.asyncio.Redis) -> None:
+        await (await state.existing_queue(client, queue)).pause()
+        print_line(f"queue {visible(repr(queue))} paused")
+
+    state.run(action)
+
+
+@app.command("resume")
+def resume(ctx: typer.Context, queue: Queue_) -> None:
+    """Let workers start jobs of the queue again."""
+    state = runtime(ctx)
+    state.require_writable()
+
+    async def action(client: redis.asyncio.Redis) -> None:
+        await (await state.existing_queue(client, queue)).resume()
+        print_line(f"queue {visible(repr(queue))} resumed")
+
+    state.run(action)
+
+
+@app.command("drain")
+def drain(ctx: typer.Context, queue: Queue_, yes: Yes = False) -> None:
+    """Remove every waiting and delayed job (running jobs finish)."""
+    state = runtime(ctx)
+    state.require_writable()
+
+    async def action(client: redis.asyncio.Redis) -> None:
+        q = await state.existing_queue(client, queue)
+        counts = await q.counts()
+        queued = counts["waiting"] + counts["delayed"]
+        confirm(f"remove the {queued} waiting and delayed jobs of queue {queue!r}", yes)
+
+        async def removed_so_far() -> int:
+            now = await q.counts()
+            return queued - now["waiting"] - now["delayed"]
+
+        async with watched(f"draining {queue}", queued, removed_so_far):
+            removed = await q.drain()
+        print_line(f"removed {removed} waiting and delayed jobs from queue {visible(repr(queue))}")
+
+    state.run(action)
+
+
+@app.command("clean")
+def clean(
+    ctx: typer.Context,
+    queue: Queue_,
+    job_state: Annotated[
+        CleanableState, typer.Option("--state", "-s", help="Delete jobs in this state.")
+    ],
+    grace: Annotated[
+        str,
+        typer.Option(help="Keep jobs younger than this (finished ones by finish time): 1h, 7d."),
+    ] = "0",
+    limit: Annotated[int, typer.Option(min=0, help="Delete at most this many (0: all).")] = 0,
+    yes: Yes = False,
+) -> None:
+    """Delete old jobs of one state, with their logs."""
+    grace_ms = parsing.duration_ms(grace)
+    state = runtime(ctx)
+    state.require_writable()
+    name = job_state.value
+
+    async def action(client: redis.asyncio.Redis) -> None:
+        q = await state.existing_queue(client, queue)
+        present = (await q.counts())[name]
+        scope = f"up to {limit} of the" if limit else "the"
+        confirm(f"delete {scope} {present} {name} jobs of queue {queue!r} older than {grace}", yes)
+
+        async def deleted_so_far() -> int:
+            return present - (await q.counts())[name]
+
+        total = min(present, limit) if limit else present
+        async with watched(f"cleaning {queue}", total, deleted_so_far):
+            removed = await q.clean(name, grace_ms, limit)
+        print_line(f"deleted {removed} {name} jobs from queue {visible(repr(queue))}")
+
+    state.run(action)
+
+
+@app.command("obliterate")
+def obliterate(
+    ctx: typer.Context,
+    queue: Queue_,
+    force: Annotated[
+        bool, typer.Option("--force", help="Even while jobs are running (their results are lost).")
+    ] = False,
+    yes: Yes = False,
+) -> None:
+    """Delete the queue: every job, log, event, metric and setting."""
+    state = runtime(ctx)
+    state.require_writable()
+
+    async def action(client: redis.asyncio.Redis) -> None:
+        q = await state.existing_queue(client, queue)
+        total = sum((await q.counts()).values())
+        confirm(f"delete queue {queue!r} and its {total} jobs for good", yes)
+        await q.obliterate(force=force)
+        print_line(f"queue {visible(repr(queue))} obliterated")
 
     state.run(action)

@@ -20,6 +20,7 @@ import typer
 from engine.connection import RedisUnavailable, check_connection, connect, resolve_redis_url
 from engine.embedded import EmbeddedRedisError
 from engine.errors import EngineError
+from engine.queue import Queue
 from engine.settings import RedisSettings
 from messai_console.text import visible
 
@@ -36,6 +37,8 @@ class Runtime:
 
     redis_url: str | None = None
     debug: bool = False
+    readonly: bool = False
+    """Refuse every command that changes something (the console honours it too)."""
     _resolved: str | None = None
 
     @property
@@ -56,6 +59,17 @@ class Runtime:
                 except EmbeddedRedisError as exc:
                     fail(f"cannot start the embedded Redis: {exc}", EXIT_REDIS)
         return self._resolved
+
+    def require_writable(self) -> None:
+        """Refuse (exit 1) a command that would change something under ``--readonly``."""
+        if self.readonly:
+            fail("refused: --readonly is set and this command changes the queues")
+
+    async def existing_queue(self, client: redis.asyncio.Redis, name: str) -> Queue:
+        """The queue ``name``; QueueNotFoundError (exit 1) when it is not in the registry."""
+        queue = Queue(name, client, prefix=self.prefix)
+        await queue.require_exists()
+        return queue
 
     def run(self, action: Callable[[redis.asyncio.Redis], Awaitable[T]]) -> T:
         """Connect, check the connection, run ``action``; errors become exit codes."""
@@ -101,6 +115,19 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     first_line = visible(message.strip().splitlines()[0] if message.strip() else "failed")
     print(f"error: {first_line}", file=sys.stderr, flush=True)
     raise typer.Exit(code)
+
+
+def confirm(what: str, yes: bool) -> None:
+    """Ask before a destructive ``what`` ("drain queue 'q' ..."); ``--yes`` skips the question.
+
+    Off a terminal nobody can answer, so without ``--yes`` it is refused (exit 1)."""
+    if yes:
+        return
+    what = visible(what)
+    if not sys.stdin.isatty():
+        fail(f"refusing to {what} without --yes (stdin is not a terminal)")
+    if not typer.confirm(f"{what[:1].upper()}{what[1:]}?", default=False, err=True):
+        fail("cancelled; nothing changed")
 
 
 def runtime(ctx: typer.Context) -> Runtime:
