@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from engine.context import JobContext
 
 Processor = Callable[["JobContext"], Awaitable[Any]] | Callable[["JobContext"], Any]
+BatchProcessor = (
+    Callable[[list["JobContext"]], Awaitable[list[Any]]] | Callable[[list["JobContext"]], list[Any]]
+)
+"""Takes several jobs at once; returns one entry per job: its result, or an
+exception instance for a job that failed (the others still succeed)."""
 
 
 @dataclass(frozen=True)
@@ -23,8 +28,11 @@ class ProcessorSpec:
     """A registered processor and how to run it."""
 
     name: str
-    function: Processor
+    function: Callable[..., Any]
+    """A Processor, or a BatchProcessor when batch_size is set."""
     is_async: bool
+    batch_size: int | None = None
+    """For batch processors: the most jobs passed in one call."""
 
 
 class ProcessorRegistry:
@@ -40,6 +48,27 @@ class ProcessorRegistry:
         if not name:
             raise ValueError("processor name must not be empty")
         self._specs[name] = ProcessorSpec(name, function, inspect.iscoroutinefunction(function))
+
+    def add_batch(self, name: str, function: BatchProcessor, max_batch: int = 100) -> None:
+        """A processor that takes up to ``max_batch`` jobs of this name at once
+        (say, 100 emails over one SMTP connection). The worker passes the jobs
+        it has leased together, so its concurrency bounds the batch too."""
+        if max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        self._specs[name] = ProcessorSpec(
+            name, function, inspect.iscoroutinefunction(function), max_batch
+        )
+
+    def register_batch(
+        self, name: str, max_batch: int = 100
+    ) -> Callable[[BatchProcessor], BatchProcessor]:
+        """Decorator form of :meth:`add_batch`."""
+
+        def decorate(function: BatchProcessor) -> BatchProcessor:
+            self.add_batch(name, function, max_batch)
+            return function
+
+        return decorate
 
     def register(self, name: str | None = None) -> Callable[[Processor], Processor]:
         """Decorator: ``@registry.register("extract_pdf")``."""

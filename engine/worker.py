@@ -39,6 +39,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from engine.batching import Batcher
 from engine.codec import dumps, loads
 from engine.context import JobContext
 from engine.errors import (
@@ -208,6 +209,7 @@ class Worker:
             max_workers=thread_pool_size or concurrency, thread_name_prefix="messai-job"
         )
         self._running: dict[tuple[str, str], RunningJob] = {}
+        self._batchers: dict[str, Batcher] = {}
         self._outcomes: list[Outcome] = []
         self._changed = asyncio.Event()
         """Set when a job finished, a wake-up arrived or a stop was requested."""
@@ -529,8 +531,10 @@ class Worker:
     async def _call(self, spec: ProcessorSpec, job: RunningJob) -> Any:
         assert self._loop is not None
         timeout_ms = job.options.timeout_ms
-        if spec.is_async:
-            awaitable: Any = spec.function(job.context)
+        if spec.batch_size is not None:
+            awaitable: Any = self._batcher(spec).submit(job.context)
+        elif spec.is_async:
+            awaitable = spec.function(job.context)
         else:
             awaitable = self._loop.run_in_executor(self._pool, spec.function, job.context)
         if timeout_ms is None:
@@ -543,6 +547,13 @@ class Worker:
                 job.context.cancelled.set()
                 raise JobTimeoutError(f"job timed out after {timeout_ms} ms") from None
             raise
+
+    def _batcher(self, spec: ProcessorSpec) -> Batcher:
+        assert self._loop is not None
+        batcher = self._batchers.get(spec.name)
+        if batcher is None:
+            batcher = self._batchers[spec.name] = Batcher(spec, self._loop, self._pool)
+        return batcher
 
     def _failure(self, job: RunningJob, exc: Exception, runtime_ms: int) -> Outcome:
         message = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]

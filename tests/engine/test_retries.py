@@ -122,3 +122,31 @@ async def test_sync_processor_runs_in_thread_with_progress(
     assert done.result == 499500
     assert done.progress == {"pct": 50.0, "msg": "half way"}
     assert "a line from a thread" in await queue.get_logs(job.id)
+
+
+async def test_batch_processor_gets_jobs_together_with_per_job_outcomes(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    from engine import ProcessorRegistry
+
+    registry = ProcessorRegistry()
+    calls: list[int] = []
+
+    @registry.register_batch("send_email", max_batch=100)
+    async def send_batch(contexts: list[JobContext]) -> list[object]:
+        calls.append(len(contexts))  # one SMTP connection for all of them
+        return [
+            ValueError(f"bad address {ctx.data['to']}")
+            if "@" not in ctx.data["to"]
+            else f"sent to {ctx.data['to']}"
+            for ctx in contexts
+        ]
+
+    ids = await queue.add_bulk([("send_email", {"to": f"user{i}@example.com"}) for i in range(150)])
+    bad = await queue.add("send_email", {"to": "nobody"}, attempts=1)
+    await start_worker(registry, concurrency=200)
+    failed = await wait_for_state(queue, bad.id, "failed")
+    assert failed.error == "ValueError: bad address nobody"
+    done = [await wait_for_state(queue, job_id, "completed") for job_id in ids]
+    assert done[0].result == "sent to user0@example.com"
+    assert max(calls) <= 100 and sum(calls) == 151 and len(calls) <= 4
