@@ -6,7 +6,7 @@ saved (joblib) with its metrics and hyperparameters.
   from its set-up (elapsed hours, external resistance, anode area, volume,
   initial COD, temperature): random-forest regression, k-fold R² and MAE.
 - ``classification``: the system type of a paper (MFC, MEC, MDC, MES...)
-  from its text: TF-IDF and logistic regression over paragraphs, stratified
+  from its text: TF-IDF and logistic regression over two-sentence passages, stratified
   k-fold accuracy and macro F1.
 - ``parameter_extraction``: which parameter a sentence reports (power
   density, current density, voltage, coulombic efficiency, COD removal,
@@ -193,13 +193,15 @@ def train_prediction(task: Task[TrainPrediction]) -> dict[str, Any]:
     )
 
 
-def _paragraphs(text: str) -> list[str]:
-    return [" ".join(p.split()) for p in text.split("\n\n") if len(p.split()) >= 6]
+def _passages(text: str, size: int = 2) -> list[str]:
+    """The text cut into passages of ``size`` sentences: the classifier's samples."""
+    parts = sentences(text)
+    return [" ".join(parts[i : i + size]) for i in range(0, len(parts), size)]
 
 
 @job_type(queue=QUEUE, name="classification", payload=TrainClassification, options=TRAIN_OPTIONS)
 def train_classification(task: Task[TrainClassification]) -> dict[str, Any]:
-    """TF-IDF + logistic regression: a paper's system type from its paragraphs."""
+    """TF-IDF + logistic regression: a paper's system type from passages of its text."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
@@ -209,8 +211,8 @@ def train_classification(task: Task[TrainClassification]) -> dict[str, Any]:
     texts, labels = [], []
     for paper in task.store.rows("papers"):
         if paper.get("text") and paper.get("system_type"):
-            for paragraph in _paragraphs(paper["text"]):
-                texts.append(paragraph)
+            for passage in _passages(paper["text"]):
+                texts.append(passage)
                 labels.append(paper["system_type"])
     counts = Counter(labels)
     if len(counts) < 2:
@@ -219,7 +221,7 @@ def train_classification(task: Task[TrainClassification]) -> dict[str, Any]:
         )
     folds = min(task.payload.cv_folds, min(counts.values()))
     if folds < 2:
-        raise UnrecoverableError(f"too few paragraphs for cross-validation: {dict(counts)}")
+        raise UnrecoverableError(f"too few passages for cross-validation: {dict(counts)}")
     params = task.payload.hyperparameters
     y = np.array(labels)
 
