@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio
 
 from engine import Worker
+from messai_console.jobs import creators
 from messai_console.store import Store
 from messai_console.store.samples import SeededData
 from tests.catalog.conftest import completed, finished, run
@@ -44,23 +45,20 @@ async def test_process_results_then_metrics_then_report_then_email(
 ) -> None:
     experiment_id = seeded.experiments[0]
     expected = expected_metrics(store, experiment_id)
-    parsed = completed(
-        await run(
-            redis_client,
-            "experiment-data",
-            "process_results",
-            {
-                "experiment_id": experiment_id,
-                "user_id": "user-lena",
-                "then": ["calculate_metrics", "generate_report"],
-            },
-            job_id="exp-chain",
-        )
+    steps = await creators.experiment_pipeline(
+        experiment_id, user_id="user-lena", notify="lena.moreno@example.com", redis=redis_client
     )
+    assert [job.name for job in steps] == [
+        "process_results",
+        "calculate_metrics",
+        "generate_report",
+        "experiment_complete",
+    ]
+    parsed = completed(await finished(redis_client, "experiment-data", steps[0].id))
     assert parsed["rows"] == expected["rows"]
     assert store.count("measurements", {"experiment_id": experiment_id}) == expected["rows"]
 
-    metrics = completed(await finished(redis_client, "experiment-data", "exp-chain-then-0"))
+    metrics = completed(await finished(redis_client, "experiment-data", steps[1].id))
     for key in ("max_power_density_mw_m2", "max_current_density_a_m2", "coulombic_efficiency_pct"):
         assert metrics[key] == pytest.approx(expected[key], rel=1e-3), key
     assert 0 < metrics["coulombic_efficiency_pct"] < 100
@@ -68,7 +66,7 @@ async def test_process_results_then_metrics_then_report_then_email(
     stored = store.get("experiments", experiment_id)
     assert stored is not None and stored["metrics"]["samples"] == expected["rows"]
 
-    report = completed(await finished(redis_client, "experiment-data", "exp-chain-then-0-then-0"))
+    report = completed(await finished(redis_client, "experiment-data", steps[2].id))
     text = await asyncio.to_thread(Path(report["path"]).read_text, encoding="utf-8")
     for label in (
         "Maximum power density",
@@ -80,9 +78,7 @@ async def test_process_results_then_metrics_then_report_then_email(
     assert f"{metrics['max_power_density_mw_m2']:,.4g}" in text
     assert store.rows("reports", {"subject": experiment_id})[0]["path"] == report["path"]
 
-    mail = completed(
-        await finished(redis_client, "email-notifications", "exp-chain-then-0-then-0-then-0")
-    )
+    mail = completed(await finished(redis_client, "email-notifications", steps[3].id))
     raw = await asyncio.to_thread(Path(mail["where"]).read_bytes)
     message = email.message_from_bytes(raw, policy=policy.default)
     assert message["To"] == "lena.moreno@example.com"

@@ -100,9 +100,22 @@ async def test_parameter_extraction_model(
     assert bundle["classifier"].predict(features).shape == (1,)
 
 
-async def test_training_without_data_fails_at_once(
-    redis_client: redis.asyncio.Redis, seeded: SeededData, worker: Worker
+async def test_training_waits_for_data_in_processing_and_fails_at_once_without(
+    redis_client: redis.asyncio.Redis, seeded: SeededData, store: Store, worker: Worker
 ) -> None:
+    retried = await run(
+        redis_client,
+        "ml-training",
+        "classification",
+        {},
+        attempts=2,
+        backoff={"type": "fixed", "delay_ms": 50},
+    )
+    assert retried.state == "failed" and retried.attempts_made == 2
+    assert "papers not processed yet" in (retried.error or "")
+
+    for paper in store.rows("papers"):
+        store.update("papers", paper["id"], {"status": "failed"})
     job = await run(redis_client, "ml-training", "classification", {}, attempts=3)
     assert job.state == "failed" and job.attempts_made == 1
     assert "run extract_pdf first" in (job.error or "")

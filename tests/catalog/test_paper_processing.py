@@ -10,6 +10,7 @@ from pathlib import Path
 import redis.asyncio
 
 from engine import Queue, Worker
+from messai_console.jobs import creators
 from messai_console.jobs.types.paper_processing import search_papers
 from messai_console.store import Store
 from messai_console.store.samples import KNOWN_SENTENCE, SeededData
@@ -90,28 +91,40 @@ async def test_chain_extract_then_analyze_then_paper_processed_email(
     redis_client: redis.asyncio.Redis, seeded: SeededData, store: Store, worker: Worker
 ) -> None:
     paper_id = seeded.papers[0]
-    first = completed(
-        await run(
-            redis_client,
-            "paper-processing",
-            "extract_pdf",
-            {
-                "paper_id": paper_id,
-                "then": ["analyze_content"],
-                "notify": "lena.moreno@example.com",
-            },
-            job_id="chain-1",
-        )
+    extract, analyze, mail = await creators.paper_pipeline(
+        paper_id,
+        ["extract_pdf", "analyze_content"],
+        notify="lena.moreno@example.com",
+        redis=redis_client,
     )
-    assert first["paper_id"] == paper_id
-    analyze = completed(await finished(redis_client, "paper-processing", "chain-1-then-0"))
-    assert analyze["paper_id"] == paper_id
-    sent = completed(await finished(redis_client, "email-notifications", "chain-1-then-0-then-0"))
+    assert (extract.state, analyze.state, mail.state) == ("waiting", "pending", "pending")
+    assert (
+        completed(await finished(redis_client, "paper-processing", extract.id))["paper_id"]
+        == paper_id
+    )
+    assert (
+        completed(await finished(redis_client, "paper-processing", analyze.id))["paper_id"]
+        == paper_id
+    )
+    sent = completed(await finished(redis_client, "email-notifications", mail.id))
     raw = await asyncio.to_thread(Path(sent["where"]).read_bytes)
     message = email.message_from_bytes(raw, policy=policy.default)
     assert message["To"] == "lena.moreno@example.com"
     assert message["Subject"].startswith("Paper processed: Power generation from acetate-fed")
-    assert "Keywords:" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Keywords:" in body and "words:" in body  # completed from the store's analysis
+
+
+async def test_a_failed_step_fails_the_rest_of_its_chain(
+    redis_client: redis.asyncio.Redis, seeded: SeededData, worker: Worker
+) -> None:
+    extract, analyze, mail = await creators.paper_pipeline(
+        seeded.corrupt_paper, notify="lena.moreno@example.com", redis=redis_client, attempts=1
+    )
+    assert (await finished(redis_client, "paper-processing", extract.id)).state == "failed"
+    skipped = await finished(redis_client, "paper-processing", analyze.id)
+    assert skipped.state == "failed" and "dependency" in (skipped.error or "")
+    assert (await finished(redis_client, "email-notifications", mail.id)).state == "failed"
 
 
 async def test_unreadable_pdf_fails_after_its_retries_and_marks_the_paper(
@@ -135,12 +148,12 @@ async def test_a_hand_made_job_with_a_bad_payload_fails_at_once(
     redis_client: redis.asyncio.Redis, seeded: SeededData, worker: Worker
 ) -> None:
     queue = Queue("paper-processing", redis_client)
-    job = await queue.add("extract_pdf", {"paper": "x", "then": ["nope"]}, attempts=5)
+    job = await queue.add("generate_embeddings", {"paper": "x", "method": "bert"}, attempts=5)
     failed = await finished(redis_client, "paper-processing", job.id)
     assert failed.state == "failed"
     assert failed.attempts_made == 1
     assert failed.error is not None
-    assert "invalid payload for paper-processing/extract_pdf" in failed.error
+    assert "invalid payload for paper-processing/generate_embeddings" in failed.error
     assert "paper_id: field required" in failed.error
-    assert "then.0: input should be" in failed.error
+    assert "method: input should be 'hashing' or 'lsa'" in failed.error
     assert "paper: extra inputs are not permitted" in failed.error

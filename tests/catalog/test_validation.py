@@ -15,9 +15,9 @@ from messai_console.jobs import QUEUES, catalog, creators, job_options, validate
 
 BAD_PAYLOADS: dict[str, tuple[str, Any, list[str]]] = {
     "paper-processing": (
-        "extract_pdf",
-        {"then": ["dance"]},
-        ["paper_id: field required", "then.0: input should be"],
+        "analyze_content",
+        {"top_keywords": 0},
+        ["paper_id: field required", "top_keywords: input should be greater than or equal to 1"],
     ),
     "experiment-data": (
         "generate_report",
@@ -128,9 +128,7 @@ def test_every_job_type_is_documented_and_accepts_its_defaults_or_says_what_is_m
 
 
 def test_sync_creators(redis_url: str, no_sync_queues: None) -> None:
-    job = creators.sync.process_paper(
-        "paper-123", "extract_pdf", priority=2, then=["analyze_content"], url=redis_url
-    )
+    job = creators.sync.process_paper("paper-123", "extract_pdf", priority=2, url=redis_url)
     assert job.options.priority == 2 and job.options.attempts == 3
     mail = creators.sync.send_email(
         "user@example.com", "welcome", {"name": "John Doe"}, url=redis_url
@@ -155,5 +153,11 @@ def test_sync_creators(redis_url: str, no_sync_queues: None) -> None:
         }
     assert all(stored.values())
     assert '"user_id":"user-789"' in stored[("experiment-data", experiment.id)]  # type: ignore[operator]
+    chain = creators.sync.paper_pipeline("paper-123", notify="ada@example.com", url=redis_url)
+    assert [(job.queue, job.name, job.state) for job in chain] == [
+        ("paper-processing", "extract_pdf", "waiting"),
+        ("paper-processing", "analyze_content", "pending"),
+        ("email-notifications", "paper_processed", "pending"),
+    ]
     with pytest.raises(InvalidJobError, match="paper_id: string should have at least 1 character"):
         creators.sync.process_paper("", url=redis_url)

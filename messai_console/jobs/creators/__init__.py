@@ -19,6 +19,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.flows import JobChain
 from engine.job import Job
 from engine.queue import Queue
 from engine.settings import RedisSettings
@@ -29,7 +30,10 @@ from messai_console.jobs.creators import sync as sync
 __all__ = [
     "cleanup",
     "enqueue",
+    "enqueue_chain",
+    "experiment_pipeline",
     "export_data",
+    "paper_pipeline",
     "process_experiment",
     "process_paper",
     "send_batch",
@@ -38,6 +42,28 @@ __all__ = [
     "train_model",
 ]
 
+PAPER_STEPS = ("extract_pdf", "analyze_content", "extract_parameters", "generate_embeddings")
+EXPERIMENT_STEPS = ("process_results", "calculate_metrics", "generate_report")
+
+
+def _prepared(
+    queue: str, name: str, data: Any, options: Mapping[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    normalised = validate_job(queue, name, data)
+    return normalised, {**job_options(queue, name, normalised), **options}
+
+
+async def _with_client(redis: Redis | None, url: str | None, action: Any) -> Any:
+    if redis is not None:
+        return await action(redis)
+    from engine.connection import connect, resolve_redis_url
+
+    client = connect(url or resolve_redis_url())
+    try:
+        return await action(client)
+    finally:
+        await client.aclose()
+
 
 async def enqueue(
     queue: str,
@@ -45,36 +71,60 @@ async def enqueue(
     data: Any,
     *,
     redis: Redis | None = None,
+    url: str | None = None,
     prefix: str | None = None,
     **options: Any,
 ) -> Job:
     """Validate and add any catalog job; the other creators call this."""
-    normalised = validate_job(queue, name, data)
-    merged = {**job_options(queue, name, normalised), **options}
+    normalised, merged = _prepared(queue, name, data, options)
     prefix = prefix or RedisSettings().messai_prefix
-    if redis is not None:
-        return await Queue(queue, redis, prefix=prefix).add(name, normalised, merged)
-    from engine.connection import connect, resolve_redis_url
 
-    client = connect(resolve_redis_url())
-    try:
+    async def add(client: Redis) -> Job:
         return await Queue(queue, client, prefix=prefix).add(name, normalised, merged)
-    finally:
-        await client.aclose()
+
+    job: Job = await _with_client(redis, url, add)
+    return job
+
+
+async def enqueue_chain(
+    steps: Sequence[payloads.JobSpec],
+    *,
+    redis: Redis | None = None,
+    url: str | None = None,
+    prefix: str | None = None,
+    **options: Any,
+) -> list[Job]:
+    """Validate every step, then create them as one engine chain (all or none):
+    each starts when the one before has completed; ``options`` apply to every step."""
+    chain = JobChain(prefix=prefix or RedisSettings().messai_prefix)
+    for queue, name, data in steps:
+        normalised, merged = _prepared(queue, name, data, options)
+        chain.add(queue, name, normalised, merged)
+    jobs: list[Job] = await _with_client(redis, url, chain.execute)
+    return jobs
 
 
 async def process_paper(
+    paper_id: str, step: str = "extract_pdf", *, redis: Redis | None = None, **options: Any
+) -> Job:
+    """One paper-processing step: extract_pdf, analyze_content, generate_embeddings or
+    extract_parameters."""
+    return await enqueue(*payloads.paper(paper_id, step), redis=redis, **options)
+
+
+async def paper_pipeline(
     paper_id: str,
-    step: str = "extract_pdf",
+    steps: Sequence[str] = ("extract_pdf", "analyze_content"),
     *,
-    then: Sequence[str] = (),
     notify: str | None = None,
     redis: Redis | None = None,
     **options: Any,
-) -> Job:
-    """A paper-processing step (extract_pdf, analyze_content, generate_embeddings,
-    extract_parameters), optionally followed by others and an email."""
-    return await enqueue(*payloads.paper(paper_id, step, then, notify), redis=redis, **options)
+) -> list[Job]:
+    """Paper steps as a chain, ending with a paper_processed email to ``notify``."""
+    chain = [payloads.paper(paper_id, step) for step in steps]
+    if notify:
+        chain.append(payloads.email(notify, "paper_processed", {"paper_id": paper_id}, "normal"))
+    return await enqueue_chain(chain, redis=redis, **options)
 
 
 async def send_email(
@@ -110,14 +160,32 @@ async def process_experiment(
     step: str = "process_results",
     *,
     user_id: str | None = None,
-    then: Sequence[str] = (),
-    notify: str | None = None,
     redis: Redis | None = None,
     **options: Any,
 ) -> Job:
-    """An experiment-data step (process_results, calculate_metrics, generate_report)."""
-    data = payloads.experiment(experiment_id, step, user_id, then, notify)
-    return await enqueue(*data, redis=redis, **options)
+    """One experiment-data step: process_results, calculate_metrics or generate_report,
+    done for ``user_id`` (who must own the experiment, or be an admin)."""
+    return await enqueue(*payloads.experiment(experiment_id, step, user_id), redis=redis, **options)
+
+
+async def experiment_pipeline(
+    experiment_id: str,
+    steps: Sequence[str] = EXPERIMENT_STEPS,
+    *,
+    user_id: str | None = None,
+    notify: str | None = None,
+    redis: Redis | None = None,
+    **options: Any,
+) -> list[Job]:
+    """Experiment steps as a chain, ending with an experiment_complete email to ``notify``."""
+    chain = [payloads.experiment(experiment_id, step, user_id) for step in steps]
+    if notify:
+        chain.append(
+            payloads.email(
+                notify, "experiment_complete", {"experiment_id": experiment_id}, "normal"
+            )
+        )
+    return await enqueue_chain(chain, redis=redis, **options)
 
 
 async def export_data(

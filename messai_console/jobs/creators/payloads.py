@@ -8,13 +8,8 @@ from typing import Any
 JobSpec = tuple[str, str, dict[str, Any]]
 
 
-def paper(paper_id: str, step: str, then: Sequence[str], notify: str | None) -> JobSpec:
-    data: dict[str, Any] = {"paper_id": paper_id}
-    if then:
-        data["then"] = list(then)
-    if notify:
-        data["notify"] = notify
-    return "paper-processing", step, data
+def paper(paper_id: str, step: str) -> JobSpec:
+    return "paper-processing", step, {"paper_id": paper_id}
 
 
 def email(to: str, template: str, context: Mapping[str, Any] | None, priority: str) -> JobSpec:
@@ -42,16 +37,10 @@ def batch(
     return "email-notifications", "send_batch", data
 
 
-def experiment(
-    experiment_id: str, step: str, user_id: str | None, then: Sequence[str], notify: str | None
-) -> JobSpec:
+def experiment(experiment_id: str, step: str, user_id: str | None) -> JobSpec:
     data: dict[str, Any] = {"experiment_id": experiment_id}
     if user_id:
         data["user_id"] = user_id
-    if then:
-        data["then"] = list(then)
-    if notify:
-        data["notify"] = notify
     return "experiment-data", step, data
 
 

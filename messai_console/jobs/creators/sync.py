@@ -4,11 +4,14 @@
     job = creators.sync.process_paper("paper-123", "extract_pdf", priority=2)
 
 Queues are opened on first use (one :class:`engine.sync.SyncQueue` per queue
-and Redis URL) and kept until :func:`close` or the end of the process.
+and Redis URL) and kept until :func:`close` or the end of the process; the
+pipelines (engine chains) connect for each call. Call them from plain code,
+not from inside a running event loop (use the async creators there).
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import threading
 from collections.abc import Mapping, Sequence
@@ -59,15 +62,22 @@ def enqueue(
 
 
 def process_paper(
+    paper_id: str, step: str = "extract_pdf", *, url: str | None = None, **options: Any
+) -> Job:
+    return enqueue(*payloads.paper(paper_id, step), url=url, **options)
+
+
+def paper_pipeline(
     paper_id: str,
-    step: str = "extract_pdf",
+    steps: Sequence[str] = ("extract_pdf", "analyze_content"),
     *,
-    then: Sequence[str] = (),
     notify: str | None = None,
     url: str | None = None,
     **options: Any,
-) -> Job:
-    return enqueue(*payloads.paper(paper_id, step, then, notify), url=url, **options)
+) -> list[Job]:
+    from messai_console.jobs import creators
+
+    return asyncio.run(creators.paper_pipeline(paper_id, steps, notify=notify, url=url, **options))
 
 
 def send_email(
@@ -101,13 +111,27 @@ def process_experiment(
     step: str = "process_results",
     *,
     user_id: str | None = None,
-    then: Sequence[str] = (),
-    notify: str | None = None,
     url: str | None = None,
     **options: Any,
 ) -> Job:
-    return enqueue(
-        *payloads.experiment(experiment_id, step, user_id, then, notify), url=url, **options
+    return enqueue(*payloads.experiment(experiment_id, step, user_id), url=url, **options)
+
+
+def experiment_pipeline(
+    experiment_id: str,
+    steps: Sequence[str] = ("process_results", "calculate_metrics", "generate_report"),
+    *,
+    user_id: str | None = None,
+    notify: str | None = None,
+    url: str | None = None,
+    **options: Any,
+) -> list[Job]:
+    from messai_console.jobs import creators
+
+    return asyncio.run(
+        creators.experiment_pipeline(
+            experiment_id, steps, user_id=user_id, notify=notify, url=url, **options
+        )
     )
 
 

@@ -23,9 +23,11 @@ from pydantic import Field, ValidationError, model_validator
 from engine.errors import RateLimitedError, UnrecoverableError
 from engine.options import PRIORITY_NAMES
 from messai_console.jobs.catalog import Payload, describe_errors, job_type
+from messai_console.jobs.electrochem import METRIC_LABELS
 from messai_console.jobs.fields import EmailAddress, Identifier
 from messai_console.jobs.mail import Pacer, Transport, compose, open_transport
 from messai_console.jobs.runtime import Task
+from messai_console.store import Store
 
 QUEUE = "email-notifications"
 Priority = Literal["high", "normal", "low"]
@@ -273,12 +275,57 @@ def _send(
     }
 
 
+def with_store_details(store: Store, context: Payload) -> Payload:
+    """A paper's or experiment's context completed from the store (title, keywords,
+    metrics, report), so a chain can end with an email that names only the id."""
+    if isinstance(context, PaperProcessedContext):
+        paper = store.get("papers", context.paper_id)
+        if paper is None:
+            return context
+        analysis = paper.get("analysis") or {}
+        statistics = analysis.get("statistics") or {}
+        summary = {
+            key: statistics[key]
+            for key in ("words", "sentences", "unique_words")
+            if key in statistics
+        }
+        parameters = store.count("parameters", {"paper_id": context.paper_id})
+        if parameters:
+            summary["parameters"] = parameters
+        return context.model_copy(
+            update={
+                "title": context.title or paper.get("title"),
+                "keywords": context.keywords
+                or [k["term"] for k in analysis.get("keywords", [])][:8],
+                "summary": context.summary or summary,
+            }
+        )
+    if isinstance(context, ExperimentCompleteContext):
+        experiment = store.get("experiments", context.experiment_id)
+        if experiment is None:
+            return context
+        metrics = experiment.get("metrics") or {}
+        reports = store.rows(
+            "reports", {"subject": context.experiment_id}, order_by=("-created_at",), limit=1
+        )
+        return context.model_copy(
+            update={
+                "name": context.name or experiment.get("name"),
+                "metrics": context.metrics
+                or {key: metrics[key] for key in list(METRIC_LABELS)[:8] if key in metrics},
+                "report": context.report or (reports[0]["path"] if reports else None),
+            }
+        )
+    return context
+
+
 def _send_single(task: Task[Any], template: str) -> dict[str, Any]:
     payload: EmailPayload = task.payload
     if payload.to in _already_sent(task):
         return {"to": payload.to, "skipped": "already sent by an earlier run of this job"}
+    context = with_store_details(task.store, payload.context)  # type: ignore[attr-defined]
     with open_transport(task.services.mail, task.paths.outbox) as transport:
-        return _send(task, transport, template, payload.to, payload.context)  # type: ignore[attr-defined]
+        return _send(task, transport, template, payload.to, context)
 
 
 @job_type(queue=QUEUE, name="welcome", payload=WelcomeEmail, options=SEND_OPTIONS)

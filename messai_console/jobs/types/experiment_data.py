@@ -1,9 +1,9 @@
 """``experiment-data``: raw measurement CSVs parsed into the store, the
 performance metrics computed from them, and an experiment report.
 
-Like paper processing, each step may name the steps after it (``then``);
-after the last one the experiment's owner (or ``notify``) gets an
-``experiment_complete`` email.
+Each step works on its own (metrics parse the raw data first when needed);
+run them in order with an engine chain, ``creators.experiment_pipeline``,
+which can end with an ``experiment_complete`` email to the owner.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import Field
 from engine.errors import UnrecoverableError
 from messai_console.jobs.catalog import Payload, job_type
 from messai_console.jobs.electrochem import METRIC_LABELS, experiment_metrics
-from messai_console.jobs.fields import EmailAddress, Identifier
+from messai_console.jobs.fields import Identifier
 from messai_console.jobs.runtime import Task
 from messai_console.store import Row
 
@@ -34,9 +34,6 @@ class ExperimentJob(Payload):
     experiment_id: Identifier
     user_id: Identifier | None = None
     """The user the work is done for: must own the experiment (or be an admin)."""
-    then: list[ExperimentStep] = Field(default_factory=list, max_length=3)
-    notify: EmailAddress | None = None
-    """Who gets the experiment_complete email (default: the user, when one is given)."""
 
 
 class ProcessResults(ExperimentJob):
@@ -126,37 +123,6 @@ def _measurements(task: Task[Any], experiment: Row) -> list[dict[str, Any]]:
     return rows
 
 
-def _continue(task: Task[Any], experiment: Row) -> None:
-    payload: ExperimentJob = task.payload
-    if payload.then:
-        data: dict[str, Any] = {"experiment_id": payload.experiment_id, "then": payload.then[1:]}
-        if payload.user_id:
-            data["user_id"] = payload.user_id
-        if payload.notify:
-            data["notify"] = payload.notify
-        task.then(QUEUE, payload.then[0], data)
-        return
-    recipient = payload.notify
-    if recipient is None and payload.user_id:
-        user = task.store.get("users", payload.user_id)
-        recipient = user["email"] if user else None
-    if recipient is None:
-        return
-    fresh = task.store.get("experiments", experiment["id"]) or experiment
-    metrics = fresh.get("metrics") or {}
-    reports = task.store.rows(
-        "reports", {"subject": experiment["id"]}, order_by=("-created_at",), limit=1
-    )
-    context = {
-        "experiment_id": experiment["id"],
-        "name": experiment.get("name"),
-        "metrics": {key: metrics[key] for key in list(METRIC_LABELS)[:8] if key in metrics},
-    }
-    if reports:
-        context["report"] = reports[0]["path"]
-    task.then("email-notifications", "experiment_complete", {"to": recipient, "context": context})
-
-
 @job_type(queue=QUEUE, name="process_results", payload=ProcessResults, options=STEP_OPTIONS)
 def process_results(task: Task[ProcessResults]) -> dict[str, Any]:
     """Parse the raw measurement CSV (time, voltage, current) into measurement rows."""
@@ -165,7 +131,6 @@ def process_results(task: Task[ProcessResults]) -> dict[str, Any]:
         rows = _parse(task, experiment, task.payload.max_bad_rows)
     except FileNotFoundError:
         raise UnrecoverableError(f"raw data file {experiment['raw_path']} is missing") from None
-    _continue(task, experiment)
     return {
         "experiment_id": experiment["id"],
         "rows": len(rows),
@@ -196,7 +161,6 @@ def calculate_metrics(task: Task[CalculateMetrics]) -> dict[str, Any]:
         experiment["id"],
         {"metrics": metrics, "status": "analyzed", "updated_at": time.time()},
     )
-    _continue(task, experiment)
     return {"experiment_id": experiment["id"], **metrics}
 
 
@@ -308,7 +272,6 @@ def generate_report(task: Task[GenerateReport]) -> dict[str, Any]:
         },
     )
     task.store.update("experiments", experiment["id"], {"status": "reported", "updated_at": now})
-    _continue(task, experiment)
     return {
         "experiment_id": experiment["id"],
         "path": str(path),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from pydantic import Field
@@ -73,6 +73,19 @@ class TrainClassification(Payload):
 
 class TrainParameterExtraction(Payload):
     hyperparameters: ParameterExtractionParams = Field(default_factory=ParameterExtractionParams)
+
+
+class DataNotReadyError(Exception):
+    """Too little data now, but some is still being processed: worth another attempt."""
+
+
+def _not_enough(task: Task[Any], table: str, message: str) -> NoReturn:
+    """Fail for good, unless rows of ``table`` are still waiting to be processed
+    (then the job's next attempt, after its backoff, may find enough)."""
+    waiting = task.store.count(table, {"status": "uploaded"})
+    if waiting:
+        raise DataNotReadyError(f"{message} ({waiting} {table} not processed yet)")
+    raise UnrecoverableError(message)
 
 
 def _save(
@@ -143,8 +156,11 @@ def train_prediction(task: Task[TrainPrediction]) -> dict[str, Any]:
             experiments.add(experiment["id"])
     folds = task.payload.cv_folds
     if len(targets) < 2 * folds:
-        raise UnrecoverableError(
-            f"{len(targets)} measurements are too few to train with {folds} folds; process experiment results first"
+        _not_enough(
+            task,
+            "experiments",
+            f"{len(targets)} measurements are too few to train with {folds} folds; "
+            "process experiment results first",
         )
     x, y = np.array(features, dtype=float), np.array(targets, dtype=float)
     params = task.payload.hyperparameters
@@ -216,8 +232,10 @@ def train_classification(task: Task[TrainClassification]) -> dict[str, Any]:
                 labels.append(paper["system_type"])
     counts = Counter(labels)
     if len(counts) < 2:
-        raise UnrecoverableError(
-            "need extracted papers of at least two system types; run extract_pdf first"
+        _not_enough(
+            task,
+            "papers",
+            "need extracted papers of at least two system types; run extract_pdf first",
         )
     folds = min(task.payload.cv_folds, min(counts.values()))
     if folds < 2:
@@ -296,8 +314,10 @@ def train_parameter_extraction(task: Task[TrainParameterExtraction]) -> dict[str
         for pair in sentence_labels(paper["text"])
     ]
     if len(samples) < 10:
-        raise UnrecoverableError(
-            f"{len(samples)} sentences are too few to train on; run extract_pdf first"
+        _not_enough(
+            task,
+            "papers",
+            f"{len(samples)} sentences are too few to train on; run extract_pdf first",
         )
     params = task.payload.hyperparameters
     texts = [text for text, _ in samples]

@@ -1,8 +1,9 @@
 """``paper-processing``: text and metadata from the PDF, content analysis,
 embeddings for search, and the system parameters that MES papers report.
 
-Each step can name the steps to run after it (``then``) and an address to
-tell when the last one is done (``notify``: a ``paper_processed`` email).
+Each step works on its own (a step that needs the text extracts it first);
+run them in order with an engine chain, ``creators.paper_pipeline``, which
+can end with a ``paper_processed`` email.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pydantic import Field
 from engine.errors import UnrecoverableError
 from messai_console.jobs.catalog import Payload, job_type
 from messai_console.jobs.embeddings import from_blob, hashing_vectors, lsa_vectors, rank, to_blob
-from messai_console.jobs.fields import EmailAddress, Identifier
+from messai_console.jobs.fields import Identifier
 from messai_console.jobs.parameters import extract_parameters as find_parameters
 from messai_console.jobs.parameters import summarise
 from messai_console.jobs.pdftext import read_pdf
@@ -30,10 +31,6 @@ PaperStep = Literal["extract_pdf", "analyze_content", "generate_embeddings", "ex
 
 class PaperJob(Payload):
     paper_id: Identifier
-    then: list[PaperStep] = Field(default_factory=list, max_length=4)
-    """Steps to run after this one, in order."""
-    notify: EmailAddress | None = None
-    """Who gets a paper_processed email when the last step is done."""
 
 
 class ExtractPdf(PaperJob):
@@ -103,29 +100,6 @@ def _text(task: Task[Any]) -> tuple[Row, str]:
     return paper, paper["text"]
 
 
-def _continue(task: Task[Any], paper: Row, summary: dict[str, Any]) -> None:
-    """Enqueue the next step, or the paper_processed email after the last."""
-    payload: PaperJob = task.payload
-    if payload.then:
-        data: dict[str, Any] = {"paper_id": payload.paper_id, "then": payload.then[1:]}
-        if payload.notify:
-            data["notify"] = payload.notify
-        task.then(QUEUE, payload.then[0], data)
-    elif payload.notify:
-        analysis = paper.get("analysis") or {}
-        context = {
-            "paper_id": payload.paper_id,
-            "title": paper.get("title") or payload.paper_id,
-            "keywords": [item["term"] for item in analysis.get("keywords", [])][:8],
-            "summary": {
-                key: value for key, value in summary.items() if isinstance(value, int | float | str)
-            },
-        }
-        task.then(
-            "email-notifications", "paper_processed", {"to": payload.notify, "context": context}
-        )
-
-
 @job_type(queue=QUEUE, name="extract_pdf", payload=ExtractPdf, options=STEP_OPTIONS)
 def extract_pdf(task: Task[ExtractPdf]) -> dict[str, Any]:
     """Text and metadata (title, author, dates, pages) from the paper's PDF, with pypdf."""
@@ -139,7 +113,6 @@ def extract_pdf(task: Task[ExtractPdf]) -> dict[str, Any]:
         "words": stats["words"],
         "title": paper["metadata"].get("title", paper.get("title")),
     }
-    _continue(task, paper, result)
     task.progress(100, f"{result['pages']} pages, {result['words']} words")
     return result
 
@@ -173,7 +146,6 @@ def analyze_content(task: Task[AnalyzeContent]) -> dict[str, Any]:
         "keywords": [item["term"] for item in analysis["keywords"]],
         **{key: analysis["statistics"][key] for key in ("words", "sentences", "unique_words")},
     }
-    _continue(task, paper, {key: result[key] for key in ("words", "sentences", "unique_words")})
     return result
 
 
@@ -203,7 +175,6 @@ def generate_embeddings(task: Task[GenerateEmbeddings]) -> dict[str, Any]:
         for row in task.store.rows("embeddings", {"method": payload.method})
         if row["paper_id"] != paper["id"]
     }
-    _continue(task, paper, {"dims": dims})
     return {
         "paper_id": paper["id"],
         "method": payload.method,
@@ -224,7 +195,6 @@ def extract_parameters(task: Task[ExtractParameters]) -> dict[str, Any]:
     ]
     task.store.replace("parameters", {"paper_id": paper["id"]}, rows)
     summary = summarise(found)
-    _continue(task, paper, {"parameters": len(found)})
     return {"paper_id": paper["id"], "parameters": len(found), "summary": summary}
 
 
