@@ -29,4 +29,4 @@ bench:
 
 # Regenerate screenshots/ from the running console.
 screenshots:
-    @echo "screenshots: not yet; they arrive with the console"
+    {{bin}}/python -m messai_console.tui.screenshots screenshots

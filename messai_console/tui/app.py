@@ -123,6 +123,7 @@ class ConsoleApp(App[None]):
     def _set_status(self, **changes: Any) -> None:
         self.status = replace(
             self.status,
+            url=self.display_url,
             now_ms=self.now_ms(),
             frozen=self.frozen,
             interval_s=self.interval_s,
@@ -188,7 +189,7 @@ class ConsoleApp(App[None]):
                 if not self._server or now - self._server_read_ms >= SERVER_INFO_EVERY_MS:
                     self._server = await self.backend.server()
                     self._server_read_ms = now
-                if screen is not None and screen.is_attached:
+                if screen is not None and screen.is_mounted:
                     await screen.refresh_data()
             except CONNECTION_ERRORS as exc:
                 self._server_read_ms = 0

@@ -52,7 +52,13 @@ class StatusBar(Static):
         if status is None:
             return
         line = Text()
-        line.append("messai-console ", style="bold")
+        if status.connected is None:
+            line.append("● connecting ", style="yellow")
+        elif status.connected:
+            line.append("● connected ", style="bold green")
+        else:
+            line.append(" ● disconnected ", style="bold white on red")
+            line.append(" ")
         line.append(status.url, style="cyan")
         server = status.server
         if server:
@@ -61,22 +67,17 @@ class StatusBar(Static):
             line.append(f"  clients {server.get('connected_clients', 0)}")
             line.append(f"  ops/s {server.get('ops_per_sec', 0)}")
             persistence = str(server.get("persistence", "?"))
+            line.append("  ")
             line.append(
-                f"  {render.visible_str(persistence)}",
+                render.visible_str(persistence),
                 style="bold red" if persistence == "none" else "",
             )
             policy = str(server.get("maxmemory_policy", "?"))
+            line.append("  ")
             line.append(
-                f"  {render.visible_str(policy)}",
+                render.visible_str(policy),
                 style="" if policy == "noeviction" else "bold red",
             )
-        line.append("  ")
-        if status.connected is None:
-            line.append("● connecting", style="yellow")
-        elif status.connected:
-            line.append("● connected", style="bold green")
-        else:
-            line.append("● disconnected", style="bold white on red")
         second = Text()
         second.append_text(self.title)
         if status.connected is False and status.error:

@@ -37,7 +37,9 @@ async def finish_jobs(
 
 
 async def wait_for_screen(app: ConsoleApp, kind: type, timeout: float = 10) -> Any:
-    await await_until(lambda: isinstance(app.screen, kind), timeout=timeout)
+    await await_until(
+        lambda: isinstance(app.screen, kind) and app.screen.is_mounted, timeout=timeout
+    )
     return app.screen
 
 

@@ -33,6 +33,7 @@ class OverviewScreen(QueueActions):
     """Every queue at a glance; enter opens one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", show=False),
         Binding("enter", "open", "Open", show=False),
         Binding("p", "pause", "Pause/resume"),
         Binding("d", "drain", "Drain"),

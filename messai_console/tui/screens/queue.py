@@ -82,7 +82,8 @@ class QueueScreen(QueueActions, JobActions):
     # -- layout -------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        title = Text("Queue ", style="bold")
+        title = Text("Queue", style="bold")
+        title.append(" ")
         title.append_text(render.safe(self.queue_name, 60, style="bold cyan"))
         yield StatusBar(title)
         yield Tabs(*[Tab(state, id=state) for state in JOB_STATES], active=self.state, id="states")
@@ -180,7 +181,7 @@ class QueueScreen(QueueActions, JobActions):
                 *common,
                 render.progress_bar(job.progress),
                 Text(render.duration(elapsed), style=style),
-                Text(str(job.attempts_made), justify="right"),
+                Text(str(job.attempts_made + 1), justify="right"),
                 render.safe(job.worker or "-", 30, style="dim"),
             )
         if self.state == "delayed":
