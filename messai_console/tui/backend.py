@@ -45,6 +45,8 @@ JOB_STATES: tuple[str, ...] = ("waiting", "active", "delayed", "completed", "fai
 NAME_FILTER_SCAN = 5_000
 """A name filter looks at this many jobs of a state at most (in server-side pages)."""
 SCAN_PAGE = 500
+THROUGHPUT_EVERY_MS = 10_000
+"""How often the overview re-reads the per-minute throughput of every queue."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ class Backend:
         # once and say so; its own refresh loop does the reconnecting.
         self.redis: Redis = connect(url, retries=1, socket_connect_timeout=2, socket_timeout=10)
         self._queues: dict[str, Queue] = {}
+        self._throughput: dict[str, list[int]] = {}
+        self._throughput_read_ms = 0
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -124,7 +128,17 @@ class Backend:
     async def overview(self, now_ms: int) -> Overview:
         stats = await all_queue_stats(self.redis, self.prefix)
         names = sorted(stats)
-        throughput = await recent_throughput(self.redis, names, now_ms, prefix=self.prefix)
+        # Per-minute counts change once a minute: read them every THROUGHPUT_EVERY_MS only.
+        if (
+            now_ms - self._throughput_read_ms >= THROUGHPUT_EVERY_MS
+            or now_ms // 60_000 != self._throughput_read_ms // 60_000
+            or set(names) - set(self._throughput)
+        ):
+            self._throughput = await recent_throughput(
+                self.redis, names, now_ms, prefix=self.prefix
+            )
+            self._throughput_read_ms = now_ms
+        throughput = self._throughput
         workers = await list_workers(self.redis, self.prefix)
         live = [w for w in workers if not w.is_silent(now_ms)]
         queues = [
