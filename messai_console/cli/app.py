@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Annotated
 
 import typer
@@ -65,6 +66,11 @@ def root(
         open_console(ctx.obj)
 
 
+def on_terminal() -> bool:
+    """The console draws full screen and reads keys: it needs a terminal on every side."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def open_console(state: Runtime) -> None:
     """Start the console (imported only here: the commands never load the TUI)."""
     try:
@@ -77,6 +83,11 @@ def open_console(state: Runtime) -> None:
     if run_console is None:
         typer.echo(
             "The console is not built yet; try `messai-console demo` or `messai-console --help`."
+        )
+        raise typer.Exit(0)
+    if not on_terminal():
+        typer.echo(
+            "The console needs a terminal; for scripts see the commands of `messai-console --help`."
         )
         raise typer.Exit(0)
     run_console(state.url(), state.prefix, readonly=state.readonly)

@@ -13,7 +13,6 @@ from rich.text import Text
 
 from messai_console.text import visible
 
-
 PIPE_WIDTH = 1000
 """Width of tables written to a pipe: wide enough that no cell is cut to fit 80 columns."""
 

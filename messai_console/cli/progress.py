@@ -52,16 +52,21 @@ async def watched(
         return
     task: TaskID = bar.add_task(visible(description), total=total)
 
+    stop = asyncio.Event()
+
     async def poll() -> None:
-        while True:
+        # Stopped by the event, not by cancel(): redis-py can swallow a cancellation
+        # that lands mid-command, which would leave this loop running for ever.
+        while not stop.is_set():
             bar.update(task, completed=min(await done(), total))
-            await asyncio.sleep(POLL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), POLL_S)
 
     with bar:
         poller = asyncio.create_task(poll())
         try:
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            stop.set()
+            with contextlib.suppress(Exception):
                 await poller
