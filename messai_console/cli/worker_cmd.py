@@ -12,9 +12,8 @@ import typer
 
 from engine.connection import check_connection, connect
 from engine.processors import ProcessorRegistry
-from engine.queue import list_queues
 from engine.worker import RunningJob, Worker
-from messai_console.cli.runtime import EXIT_FAILED, fail, runtime
+from messai_console.cli.runtime import runtime
 from messai_console.text import visible
 
 
@@ -62,7 +61,9 @@ def worker(
     queue: Annotated[
         list[str] | None,
         typer.Option(
-            "--queue", "-q", help="Queue to serve (repeat for several). Default: every known queue."
+            "--queue",
+            "-q",
+            help="Queue to serve (repeat for several). Default: every queue of the job catalog.",
         ),
     ] = None,
     concurrency: Annotated[
@@ -70,7 +71,10 @@ def worker(
     ] = 1,
     processors: Annotated[
         str | None,
-        typer.Option(help="Extra processors: module:attribute naming a ProcessorRegistry or dict."),
+        typer.Option(
+            help="Extra processors (added to the catalog's): module:attribute naming a "
+            "ProcessorRegistry or dict."
+        ),
     ] = None,
     lease_ms: Annotated[
         int,
@@ -89,9 +93,15 @@ def worker(
     ] = 5_000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No line per job state change.")] = False,
 ) -> None:
-    """Run a worker in the foreground until SIGTERM or Ctrl-C (twice: at once)."""
+    """Run a worker in the foreground until SIGTERM or Ctrl-C (twice: at once).
+
+    It serves the MESSAI job catalog: every catalog queue unless --queue is
+    given, with the catalog's processors plus any --processors."""
+    from messai_console import jobs
+
     state = runtime(ctx)
-    registry = load_processors(processors) if processors else ProcessorRegistry()
+    extra = load_processors(processors) if processors else ProcessorRegistry()
+    registry = jobs.registry.merged(extra)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
@@ -101,9 +111,10 @@ def worker(
         client = connect(url)
         try:
             await check_connection(client)
-            names = list(queue or []) or await list_queues(client, state.prefix)
-            if not names:
-                fail("no queues to serve: pass --queue NAME", EXIT_FAILED)
+            names = list(queue or []) or list(jobs.QUEUES)
+            jobs.configure(
+                jobs.Services.from_settings(redis=client, redis_url=url, prefix=state.prefix)
+            )
             worker = Worker(
                 names,
                 client,
