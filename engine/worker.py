@@ -21,6 +21,7 @@ back to ``waiting`` without spending an attempt.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -86,6 +87,8 @@ class RunningJob:
     """Why the worker cancelled the task: "operator", "lease-lost" or "shutdown"."""
     has_dependents: bool = False
     """Other jobs wait for this one (chains, flows): its outcome releases them."""
+    bad_data: Exception | None = None
+    """Why its stored data or options could not be read (it fails at once)."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,9 @@ class Worker:
         max_stalled: how many times a job may be abandoned before it fails.
         shutdown_grace_ms: how long running jobs may finish after a stop
             request before they are handed back to ``waiting``.
+        prefetch: jobs leased beyond ``concurrency``, so that the next job
+            starts the moment one finishes instead of a round trip later.
+            They count as active in Redis; a stop hands them back at once.
         thread_pool_size: threads for plain-function processors (default:
             concurrency).
         keep_completed, keep_failed: retention that the background sweep
@@ -166,6 +172,7 @@ class Worker:
         stall_interval_ms: int = 5_000,
         max_stalled: int = 1,
         shutdown_grace_ms: int = 30_000,
+        prefetch: int = 1,
         thread_pool_size: int | None = None,
         keep_completed: Keep = DEFAULT_KEEP_COMPLETED,
         keep_failed: Keep = DEFAULT_KEEP_FAILED,
@@ -179,9 +186,12 @@ class Worker:
             raise ValueError("concurrency must be >= 1")
         if lease_ms < 100:
             raise ValueError("lease_ms must be >= 100")
+        if prefetch < 0:
+            raise ValueError("prefetch must be >= 0")
         self.redis = redis
         self.prefix = prefix
         self.concurrency = concurrency
+        self.prefetch = prefetch
         self.lease_ms = lease_ms
         self.heartbeat_ms = heartbeat_ms or max(lease_ms // 3, 50)
         self.stall_interval_ms = stall_interval_ms
@@ -209,6 +219,11 @@ class Worker:
             max_workers=thread_pool_size or concurrency, thread_name_prefix="messai-job"
         )
         self._running: dict[tuple[str, str], RunningJob] = {}
+        """Every job this worker holds a lease on: started or waiting in _buffer."""
+        self._buffer: collections.deque[RunningJob] = collections.deque()
+        """Leased (prefetched) jobs not started yet."""
+        self._active = 0
+        """Jobs whose task runs now (at most concurrency)."""
         self._batchers: dict[str, Batcher] = {}
         self._outcomes: list[Outcome] = []
         self._changed = asyncio.Event()
@@ -242,7 +257,8 @@ class Worker:
 
     @property
     def running_count(self) -> int:
-        return len(self._running)
+        """Jobs running now (prefetched ones not included)."""
+        return self._active
 
     @property
     def stopping(self) -> bool:
@@ -253,8 +269,16 @@ class Worker:
         if not self._stopping:
             self._stopping = True
             self._stop_deadline = time.monotonic() + self.shutdown_grace_ms / 1000
-            log.info("worker %s stopping: %d jobs running", self.id, len(self._running))
+            log.info("worker %s stopping: %d jobs running", self.id, self._active)
+            self._hand_back_buffer()
         self._changed.set()
+
+    def _hand_back_buffer(self) -> None:
+        """Prefetched jobs that never started go back to waiting at once."""
+        while self._buffer:
+            job = self._buffer.popleft()
+            self._running.pop((job.queue.name, job.job_id), None)
+            self._outcomes.append(Outcome(job, "h"))
 
     def install_signal_handlers(self) -> None:
         """First SIGTERM/SIGINT: graceful stop. Second: exit at once (leases
@@ -361,7 +385,8 @@ class Worker:
             await self._wait(self._wait_timeout())
 
     def _free_slots(self) -> int:
-        return 0 if self._stopping else self.concurrency - len(self._running)
+        """How many more jobs this worker may lease now."""
+        return 0 if self._stopping else self.concurrency + self.prefetch - len(self._running)
 
     def _should_fetch(self) -> bool:
         if self._free_slots() <= 0:
@@ -384,6 +409,8 @@ class Worker:
         if self._outcomes or (self._stopping and not self._running):
             return
         with contextlib.suppress(TimeoutError):
+            # not asyncio.timeout(): on 3.11 a timeout that fires as the event
+            # is set leaves a stray cancellation on the task
             await asyncio.wait_for(self._changed.wait(), seconds)
 
     async def _exchange(self) -> None:
@@ -486,21 +513,35 @@ class Worker:
             )
             job = RunningJob(state.keys, job_id, token, name, options, attempt, context)
             job.has_dependents = has_dependents == "1"
+            job.bad_data = bad_data
             self._running[(state.keys.name, job_id)] = job
-            job.task = self._loop.create_task(self._execute(job, bad_data))
+            self._buffer.append(job)
             started += 1
-            if self.listener:
-                self.listener("active", job, {"attempt": attempt})
+        self._launch()
         return started
+
+    def _launch(self) -> None:
+        """Start buffered jobs while there are free slots."""
+        assert self._loop is not None
+        if self._stopping:  # a fetch that was in flight when the stop came
+            self._hand_back_buffer()
+            return
+        while self._buffer and self._active < self.concurrency:
+            job = self._buffer.popleft()
+            job.started = time.monotonic()
+            self._active += 1
+            job.task = self._loop.create_task(self._execute(job))
+            if self.listener:
+                self.listener("active", job, {"attempt": job.attempt})
 
     # -- running one job --------------------------------------------------
 
-    async def _execute(self, job: RunningJob, bad_data: Exception | None) -> None:
+    async def _execute(self, job: RunningJob) -> None:
         outcome: Outcome | None = None
         started = time.monotonic()
         try:
-            if bad_data is not None:
-                raise UnrecoverableError(f"job data is not valid JSON: {bad_data}")
+            if job.bad_data is not None:
+                raise UnrecoverableError(f"job data is not valid JSON: {job.bad_data}")
             spec = self.processors.get(job.name)
             if spec is None:
                 raise UnknownProcessorError(
@@ -523,9 +564,11 @@ class Worker:
         except Exception as exc:
             outcome = self._failure(job, exc, _ms_since(started))
         finally:
+            self._active -= 1
             self._running.pop((job.queue.name, job.job_id), None)
             if outcome is not None:
                 self._outcomes.append(outcome)
+            self._launch()
             self._changed.set()
 
     async def _call(self, spec: ProcessorSpec, job: RunningJob) -> Any:
@@ -601,7 +644,14 @@ class Worker:
 
     def _stop_job(self, queue: str, job_id: str, reason: str) -> None:
         job = self._running.get((queue, job_id))
-        if job is None or job.stop_reason is not None or job.task is None:
+        if job is None or job.stop_reason is not None:
+            return
+        if job.task is None:  # prefetched, not started
+            self._buffer.remove(job)
+            self._running.pop((queue, job_id), None)
+            if reason == "operator":
+                self._outcomes.append(Outcome(job, "x", "cancelled by an operator"))
+            self._changed.set()
             return
         job.stop_reason = reason
         job.context.cancelled.set()
@@ -703,7 +753,7 @@ class Worker:
             "concurrency",
             self.concurrency,
             "running",
-            len(self._running),
+            self._active,
             "done",
             self._done,
             "failed",

@@ -50,7 +50,7 @@ async def test_drain_removes_waiting_and_delayed_but_not_active(
         await release.wait()
 
     running = await queue.add("hold")
-    await start_worker({"hold": hold}, concurrency=1)
+    await start_worker({"hold": hold}, concurrency=1, prefetch=0)
     await wait_for_state(queue, running.id, "active")
     await queue.add_bulk([("noop", None)] * 2500)
     await queue.add("noop", delay_ms=60_000)
@@ -218,3 +218,30 @@ async def _failed_count(queue: Queue, expected: int) -> bool:
 
 async def _until(predicate: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
     await await_until(predicate, timeout=timeout)
+
+
+async def test_prefetched_job_goes_back_unspent_on_stop_and_can_be_cancelled(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    release = asyncio.Event()
+
+    async def hold(ctx: JobContext) -> None:
+        await release.wait()
+
+    first = await queue.add("hold")  # runs
+    second = await queue.add("hold")  # prefetched, then handed back on stop
+    third = await queue.add("hold")  # prefetched, then cancelled
+    worker = await start_worker({"hold": hold}, concurrency=1, prefetch=2)
+    await await_until(lambda: _active_count(queue, 3))
+    assert worker.running_count == 1
+    assert await queue.cancel(third.id) == "requested"
+    await wait_for_state(queue, third.id, "failed")
+    worker.request_stop()
+    release.set()
+    await wait_for_state(queue, first.id, "completed")
+    back = await wait_for_state(queue, second.id, "waiting")
+    assert back.attempts_made == 0
+
+
+async def _active_count(queue: Queue, expected: int) -> bool:
+    return (await queue.counts())["active"] == expected
