@@ -265,8 +265,8 @@ def _run_console_with_worker(
     log_path = data_dir / "demo-worker.log"
     command = [
         sys.executable,
-        "-m",
-        "messai_console.cli",
+        "-c",
+        "from messai_console.cli import main; main()",
         "--redis-url",
         url,
         "worker",
