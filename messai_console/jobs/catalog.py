@@ -94,6 +94,10 @@ class Catalog:
     def get(self, queue: str, name: str) -> JobType | None:
         return self._types.get((queue, name))
 
+    def remove(self, queue: str, name: str) -> None:
+        """Forget a job type (workers built before keep their processor)."""
+        self._types.pop((queue, name), None)
+
     def queues(self) -> list[str]:
         present = {queue for queue, _ in self._types}
         ordered = [queue for queue in QUEUE_ORDER if queue in present]
