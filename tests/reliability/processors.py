@@ -98,3 +98,8 @@ def read_executions(exec_dir: Path, event: str = "run") -> Counter[str]:
             if len(parts) == 3 and parts[0] == event:
                 counts[parts[1]] += 1
     return counts
+
+
+def recording_processes(exec_dir: Path) -> int:
+    """How many worker processes recorded at least one run."""
+    return len(list(exec_dir.glob("exec-*.log")))
