@@ -151,6 +151,8 @@ class Worker:
         prefetch: jobs leased beyond ``concurrency``, so that the next job
             starts the moment one finishes instead of a round trip later.
             They count as active in Redis; a stop hands them back at once.
+            Off by default: if the process dies, its prefetched jobs stall
+            too (and count a stall) although they never ran.
         thread_pool_size: threads for plain-function processors (default:
             concurrency).
         keep_completed, keep_failed: retention that the background sweep
@@ -172,7 +174,7 @@ class Worker:
         stall_interval_ms: int = 5_000,
         max_stalled: int = 1,
         shutdown_grace_ms: int = 30_000,
-        prefetch: int = 1,
+        prefetch: int = 0,
         thread_pool_size: int | None = None,
         keep_completed: Keep = DEFAULT_KEEP_COMPLETED,
         keep_failed: Keep = DEFAULT_KEEP_FAILED,

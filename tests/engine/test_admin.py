@@ -50,7 +50,7 @@ async def test_drain_removes_waiting_and_delayed_but_not_active(
         await release.wait()
 
     running = await queue.add("hold")
-    await start_worker({"hold": hold}, concurrency=1, prefetch=0)
+    await start_worker({"hold": hold}, concurrency=1)
     await wait_for_state(queue, running.id, "active")
     await queue.add_bulk([("noop", None)] * 2500)
     await queue.add("noop", delay_ms=60_000)
