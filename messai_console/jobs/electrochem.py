@@ -12,9 +12,11 @@ anolyte volume (L) and ΔCOD the COD removed (g/L).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 FARADAY_C_PER_MOL = 96485.332
 O2_G_PER_MOL = 32.0
@@ -22,6 +24,8 @@ ELECTRONS_PER_O2 = 4
 
 
 def _integral(values: np.ndarray, times: np.ndarray) -> float:
+    import numpy as np
+
     if len(values) < 2:
         return 0.0
     return float(np.sum((values[1:] + values[:-1]) * np.diff(times)) / 2)
@@ -37,6 +41,8 @@ def experiment_metrics(
     cod_initial_mg_l: float | None,
     cod_final_mg_l: float | None,
 ) -> dict[str, Any]:
+    import numpy as np
+
     if len(time_s) == 0:
         raise ValueError("no measurements")
     if anode_area_cm2 <= 0 or volume_ml <= 0:

@@ -12,14 +12,17 @@ at the cost of re-embedding when the corpus changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 Method = Literal["hashing", "lsa"]
 
 
 def hashing_vectors(texts: Sequence[str], dims: int) -> np.ndarray:
+    import numpy as np
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
     vectorizer = HashingVectorizer(
@@ -32,6 +35,7 @@ def hashing_vectors(texts: Sequence[str], dims: int) -> np.ndarray:
 
 def lsa_vectors(texts: Sequence[str], corpus: Sequence[str], dims: int) -> tuple[np.ndarray, int]:
     """Vectors of ``texts`` in a latent space fitted on ``corpus`` paragraphs; returns the dims used."""
+    import numpy as np
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -49,10 +53,14 @@ def lsa_vectors(texts: Sequence[str], corpus: Sequence[str], dims: int) -> tuple
 
 
 def to_blob(vector: np.ndarray) -> bytes:
+    import numpy as np
+
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
 def from_blob(blob: bytes) -> np.ndarray:
+    import numpy as np
+
     return np.frombuffer(blob, dtype="<f4")
 
 
@@ -60,6 +68,8 @@ def rank(
     query: np.ndarray, candidates: dict[str, np.ndarray], top: int = 5
 ) -> list[dict[str, Any]]:
     """Candidates by cosine similarity to ``query`` (vectors are unit length)."""
+    import numpy as np
+
     scored = sorted(
         (
             (round(float(np.dot(query, vector)), 4), key)

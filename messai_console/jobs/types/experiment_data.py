@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import Field
 
 from engine.errors import UnrecoverableError
@@ -141,6 +140,8 @@ def process_results(task: Task[ProcessResults]) -> dict[str, Any]:
 @job_type(queue=QUEUE, name="calculate_metrics", payload=CalculateMetrics, options=STEP_OPTIONS)
 def calculate_metrics(task: Task[CalculateMetrics]) -> dict[str, Any]:
     """Power density, current density, coulombic efficiency, COD removal, charge and energy."""
+    import numpy as np
+
     experiment = _experiment(task)
     rows = _measurements(task, experiment)
     task.progress(50, f"{len(rows)} measurements")
@@ -166,6 +167,8 @@ def calculate_metrics(task: Task[CalculateMetrics]) -> dict[str, Any]:
 
 def _hourly(rows: list[dict[str, Any]], area_m2: float) -> list[tuple[int, float, float, float]]:
     """(hour, mean voltage, mean current density, mean power density) per hour of the run."""
+    import numpy as np
+
     buckets: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         buckets.setdefault(int(row["time_s"] // 3600), []).append(row)

@@ -22,7 +22,6 @@ import uuid
 from collections import Counter
 from typing import Any, NoReturn
 
-import numpy as np
 from pydantic import Field
 
 from engine.errors import UnrecoverableError
@@ -128,6 +127,7 @@ def _save(
 @job_type(queue=QUEUE, name="prediction", payload=TrainPrediction, options=TRAIN_OPTIONS)
 def train_prediction(task: Task[TrainPrediction]) -> dict[str, Any]:
     """Random-forest regression of power density on experiment set-up and time."""
+    import numpy as np
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.metrics import mean_absolute_error, r2_score
     from sklearn.model_selection import KFold
@@ -218,6 +218,7 @@ def _passages(text: str, size: int = 2) -> list[str]:
 @job_type(queue=QUEUE, name="classification", payload=TrainClassification, options=TRAIN_OPTIONS)
 def train_classification(task: Task[TrainClassification]) -> dict[str, Any]:
     """TF-IDF + logistic regression: a paper's system type from passages of its text."""
+    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
@@ -303,6 +304,7 @@ def sentence_labels(text: str) -> list[tuple[str, str]]:
 )
 def train_parameter_extraction(task: Task[TrainParameterExtraction]) -> dict[str, Any]:
     """A sentence classifier for parameter mentions, trained epoch by epoch with SGD."""
+    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import SGDClassifier
     from sklearn.model_selection import train_test_split
