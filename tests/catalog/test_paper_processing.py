@@ -11,6 +11,7 @@ import redis.asyncio
 
 from engine import Queue, Worker
 from messai_console.jobs import creators
+from messai_console.jobs.embeddings import from_blob
 from messai_console.jobs.types.paper_processing import search_papers
 from messai_console.store import Store
 from messai_console.store.samples import KNOWN_SENTENCE, SeededData
@@ -157,3 +158,26 @@ async def test_a_hand_made_job_with_a_bad_payload_fails_at_once(
     assert "paper_id: field required" in failed.error
     assert "method: input should be 'hashing' or 'lsa'" in failed.error
     assert "paper: extra inputs are not permitted" in failed.error
+
+
+async def test_lsa_embeddings_fit_on_the_stored_papers(
+    redis_client: redis.asyncio.Redis, seeded: SeededData, store: Store, worker: Worker
+) -> None:
+    for paper_id in seeded.papers:
+        completed(
+            await run(redis_client, "paper-processing", "extract_pdf", {"paper_id": paper_id})
+        )
+    result = completed(
+        await run(
+            redis_client,
+            "paper-processing",
+            "generate_embeddings",
+            {"paper_id": seeded.papers[0], "method": "lsa", "dims": 16},
+        )
+    )
+    assert 1 <= result["dims"] <= 16
+    row = store.get("embeddings", (seeded.papers[0], "lsa"))
+    assert row is not None
+    vector = from_blob(row["vector"])
+    assert vector.shape == (result["dims"],)
+    assert abs(float((vector**2).sum()) - 1.0) < 1e-4

@@ -42,7 +42,6 @@ __all__ = [
     "train_model",
 ]
 
-PAPER_STEPS = ("extract_pdf", "analyze_content", "extract_parameters", "generate_embeddings")
 EXPERIMENT_STEPS = ("process_results", "calculate_metrics", "generate_report")
 
 

@@ -24,7 +24,6 @@ from messai_console.jobs.runtime import Task
 from messai_console.store import Row
 
 QUEUE = "experiment-data"
-ExperimentStep = Literal["process_results", "calculate_metrics", "generate_report"]
 STEP_OPTIONS: dict[str, Any] = {"attempts": 3, "backoff": {"type": "exponential", "delay_ms": 2000}}
 CURRENT_COLUMNS = {"current_a": 1.0, "current_ma": 1e-3, "current_ua": 1e-6}
 

@@ -26,7 +26,6 @@ from messai_console.jobs.textmining import find_sections, keywords, statistics
 from messai_console.store import Row, Store
 
 QUEUE = "paper-processing"
-PaperStep = Literal["extract_pdf", "analyze_content", "generate_embeddings", "extract_parameters"]
 
 
 class PaperJob(Payload):
