@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 from typing import IO, Any
@@ -86,6 +87,30 @@ async def kill_once(ctx: JobContext) -> str:
     os.close(fd)
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("unreachable")
+
+
+@registry.register("step")
+async def step(ctx: JobContext) -> int:
+    """A chain step: records ``step <chain> <index> <start> <end>`` (wall clock) to
+    ``steps-<pid>.log``; sleeps ``data["ms"]``; returns its index."""
+    data = _data(ctx)
+    started = time.time()
+    await asyncio.sleep(int(data.get("ms", 0)) / 1000)
+    with (_exec_dir() / f"steps-{os.getpid()}.log").open("a", encoding="utf-8") as log:
+        log.write(f"step {data['chain']} {data['index']} {started:.6f} {time.time():.6f}\n")
+    return int(data["index"])
+
+
+def read_steps(exec_dir: Path) -> dict[int, dict[int, list[tuple[float, float]]]]:
+    """chain -> step index -> [(start, end)] of every completed run."""
+    steps: dict[int, dict[int, list[tuple[float, float]]]] = {}
+    for path in exec_dir.glob("steps-*.log"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if len(parts) == 5 and parts[0] == "step":
+                runs = steps.setdefault(int(parts[1]), {}).setdefault(int(parts[2]), [])
+                runs.append((float(parts[3]), float(parts[4])))
+    return steps
 
 
 def read_executions(exec_dir: Path, event: str = "run") -> Counter[str]:

@@ -95,7 +95,7 @@ class WorkerPool:
     def start(
         self,
         redis_url: str,
-        queue: str,
+        queue: str | list[str],
         *,
         concurrency: int = 1,
         max_stalled: int = 1,
@@ -112,8 +112,11 @@ class WorkerPool:
             "--redis-url",
             redis_url,
             "worker",
-            "--queue",
-            queue,
+            *[
+                arg
+                for name in ([queue] if isinstance(queue, str) else queue)
+                for arg in ("--queue", name)
+            ],
             "--concurrency",
             str(concurrency),
             "--processors",

@@ -12,7 +12,7 @@
     KEYS[8]  events     stream
     KEYS[9]  marker     zset  wake-up marker that idle workers block on
     KEYS[10] seq        string counter for job ids and FIFO order
-    KEYS[11] limiter    string rate limiter window counter
+    KEYS[11] limiter    zset  job starts of the rate-limit window (score = ms)
     KEYS[12] registry   set   every queue name under the prefix
     KEYS[13] sweep lock string throttles stalled and retention sweeps
   ARGV[1] is always the key prefix of the queue ("messai:{name}:"); job keys

@@ -49,19 +49,20 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
       return result
     end
   end
+  -- Rate limit: a sliding window over the start times of the last rl_ms
+  -- (a zset of starts), so no window of that length, wherever it begins,
+  -- holds more than rl_max starts across all workers.
   local rl_max = tonumber(meta[2])
+  local rl_ms = tonumber(meta[3])
   if rl_max then
-    local used = tonumber(redis.call("GET", limiter_key) or "0")
-    local room = rl_max - used
+    redis.call("ZREMRANGEBYSCORE", limiter_key, "-inf", now - rl_ms - 1)
+    local room = rl_max - redis.call("ZCARD", limiter_key)
     if room <= 0 then
-      local ttl = redis.call("PTTL", limiter_key)
-      if ttl < 0 then
-        redis.call("DEL", limiter_key)
-        room = rl_max
-      else
-        result[1] = "limited:" .. ttl
-        return result
-      end
+      local oldest = redis.call("ZRANGE", limiter_key, 0, 0, "WITHSCORES")
+      local wait = 1
+      if oldest[2] then wait = math.max(tonumber(oldest[2]) + rl_ms + 1 - now, 1) end
+      result[1] = "limited:" .. wait
+      return result
     end
     if room < want then want = room end
   end
@@ -95,9 +96,13 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
     redis.call("ZADD", active_key, unpack(leases))
   end
   if rl_max and taken > 0 then
-    if redis.call("INCRBY", limiter_key, taken) == taken then
-      redis.call("PEXPIRE", limiter_key, tonumber(meta[3]))
+    local starts = {}
+    for i = 1, #leases, 2 do
+      starts[#starts + 1] = now
+      starts[#starts + 1] = leases[i + 1] .. "@" .. stamp
     end
+    redis.call("ZADD", limiter_key, unpack(starts))
+    redis.call("PEXPIRE", limiter_key, rl_ms + 1000)
   end
   if #popped == 2 * want and redis.call("ZCARD", waiting_key) > 0 then
     -- more work left: wake another idle worker
