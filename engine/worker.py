@@ -467,7 +467,11 @@ class Worker:
             self._notify_outcome(outcome, lost=outcome.job.job_id in lost)
         status, next_due, server_now = str(reply[0]), int(reply[1]), int(reply[2])
         started = self._start_jobs(state, token, jobs_flat)
-        state.maybe_has_work = status == "ok" and want > 0 and started >= want
+        if want > 0:
+            # Only a fetch tells whether work is left; a call that only
+            # reported outcomes must not undo a wake-up that arrived meanwhile
+            # (a finished chain step releasing the next one, say).
+            state.maybe_has_work = status == "ok" and started >= want
         state.next_check = 0.0
         if next_due >= 0:
             state.next_check = time.monotonic() + max(next_due - server_now, 0) / 1000

@@ -138,3 +138,26 @@ async def test_chain_is_created_all_or_nothing(queue: Queue) -> None:
     with pytest.raises(ValueError, match="invalid queue name"):
         await chain.execute()
     assert await queue.redis.dbsize() == 0
+
+
+async def test_next_step_on_the_same_queue_starts_at_once(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    import time
+
+    starts: list[float] = []
+
+    async def step(ctx: JobContext) -> None:
+        starts.append(time.monotonic())
+
+    await start_worker({"step": step}, concurrency=4)
+    last = (
+        await JobChain(queue.redis)
+        .add("test-queue", "step")
+        .add("test-queue", "step")
+        .add("test-queue", "step")
+        .execute()
+    )[-1]
+    await wait_for_state(queue, last.id, "completed")
+    # well under the worker's 2-second idle recheck: the release woke it
+    assert starts[-1] - starts[0] < 1.0
