@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import sys
@@ -12,8 +13,10 @@ import typer
 
 from engine.connection import check_connection, connect
 from engine.processors import ProcessorRegistry
+from engine.schedules import Scheduler
 from engine.worker import RunningJob, Worker
 from messai_console.cli.runtime import runtime
+from messai_console.scheduled import init_if_enabled
 from messai_console.text import visible
 
 
@@ -92,6 +95,17 @@ def worker(
         int, typer.Option(min=50, help="How often abandoned jobs are looked for.")
     ] = 5_000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No line per job state change.")] = False,
+    prefetch: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Jobs leased beyond --concurrency so the next starts without a round trip "
+            "(they stall too if this process dies).",
+        ),
+    ] = 0,
+    with_scheduler: Annotated[
+        bool, typer.Option("--with-scheduler", help="Also fire due schedules in this process.")
+    ] = False,
 ) -> None:
     """Run a worker in the foreground until SIGTERM or Ctrl-C (twice: at once).
 
@@ -112,6 +126,8 @@ def worker(
         try:
             await check_connection(client)
             names = list(queue or []) or list(jobs.QUEUES)
+            for name, outcome in await init_if_enabled(client, state.prefix):
+                logging.info("scheduled task %s %s", name, outcome)
             jobs.configure(
                 jobs.Services.from_settings(redis=client, redis_url=url, prefix=state.prefix)
             )
@@ -125,15 +141,23 @@ def worker(
                 max_stalled=max_stalled,
                 shutdown_grace_ms=shutdown_grace_ms,
                 stall_interval_ms=stall_interval_ms,
+                prefetch=prefetch,
                 listener=None if quiet else _log_line,
             )
+            scheduler = Scheduler(client, state.prefix) if with_scheduler else None
+            scheduling = asyncio.create_task(scheduler.run()) if scheduler else None
             worker.install_signal_handlers()
             print(
                 f"worker {worker.id} serving {', '.join(visible(n) for n in names)} with concurrency {concurrency}",
                 file=sys.stderr,
                 flush=True,
             )
-            await worker.run()
+            try:
+                await worker.run()
+            finally:
+                if scheduler and scheduling:
+                    scheduler.request_stop()
+                    await scheduling
             print(f"worker {worker.id} stopped", file=sys.stderr, flush=True)
         finally:
             await client.aclose()
