@@ -18,6 +18,8 @@ from messai_console.cli import (
     performance_cmd,
     queue_cmd,
     redis_cmd,
+    schedule_cmd,
+    scheduler_cmd,
     worker_cmd,
 )
 from messai_console.cli.runtime import Runtime
@@ -33,6 +35,9 @@ app = typer.Typer(
 app.add_typer(job_cmd.app, name="job")
 app.add_typer(queue_cmd.app, name="queue")
 app.add_typer(redis_cmd.app, name="redis")
+app.add_typer(schedule_cmd.app, name="schedule")
+app.add_typer(schedule_cmd.jobs_app, name="jobs")
+app.command("scheduler")(scheduler_cmd.scheduler)
 app.command("overview")(overview_cmd.overview)
 app.command("events")(events_cmd.events)
 app.command("performance")(performance_cmd.performance)
