@@ -112,6 +112,8 @@ class JobOptions(BaseModel):
         """JSON of the options that differ from the defaults ("" when none)."""
         from engine.codec import dumps
 
+        if self is DEFAULT_OPTIONS:
+            return ""
         values = self.model_dump(exclude_defaults=True, exclude={"job_id"})
         return dumps(values, "job options") if values else ""
 
@@ -122,6 +124,8 @@ def parse_options(
     """Build JobOptions from a model, a dict or keywords; InvalidJobError on bad input."""
     if isinstance(options, JobOptions) and not overrides:
         return options
+    if not options and not overrides:
+        return DEFAULT_OPTIONS
     raw: dict[str, object] = {}
     if isinstance(options, JobOptions):
         raw = options.model_dump(exclude_defaults=True)
@@ -136,3 +140,7 @@ def parse_options(
             for err in exc.errors()
         )
         raise InvalidJobError(f"invalid job options: {problems}") from None
+
+
+DEFAULT_OPTIONS = JobOptions()
+"""Shared by every job added without options (validated once)."""

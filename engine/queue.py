@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -18,7 +19,8 @@ from engine.job import Job
 from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, queue_registry_key
 from engine.metrics import MetricsWindow, read_metrics
 from engine.options import JobOptions, parse_options
-from engine.scripts import scripts
+from engine.scripts import BoundScript, scripts
+from engine.wire import Channel
 
 BULK_CHUNK = 1000
 """Jobs per script call in add_bulk: bounds how long one call holds Redis."""
@@ -148,10 +150,17 @@ class Queue:
         # The first call goes alone: it reloads the script if the server lost it.
         replies: list[Any] = [await script(self.redis, self._script_keys, chunks[0])]
         if len(chunks) > 1:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for args in chunks[1:]:
-                    pipe.evalsha(script.sha, len(self._script_keys), *self._script_keys, *args)
-                results = await pipe.execute(raise_on_error=False)
+            # The rest are packed here and pipelined on a connection of their own:
+            # redis-py's packing costs more than Redis's work for large chunks.
+            bound = BoundScript(script, self._script_keys)
+            channel = Channel(self.redis)
+            try:
+                results = await asyncio.gather(
+                    *(channel.execute(bound.request(args)) for args in chunks[1:]),
+                    return_exceptions=True,
+                )
+            finally:
+                await channel.close()
             for args, result in zip(chunks[1:], results, strict=True):
                 if isinstance(result, NoScriptError):
                     result = await script(self.redis, self._script_keys, args)

@@ -13,14 +13,16 @@ local stamp = now_stamp()
 local count = tonumber(ARGV[3])
 local result = {}
 local woke = false
+local waiting = {}
 redis.call("SADD", registry_key, ARGV[2])
 for i = 0, count - 1 do
   local base = 4 + i * 7
   local id, created = add_job(now, stamp, ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3],
-    tonumber(ARGV[base + 4]), ARGV[base + 5] == "1", tonumber(ARGV[base + 6]))
+    tonumber(ARGV[base + 4]), ARGV[base + 5] == "1", tonumber(ARGV[base + 6]), waiting)
   result[#result + 1] = id
   result[#result + 1] = created
   if created == 1 then woke = true end
 end
+if #waiting > 0 then redis.call("ZADD", waiting_key, unpack(waiting)) end
 if woke then redis.call("ZADD", marker_key, 0, "1") end
 return result

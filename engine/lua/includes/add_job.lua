@@ -6,9 +6,10 @@
   waits in `pending` until that many dependencies have finished.
   Returns id, created (1 new, 0 the id existed already).
   Emits: job:added (with state waiting, delayed or pending).
-  add_job(...) is the same for the script's own queue.
+  add_job(...) is the same for the script's own queue. `batch`, when given,
+  collects the waiting entries for one ZADD by the caller (add_bulk).
 ]]
-local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay, deps)
+local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay, deps, batch)
   local seq = redis.call("INCR", base .. "seq")
   if id == "" then
     id = tostring(seq)
@@ -49,13 +50,18 @@ local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo
     redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
       "state", "delayed", "delay", delay)
   else
-    redis.call("ZADD", base .. "waiting", fmt(waiting_score(priority, seq, lifo)), id)
+    if batch then
+      batch[#batch + 1] = fmt(waiting_score(priority, seq, lifo))
+      batch[#batch + 1] = id
+    else
+      redis.call("ZADD", base .. "waiting", fmt(waiting_score(priority, seq, lifo)), id)
+    end
     redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
       "state", "waiting")
   end
   return id, 1
 end
 
-local function add_job(now, stamp, id, name, data, opts, priority, lifo, delay)
-  return add_job_in(prefix, now, stamp, id, name, data, opts, priority, lifo, delay, 0)
+local function add_job(now, stamp, id, name, data, opts, priority, lifo, delay, batch)
+  return add_job_in(prefix, now, stamp, id, name, data, opts, priority, lifo, delay, 0, batch)
 end
