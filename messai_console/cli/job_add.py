@@ -11,7 +11,7 @@ from engine.errors import InvalidJobError
 from engine.queue import BULK_CHUNK, BulkJob, Queue
 from messai_console.cli import parsing
 from messai_console.cli.output import print_json, print_line
-from messai_console.cli.payloads import validate_payload
+from messai_console.cli.payloads import default_options, validate_payload
 from messai_console.cli.progress import progress_bar
 from messai_console.cli.runtime import EXIT_FAILED, fail, runtime
 from messai_console.text import visible
@@ -86,8 +86,10 @@ def add(
 
     payload = _validated(queue, name, parsing.json_data(data))
 
+    merged = {**default_options(queue, name, payload), **options}
+
     async def action(client: redis.asyncio.Redis) -> None:
-        job = await Queue(queue, client, prefix=state.prefix).add(name, payload, options)
+        job = await Queue(queue, client, prefix=state.prefix).add(name, payload, merged)
         if as_json:
             print_json(job.to_dict())
         else:
@@ -118,6 +120,11 @@ async def _add_many(
         task = bar.add_task(f"adding to {visible(queue)}", total=len(payloads))
         for start in range(0, len(payloads), BULK_CHUNK):
             chunk = payloads[start : start + BULK_CHUNK]
-            ids.extend(await target.add_bulk(BulkJob(name, item, options) for item in chunk))
+            ids.extend(
+                await target.add_bulk(
+                    BulkJob(name, item, {**default_options(queue, name, item), **options})
+                    for item in chunk
+                )
+            )
             bar.update(task, completed=len(ids))
     return ids

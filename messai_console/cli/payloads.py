@@ -21,3 +21,16 @@ def validate_payload(queue: str, name: str, data: Any) -> Any:
             return data
         raise
     return catalog.validate_job(queue, name, data)
+
+
+def default_options(queue: str, name: str, data: Any) -> dict[str, Any]:
+    """The catalog's default options for this job type (an email's priority,
+    ML training's low priority...); the operator's own options go over them."""
+    try:
+        catalog = importlib.import_module(CATALOG_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name in ("messai_console.jobs", CATALOG_MODULE):
+            return {}
+        raise
+    options: dict[str, Any] = catalog.job_options(queue, name, data)
+    return options

@@ -167,3 +167,24 @@ def test_scheduler_command_fires_and_stops_on_sigterm(
         _, stderr = process.communicate(timeout=15)
     assert process.returncode == 0
     assert "scheduler stopped after firing 3 ticks" in stderr
+
+
+def test_job_add_applies_the_catalog_defaults_under_the_operators_options(cli: Cli) -> None:
+    added = json.loads(
+        cli("job", "add", "ml-training", "prediction", "--data", "{}", "--json").stdout
+    )
+    assert added["options"]["priority"] == 10  # ml-training runs at low priority by default
+    mine = json.loads(
+        cli(
+            "job",
+            "add",
+            "ml-training",
+            "prediction",
+            "--data",
+            "{}",
+            "--priority",
+            "high",
+            "--json",
+        ).stdout
+    )
+    assert mine["options"]["priority"] == 1
