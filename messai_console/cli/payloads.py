@@ -32,5 +32,5 @@ def default_options(queue: str, name: str, data: Any) -> dict[str, Any]:
         if exc.name in ("messai_console.jobs", CATALOG_MODULE):
             return {}
         raise
-    options: dict[str, Any] = catalog.job_options(queue, name, data)
-    return options
+    defaults = getattr(catalog, "job_options", None)
+    return dict(defaults(queue, name, data)) if defaults else {}
