@@ -24,8 +24,8 @@ lint:
     {{bin}}/mypy
 
 # Benchmarks against the configured (or embedded) Redis.
-bench:
-    @echo "bench: not yet; it arrives with the performance work (messai-console bench)"
+bench *ARGS:
+    {{bin}}/messai-console bench {{ARGS}}
 
 # Regenerate screenshots/ from the running console.
 screenshots:
