@@ -28,6 +28,7 @@ from engine.keys import STATES, QueueKeys
 from engine.options import Backoff, JobOptions, Keep
 from engine.processors import ProcessorRegistry, diagnostic_processors
 from engine.queue import BulkJob, Queue, list_queues
+from engine.schedules import Scheduler, Schedules, ScheduleSpec, parse_spec
 from engine.worker import Worker
 
 __all__ = [
@@ -54,11 +55,15 @@ __all__ = [
     "QueueKeys",
     "QueueNotFoundError",
     "RateLimitedError",
+    "ScheduleSpec",
+    "Scheduler",
+    "Schedules",
     "UnknownProcessorError",
     "UnrecoverableError",
     "Worker",
     "add_flow",
     "diagnostic_processors",
     "list_queues",
+    "parse_spec",
     "read_events",
 ]

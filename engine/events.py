@@ -14,6 +14,7 @@ EVENT_NAMES: tuple[str, ...] = (
     "job:added",
     "job:waiting",
     "job:delayed",
+    "job:pending",
     "job:active",
     "job:progress",
     "job:completed",
