@@ -188,3 +188,43 @@ def test_job_add_applies_the_catalog_defaults_under_the_operators_options(cli: C
         ).stdout
     )
     assert mine["options"]["priority"] == 1
+
+
+def test_worker_with_scheduler_fires_and_runs_the_jobs(cli: Cli, redis_url: str) -> None:
+    cli(
+        "schedule",
+        "add",
+        "ping",
+        "--queue",
+        "pings",
+        "--job",
+        "echo",
+        "--data",
+        '"pong"',
+        "--every",
+        "300ms",
+        "--limit",
+        "2",
+    )
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "messai-console"),
+            "--redis-url",
+            redis_url,
+            "worker",
+            "--queue",
+            "pings",
+            "--with-scheduler",
+            "--quiet",
+        ],
+        env={**os.environ, "INIT_SCHEDULED_JOBS": "false"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+            wait_until(lambda: client.zcard("messai:{pings}:completed") == 2, timeout=30)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    assert process.returncode == 0
