@@ -34,6 +34,7 @@ from messai_console.tui.screens.job import JobScreen
 from messai_console.tui.screens.metrics import MetricsScreen
 from messai_console.tui.screens.overview import OverviewScreen
 from messai_console.tui.screens.queue import QueueScreen
+from messai_console.tui.screens.schedules import SchedulesScreen
 from messai_console.tui.screens.workers import WorkersScreen
 from messai_console.tui.widgets import Status
 
@@ -72,6 +73,7 @@ class ConsoleApp(App[None]):
         Binding("w", "workers", "Workers", show=False),
         Binding("e", "events", "Events", show=False),
         Binding("m", "metrics", "Metrics", show=False),
+        Binding("s", "schedules", "Schedules", show=False),
     ]
 
     status: var[Status] = var(Status(url=""), always_update=True)
@@ -277,6 +279,9 @@ class ConsoleApp(App[None]):
 
     def action_events(self) -> None:
         self._push_unique(EventsScreen, EventsScreen)
+
+    def action_schedules(self) -> None:
+        self._push_unique(SchedulesScreen, SchedulesScreen)
 
     def action_metrics(self) -> None:
         screen = self.data_screen()

@@ -30,6 +30,7 @@ from engine.monitor import (
     server_info,
 )
 from engine.queue import Queue, list_queues
+from engine.schedules import ScheduleInfo, Schedules
 
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -255,6 +256,14 @@ class Backend:
         keys = [QueueKeys(name, self.prefix) for name in names]
         async for event in read_events(self.redis, keys, since, block_ms=block_ms):
             yield event
+
+    async def schedules(self) -> list[ScheduleInfo]:
+        """Every schedule, soonest first (one pipelined read)."""
+        return await Schedules(self.redis, self.prefix).list()
+
+    async def remove_schedule(self, name: str) -> bool:
+        """Delete a schedule; False when there was none by that name."""
+        return await Schedules(self.redis, self.prefix).remove(name)
 
     async def find_job(self, job_id: str) -> list[str]:
         """The queues that hold a job with this id."""

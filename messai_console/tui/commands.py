@@ -19,6 +19,7 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ("workers", "Workers: every worker process", "workers"),
     ("events", "Events: the live event stream", "events"),
     ("metrics", "Metrics: completed and failed per minute", "metrics"),
+    ("schedules", "Schedules: what fires when, next fire and count", "schedules"),
 )
 
 

@@ -84,7 +84,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("everywhere", "esc", "back"),
     ("everywhere", "j / k, arrows", "move"),
     ("everywhere", ":", "jump to a queue, a job id or a screen"),
-    ("everywhere", "w / e / m", "workers, events, metrics"),
+    ("everywhere", "w / e / m / s", "workers, events, metrics, schedules (s: not on a queue)"),
     ("everywhere", "f", "freeze or unfreeze live updates"),
     ("everywhere", "+ / -", "refresh faster or slower (at most once a second)"),
     ("everywhere", "?", "this list"),
@@ -104,7 +104,11 @@ KEYS: list[tuple[str, str, str]] = [
     ("job", "P", "promote a delayed job to waiting"),
     ("metrics", "tab", "hour, day or week"),
     ("metrics", "[ / ]", "previous / next queue (or all)"),
-    ("events", "/", "filter by queue, event or job id"),
+    ("events", "/", "filter by words in the queue, event or job id"),
+    ("events", "[ / ]", "previous / next queue (or all)"),
+    ("events", "t / T", "next / previous event type (or all)"),
+    ("events", "space", "pause or resume the stream"),
+    ("schedules", "delete", "remove the schedule (asks first)"),
 ]
 
 

@@ -1,4 +1,8 @@
-"""Events: the live event stream of every queue, filterable and pausable."""
+"""Events: the live event stream of every queue, filterable and pausable.
+
+Three filters, all applied: one queue (``[`` / ``]``), one event type
+(``t`` / ``T``) and free words (``/``) matched against queue, event and job id.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Static
 
-from engine.events import Event
+from engine.events import EVENT_NAMES, Event
 from messai_console.tui import render
 from messai_console.tui.screens.base import ConsoleScreen
 from messai_console.tui.widgets import KeyedTable, StatusBar
@@ -34,6 +38,10 @@ class EventsScreen(ConsoleScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter"),
+        Binding("right_square_bracket", "next_queue", "Queue"),
+        Binding("left_square_bracket", "previous_queue", "Previous queue", show=False),
+        Binding("t", "next_type", "Event type"),
+        Binding("T", "previous_type", "Previous type", show=False),
         Binding("space", "pause", "Pause"),
         Binding("enter", "open", "Open job", show=False),
     ]
@@ -42,6 +50,10 @@ class EventsScreen(ConsoleScreen):
         super().__init__()
         self.events: deque[Event] = deque(maxlen=KEEP)
         self.filter_terms: list[str] = []
+        self.queue_filter: str | None = None
+        """Only this queue's events (None: every queue)."""
+        self.type_filter: str | None = None
+        """Only events of this type (None: every type)."""
         self.paused = False
         self.queues: list[str] = []
         self._dirty = False
@@ -97,6 +109,10 @@ class EventsScreen(ConsoleScreen):
         self._dirty = True
 
     def _matches(self, event: Event) -> bool:
+        if self.queue_filter is not None and event.queue != self.queue_filter:
+            return False
+        if self.type_filter is not None and event.name != self.type_filter:
+            return False
         if not self.filter_terms:
             return True
         haystack = f"{event.queue} {event.name} {event.job_id or ''}".casefold()
@@ -115,8 +131,17 @@ class EventsScreen(ConsoleScreen):
         text = Text()
         text.append(f"{len(self.queues)} queues followed", style="bold")
         text.append(f"   {len(self.events):,} events kept (newest {KEEP})", style="dim")
+        text.append("   queue ")
+        if self.queue_filter is None:
+            text.append("all", style="dim")
+        else:
+            text.append_text(render.safe(self.queue_filter, 40, style="bold cyan"))
+        text.append(" [ ]", style="dim")
+        text.append("   event ")
+        text.append(self.type_filter or "all", style="bold cyan" if self.type_filter else "dim")
+        text.append(" t/T", style="dim")
         if self.filter_terms:
-            text.append("   filter: ")
+            text.append("   words: ")
             text.append_text(render.safe(" ".join(self.filter_terms), 60, style="bold cyan"))
         if self.paused:
             text.append("   PAUSED (space resumes)", style="bold yellow")
@@ -142,6 +167,35 @@ class EventsScreen(ConsoleScreen):
             render.safe(event.job_id or "", 24),
             details,
         )
+
+    @staticmethod
+    def _step(choices: list[str], current: str | None, step: int) -> str | None:
+        """The next (or previous) of ``[None, *choices]`` after ``current``."""
+        ring: list[str | None] = [None, *choices]
+        index = ring.index(current) if current in ring else 0
+        return ring[(index + step) % len(ring)]
+
+    def _event_types(self) -> list[str]:
+        """Every known event type, then any other type seen on the stream."""
+        seen = {event.name for event in self.events}
+        return [*EVENT_NAMES, *sorted(seen - set(EVENT_NAMES))]
+
+    def _set_filters(self, queue: str | None, event_type: str | None) -> None:
+        self.queue_filter = queue
+        self.type_filter = event_type
+        self._draw()
+
+    def action_next_queue(self) -> None:
+        self._set_filters(self._step(self.queues, self.queue_filter, +1), self.type_filter)
+
+    def action_previous_queue(self) -> None:
+        self._set_filters(self._step(self.queues, self.queue_filter, -1), self.type_filter)
+
+    def action_next_type(self) -> None:
+        self._set_filters(self.queue_filter, self._step(self._event_types(), self.type_filter, +1))
+
+    def action_previous_type(self) -> None:
+        self._set_filters(self.queue_filter, self._step(self._event_types(), self.type_filter, -1))
 
     def action_pause(self) -> None:
         self.paused = not self.paused

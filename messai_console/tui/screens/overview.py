@@ -42,6 +42,7 @@ class OverviewScreen(QueueActions):
         Binding("w", "app.workers", "Workers"),
         Binding("e", "app.events", "Events"),
         Binding("m", "app.metrics", "Metrics"),
+        Binding("s", "app.schedules", "Schedules"),
     ]
 
     def __init__(self) -> None:
