@@ -30,7 +30,7 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,6 +119,46 @@ class Outcome:
             self.job.attempt,
             "1" if self.job.has_dependents else "",
         ]
+
+
+class _Wakeup:
+    """A flag the main loop waits on with a timeout: set, clear, wait(seconds).
+
+    Cheaper than ``asyncio.wait_for(event.wait(), t)``, which creates a task
+    for every wait (the main loop waits once per job at concurrency 1)."""
+
+    __slots__ = ("_is_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._is_set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._is_set = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._is_set = False
+
+    async def wait(self, seconds: float) -> None:
+        """Until set, or ``seconds`` passed."""
+        if self._is_set:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(seconds, _release, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 @dataclass
@@ -228,7 +268,7 @@ class Worker:
         """Jobs whose task runs now (at most concurrency)."""
         self._batchers: dict[str, Batcher] = {}
         self._outcomes: list[Outcome] = []
-        self._changed = asyncio.Event()
+        self._changed = _Wakeup()
         """Set when a job finished, a wake-up arrived or a stop was requested."""
         self._hungry = asyncio.Event()
         """Set while the main loop waits with free slots: the wake loop then blocks on the markers."""
@@ -377,8 +417,7 @@ class Worker:
                 # Not _wait(): it returns at once while outcomes are pending,
                 # and the failed exchange just put them back (a busy loop).
                 self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), delay)
+                await self._changed.wait(delay)
                 continue
             if self._should_fetch() or self._outcomes:
                 continue
@@ -410,10 +449,7 @@ class Worker:
         self._changed.clear()
         if self._outcomes or (self._stopping and not self._running):
             return
-        with contextlib.suppress(TimeoutError):
-            # not asyncio.timeout(): on 3.11 a timeout that fires as the event
-            # is set leaves a stray cancellation on the task
-            await asyncio.wait_for(self._changed.wait(), seconds)
+        await self._changed.wait(seconds)
 
     async def _exchange(self) -> None:
         """Report finished jobs and fetch new ones: one call per queue that needs one."""
@@ -852,8 +888,3 @@ def _results(flat: Any) -> dict[str, Any]:
 
 def _ms_since(start: float) -> int:
     return int((time.monotonic() - start) * 1000)
-
-
-async def run_workers(workers: Iterable[Worker]) -> None:
-    """Run several workers in one loop until all have stopped."""
-    await asyncio.gather(*(worker.run() for worker in workers))
