@@ -40,6 +40,7 @@ class BenchConfig:
     n: int = 10_000
     payload_bytes: int = 200
     processes: int = 1
+    prefetch: int = 0
     latency_jobs: int = 300
     latency_rate: float = 100.0
     memory_jobs: int = 100_000
@@ -297,6 +298,8 @@ class Bench:
             queue,
             "--concurrency",
             str(concurrency),
+            "--prefetch",
+            str(self.config.prefetch),
             "--quiet",
         ]
         # a benchmark leaves no schedules behind

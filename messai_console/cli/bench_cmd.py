@@ -38,6 +38,9 @@ def bench(
     processes: Annotated[
         int, typer.Option(min=1, help="Worker processes for the drain measurements.")
     ] = 1,
+    prefetch: Annotated[
+        int, typer.Option(min=0, help="The workers' --prefetch (default 0, as in production).")
+    ] = 0,
     memory_jobs: Annotated[
         int, typer.Option(min=1000, help="Waiting jobs for the memory measurement.")
     ] = 100_000,
@@ -54,6 +57,7 @@ def bench(
         n=n,
         payload_bytes=payload_bytes,
         processes=processes,
+        prefetch=prefetch,
         memory_jobs=memory_jobs,
         latency_jobs=latency_jobs,
     )
