@@ -20,8 +20,9 @@ import pytest
 import pytest_asyncio
 import redis.asyncio
 
-from engine import Queue, Worker
+from engine import Queue, Schedules, Worker, parse_spec
 from engine.keys import worker_key, worker_registry_key
+from engine.schedules import definition_prefix, due_key
 from messai_console.tui import make_app
 from messai_console.tui.app import ConsoleApp
 from messai_console.tui.screens.events import EventsScreen
@@ -29,6 +30,7 @@ from messai_console.tui.screens.job import JobScreen
 from messai_console.tui.screens.metrics import MetricsScreen
 from messai_console.tui.screens.overview import OverviewScreen
 from messai_console.tui.screens.queue import QueueScreen
+from messai_console.tui.screens.schedules import SchedulesScreen
 from messai_console.tui.screens.workers import WorkersScreen
 from tests.helpers import await_until
 from tests.tui.support import finish_jobs, wait_for_rows, wait_for_screen
@@ -180,7 +182,29 @@ async def fixed_data(
             },
         )
         await redis_client.zadd(registry, {worker_id: NOW_MS - beat_ago})
+    await _pin_schedules(redis_client)
     yield {"failed": failed[0], "queue": papers.name}
+
+
+async def _pin_schedules(redis_client: redis.asyncio.Redis) -> None:
+    """Three schedules (one late, one ended, one with a hostile job name), their
+    next and last fires pinned to the frozen clock."""
+    schedules = Schedules(redis_client)
+    specs = (
+        # name, fields, next fire (ms after now, None: ended), last fire (ms before now), count
+        ("nightly-export", {"queue": "data-export", "job": "papers", "cron": "30 2 * * *", "tz": "Europe/Berlin", "data": {"format": "csv"}}, 13 * 60 * MINUTE + 25 * MINUTE, 9 * 60 * MINUTE + 35 * MINUTE, 41),
+        ("health-check", {"queue": "system", "job": "health_check", "every_ms": 300_000, "options": {"attempts": 1}}, -3 * MINUTE, 8 * MINUTE, 2_016),
+        ("launch-mail", {"queue": "mailing", "job": "\x1b]0;x\x07[b]", "cron": "0 9 * * 1", "tz": "Asia/Tokyo", "limit": 4}, None, 2 * 86_400_000, 4),
+    )  # fmt: skip
+    for name, fields, next_in, last_ago, count in specs:
+        await schedules.upsert(parse_spec(name=name, **fields))
+        definition = definition_prefix() + name
+        await redis_client.hset(definition, mapping={"last": NOW_MS - last_ago, "count": count})
+        if next_in is None:
+            await redis_client.hset(definition, "ended", "1")
+            await redis_client.zrem(due_key(), name)
+        else:
+            await redis_client.zadd(due_key(), {name: NOW_MS + next_in})
 
 
 def _app(url: str) -> ConsoleApp:
@@ -267,3 +291,12 @@ async def test_snapshots_of_every_screen(redis_url: str, fixed_data: dict[str, s
         await await_until(lambda: bool(metrics.points))
         await pilot.pause()
         check("metrics", app.export_screenshot())
+
+        await pilot.press("escape", "escape", "escape")
+        await wait_for_screen(app, OverviewScreen)
+        await pilot.press("s")
+        schedules = await wait_for_screen(app, SchedulesScreen)
+        await wait_for_rows(schedules.table, 3)
+        await _settled(app)
+        await pilot.pause()
+        check("schedules", app.export_screenshot())

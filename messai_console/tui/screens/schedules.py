@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -22,27 +23,35 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("queue", "queue"),
     ("job", "job"),
     ("when", "when"),
-    ("next_local", "next fire (local)"),
-    ("next_utc", "next fire (UTC)"),
-    ("due", "due"),
-    ("last", "last fire"),
+    ("next", "next fire (local · UTC)"),
     ("count", "count"),
-    ("state", "state"),
+    ("last", "last fire"),
 )
 OVERDUE_MS = 5_000
 """A next fire this far in the past means no scheduler is firing it."""
 
 
-def fire_time(epoch_ms: int | None, tz_name: str) -> Text:
-    """``2026-01-02 02:30:00 CET`` in the schedule's zone (or UTC for ``"UTC"``)."""
-    if epoch_ms is None:
-        return Text("-", style="dim")
-    try:
-        tz = zone(tz_name)
-    except InvalidScheduleError:
-        tz = UTC  # type: ignore[assignment]
+def next_fire(epoch_ms: int, tz_name: str) -> str:
+    """``2026-01-02 02:30 CET · 01:30 UTC``: in the schedule's zone, then UTC (its
+    date too when it differs; once only when the zone is UTC)."""
+    local = fire_time(epoch_ms, tz_name)
+    utc = fire_time(epoch_ms)
+    if local.removesuffix(" UTC") == utc:
+        return local
+    local_date, utc_date = local[:10], utc[:10]
+    return f"{local} · {utc[11:] if utc_date == local_date else utc[5:]} UTC"
+
+
+def fire_time(epoch_ms: int, tz_name: str | None = None) -> str:
+    """``2026-01-02 02:30 CET`` in the zone ``tz_name`` (``2026-01-02 01:30`` in UTC
+    when None); seconds only when the instant is not on a whole minute."""
+    tz: tzinfo = UTC
+    if tz_name is not None:
+        with contextlib.suppress(InvalidScheduleError):
+            tz = zone(tz_name)
     instant = datetime.fromtimestamp(epoch_ms / 1000, UTC).astimezone(tz)
-    return render.safe(instant.strftime("%Y-%m-%d %H:%M:%S %Z"), 40)
+    shape = "%Y-%m-%d %H:%M" if epoch_ms % 60_000 == 0 else "%Y-%m-%d %H:%M:%S"
+    return instant.strftime(shape + (" %Z" if tz_name is not None else ""))
 
 
 def every(every_ms: int) -> str:
@@ -98,37 +107,44 @@ class SchedulesScreen(ConsoleScreen):
         spec = info.spec
         if spec.cron is not None:
             when = render.safe(spec.cron, 30, style="bold")
-            when.append("  ")
+            when.append(" ")
             when.append_text(render.safe(spec.tz, 30, style="dim"))
         else:
             when = Text(every(spec.every_ms or 0), style="bold")
         if info.ended or info.next_ms is None:
-            due = Text("-", style="dim")
-        elif info.next_ms - now < -OVERDUE_MS:
-            due = Text(f"late {render.duration(now - info.next_ms)}", style="bold yellow")
+            fire = Text("ended", style="dim")
         else:
-            due = Text(f"in {render.duration(max(info.next_ms - now, 0))}")
+            # Late: due a while ago and not fired, so no scheduler is running.
+            late = info.next_ms - now < -OVERDUE_MS
+            fire = render.safe(next_fire(info.next_ms, spec.tz), 60)
+            if late:
+                fire.stylize("bold yellow")
         count = f"{info.count:,}" + (f"/{spec.limit:,}" if spec.limit else "")
         return (
-            render.safe(spec.name, 40, style="bold" if not info.ended else "dim"),
-            render.safe(spec.queue, 30),
-            render.safe(spec.job, 30),
+            render.safe(spec.name, 30, style="bold" if not info.ended else "dim"),
+            render.safe(spec.queue, 24),
+            render.safe(spec.job, 24),
             when,
-            fire_time(info.next_ms, spec.tz),
-            fire_time(info.next_ms, "UTC"),
-            due,
-            Text(render.ago(info.last_ms, now), style="" if info.last_ms else "dim"),
+            fire,
             Text(count, justify="right", style="" if info.count else "dim"),
-            Text("ended", style="dim") if info.ended else Text("active", style="green"),
+            Text(render.ago(info.last_ms, now), style="" if info.last_ms else "dim"),
         )
 
     def _show_detail(self) -> None:
-        """Data, options and bounds of the highlighted schedule, on one line."""
+        """When the highlighted schedule fires, with its data, options and bounds."""
         info = self.selected()
         text = Text()
         if info is not None:
             spec = info.spec
-            text.append("data ", style="dim")
+            now = self.now_ms()
+            text.append_text(render.safe(spec.name, 40, style="bold"))
+            if info.ended or info.next_ms is None:
+                text.append("  ended", style="dim")
+            elif info.next_ms - now < -OVERDUE_MS:
+                text.append(f"  late by {render.duration(now - info.next_ms)}", style="bold yellow")
+            else:
+                text.append(f"  next in {render.duration(max(info.next_ms - now, 0))}")
+            text.append("   data ", style="dim")
             text.append_text(render.safe(json.dumps(spec.data, default=str), 60))
             if spec.options:
                 text.append("   options ", style="dim")
@@ -142,7 +158,7 @@ class SchedulesScreen(ConsoleScreen):
             text.append("   missed ticks: ", style="dim")
             text.append("fire the latest" if spec.missed == "latest" else "skip")
             text.append("   last fire ", style="dim")
-            text.append(fire_time(info.last_ms, spec.tz).plain if info.last_ms else "never")
+            text.append(fire_time(info.last_ms, spec.tz) if info.last_ms else "never")
         self.query_one("#schedule-detail", Static).update(text)
 
     def _show_totals(self, now: int) -> None:
