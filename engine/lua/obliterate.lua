@@ -1,6 +1,7 @@
 --[[
   obliterate: deletes every key of the queue, a page of jobs per call.
-  Refuses while jobs are active unless forced. Includes: common
+  Refuses while jobs are active unless forced. Jobs of other queues waiting
+  for one of its jobs fail. Includes: common, deps
   ARGV[2] force ("1"), ARGV[3] page size, ARGV[4] queue name,
   ARGV[5] metrics days to delete (comma separated day numbers)
   Returns the number of jobs still left (0 when the queue is gone);
@@ -11,17 +12,10 @@ if not force then
   local active = redis.call("ZCARD", active_key)
   if active > 0 then return redis.error_reply("active:" .. active) end
 end
-local removed = 0
-for _, set_key in ipairs({waiting_key, delayed_key, pending_key, active_key, failed_key, completed_key}) do
-  if removed < page then
-    local ids = redis.call("ZRANGE", set_key, 0, page - removed - 1)
-    for i = 1, #ids do delete_job(ids[i]) end
-    if #ids > 0 then redis.call("ZREM", set_key, unpack(ids)) end
-    removed = removed + #ids
-  end
-end
+local all_sets = {waiting_key, delayed_key, pending_key, active_key, failed_key, completed_key}
+delete_jobs_in(all_sets, page, "its queue was obliterated")
 local left = 0
-for _, set_key in ipairs({waiting_key, delayed_key, pending_key, active_key, failed_key, completed_key}) do
+for _, set_key in ipairs(all_sets) do
   left = left + redis.call("ZCARD", set_key)
 end
 if left == 0 then

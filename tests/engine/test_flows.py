@@ -161,3 +161,16 @@ async def test_next_step_on_the_same_queue_starts_at_once(
     await wait_for_state(queue, last.id, "completed")
     # well under the worker's 2-second idle recheck: the release woke it
     assert starts[-1] - starts[0] < 1.0
+
+
+async def test_draining_a_queue_fails_the_steps_waiting_on_it(queue: Queue) -> None:
+    _first, second = (
+        await JobChain(queue.redis).add("test-queue", "noop").add("other-queue", "noop").execute()
+    )
+    assert await queue.drain() == 1
+    failed = await Queue("other-queue", queue.redis).get_job(second.id)
+    assert (
+        failed is not None
+        and failed.state == "failed"
+        and "drained before it ran" in (failed.error or "")
+    )

@@ -102,3 +102,25 @@ local function revive_dependents(base, id)
     end
   end
 end
+
+-- Deletes up to `page` jobs from the given state sets, in order; jobs that
+-- others wait for fail them first (`reason`). Returns how many were deleted.
+local function delete_jobs_in(set_keys, page, reason)
+  local removed = 0
+  local now = nil
+  for _, set_key in ipairs(set_keys) do
+    if removed < page then
+      local ids = redis.call("ZRANGE", set_key, 0, page - removed - 1)
+      for i = 1, #ids do
+        if redis.call("HGET", job_key(ids[i]), "hd") then
+          now = now or now_ms()
+          release_dependents(now, prefix, ids[i], nil, reason)
+        end
+        delete_job(ids[i])
+      end
+      if #ids > 0 then redis.call("ZREM", set_key, unpack(ids)) end
+      removed = removed + #ids
+    end
+  end
+  return removed
+end
