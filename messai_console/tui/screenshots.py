@@ -18,9 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine import BulkJob, JobContext, Queue, Worker
+from engine import BulkJob, JobContext, Queue, Scheduler, Schedules, Worker, parse_spec
 from engine.connection import connect
 from engine.embedded import start_server
+from messai_console.scheduled import init_scheduled_jobs
 from messai_console.tui import make_app
 from messai_console.tui.app import ConsoleApp
 from messai_console.tui.screens.events import EventsScreen
@@ -28,6 +29,7 @@ from messai_console.tui.screens.job import JobScreen
 from messai_console.tui.screens.metrics import MetricsScreen
 from messai_console.tui.screens.overview import OverviewScreen
 from messai_console.tui.screens.queue import QueueScreen
+from messai_console.tui.screens.schedules import SchedulesScreen
 from messai_console.tui.screens.workers import WorkersScreen
 
 SIZE = (140, 40)
@@ -95,7 +97,11 @@ async def train(ctx: JobContext) -> dict[str, int]:
     return {"epochs": 1000}
 
 
-async def seed(url: str) -> tuple[Worker, asyncio.Task[None], Any]:
+_background: set[asyncio.Task[None]] = set()
+"""The scheduler's task (kept referenced until the end)."""
+
+
+async def seed(url: str) -> tuple[Worker, asyncio.Task[None], Any, Scheduler]:
     client = connect(url)
     plan = sample_jobs(random.Random(7))
     for name, batch in plan.items():
@@ -118,7 +124,46 @@ async def seed(url: str) -> tuple[Worker, asyncio.Task[None], Any]:
     )
     await _until(lambda: _active(ml, 3), "the training jobs to start")
     await Queue("data-export", client).pause()
-    return worker, task, client
+    scheduler = await seed_schedules(client)
+    return worker, task, client, scheduler
+
+
+async def seed_schedules(client: Any) -> Scheduler:
+    """The platform's scheduled tasks (in Berlin time), and two fast schedules a
+    scheduler fires a few times, so the counts and last fires are not all empty.
+    The scheduler keeps running (stop it with ``request_stop``)."""
+    await init_scheduled_jobs(client, "messai", "Europe/Berlin")
+    schedules = Schedules(client)
+    await schedules.upsert(
+        parse_spec(
+            name="cache-warmup",
+            queue="scheduled-tasks",
+            job="echo",
+            data={"cache": "papers"},
+            every_ms=2_000,
+            immediately=True,
+        )
+    )
+    await schedules.upsert(
+        parse_spec(
+            name="export-sample",
+            queue="data-export",
+            job="echo",
+            every_ms=1_000,
+            limit=3,
+            immediately=True,
+        )
+    )
+    scheduler = Scheduler(client, poll_s=0.1)
+    scheduler_task = asyncio.create_task(scheduler.run())
+    _background.add(scheduler_task)
+
+    async def fired() -> bool:
+        warmup, sample = await schedules.get("cache-warmup"), await schedules.get("export-sample")
+        return bool(warmup and warmup.count >= 2 and sample and sample.ended)
+
+    await _until(fired, "the schedules to fire")
+    return scheduler
 
 
 async def _active(queue: Queue, count: int) -> bool:
@@ -199,6 +244,14 @@ async def capture(url: str, out: Path) -> list[Path]:
         await settle()
         save("metrics")
 
+        await pilot.press("escape", "s")
+        await _until(lambda: isinstance(app.screen, SchedulesScreen), "the schedules")
+        schedules = app.screen
+        assert isinstance(schedules, SchedulesScreen)
+        await _until(lambda: schedules.table.row_count == 6, "schedules")
+        await settle()
+        save("schedules")
+
         await pilot.press("question_mark")
         await pilot.pause()
         save("help")
@@ -224,10 +277,13 @@ async def main(out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="messai-shots-") as tmp:
         server = start_server(Path(tmp), persistent=False, unix_socket=False)
         try:
-            worker, task, client = await seed(server.url)
+            worker, task, client, scheduler = await seed(server.url)
             try:
                 svgs = await capture(server.url, out)
             finally:
+                scheduler.request_stop()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.gather(*_background), 10)
                 worker.request_stop()
                 worker.shutdown_grace_ms = 0
                 with contextlib.suppress(Exception):
