@@ -84,7 +84,11 @@ KEYS: list[tuple[str, str, str]] = [
     ("everywhere", "esc", "back"),
     ("everywhere", "j / k, arrows", "move"),
     ("everywhere", ":", "jump to a queue, a job id or a screen"),
-    ("everywhere", "w / e / m / s", "workers, events, metrics, schedules (on a queue, s flips the order)"),
+    (
+        "everywhere",
+        "w / e / m / s",
+        "workers, events, metrics, schedules (on a queue, s flips the order)",
+    ),
     ("everywhere", "f", "freeze or unfreeze live updates"),
     ("everywhere", "+ / -", "refresh faster or slower (at most once a second)"),
     ("everywhere", "?", "this list"),
