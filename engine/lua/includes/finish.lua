@@ -23,7 +23,7 @@
   job:delayed.
 ]]
 local function new_batch()
-  return {completed = {}, failed = {}, keep_completed = -1, keep_failed = -1,
+  return {completed = {}, failed = {}, keep = {completed = -1, failed = -1},
           done = 0, failed_count = 0, run_time = 0}
 end
 
@@ -31,6 +31,19 @@ local function keep_min(current, keep)
   if keep < 0 then return current end
   if current < 0 or keep < current then return keep end
   return current
+end
+
+-- A finished job goes into its set with the batch (or is deleted at once
+-- when its retention keeps none); `set` is "completed" or "failed".
+local function record_finished(batch, set, id, now, keep_count)
+  if keep_count == 0 then
+    delete_job(id)
+    return
+  end
+  local entries = batch[set]
+  entries[#entries + 1] = now
+  entries[#entries + 1] = id
+  batch.keep[set] = keep_min(batch.keep[set], keep_count)
 end
 
 local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms, delay_ms,
@@ -46,13 +59,7 @@ local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms,
     if has_dependents then release_dependents(now, prefix, id, value, nil) end
     batch.done = batch.done + 1
     batch.run_time = batch.run_time + runtime_ms
-    if keep_count == 0 then
-      delete_job(id)
-    else
-      batch.completed[#batch.completed + 1] = now
-      batch.completed[#batch.completed + 1] = id
-      batch.keep_completed = keep_min(batch.keep_completed, keep_count)
-    end
+    record_finished(batch, "completed", id, now, keep_count)
     return "ok"
   end
   if kind == "h" then
@@ -93,24 +100,18 @@ local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms,
     emit("job:failed", id, "att", attempt, "err", value)
   end
   if has_dependents then release_dependents(now, prefix, id, nil, value) end
-  if keep_count == 0 then
-    delete_job(id)
-  else
-    batch.failed[#batch.failed + 1] = now
-    batch.failed[#batch.failed + 1] = id
-    batch.keep_failed = keep_min(batch.keep_failed, keep_count)
-  end
+  record_finished(batch, "failed", id, now, keep_count)
   return "ok"
 end
 
 local function finish_batch(batch, now)
   if #batch.completed > 0 then
     redis.call("ZADD", completed_key, unpack(batch.completed))
-    trim_by_count(completed_key, batch.keep_completed)
+    trim_by_count(completed_key, batch.keep.completed)
   end
   if #batch.failed > 0 then
     redis.call("ZADD", failed_key, unpack(batch.failed))
-    trim_by_count(failed_key, batch.keep_failed)
+    trim_by_count(failed_key, batch.keep.failed)
   end
   if batch.done > 0 then add_metric(now, "c", batch.done) end
   if batch.failed_count > 0 then add_metric(now, "f", batch.failed_count) end
