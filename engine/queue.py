@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from engine.codec import dumps
 from engine.errors import InvalidJobError, InvalidStateError, JobNotFoundError, QueueNotFoundError
@@ -146,27 +146,21 @@ class Queue:
         return args
 
     async def _send_chunks(self, chunks: list[list[Any]]) -> list[str]:
-        script = self._scripts.add
-        # The first call goes alone: it reloads the script if the server lost it.
-        replies: list[Any] = [await script(self.redis, self._script_keys, chunks[0])]
-        if len(chunks) > 1:
-            # The rest are packed here and pipelined on a connection of their own:
-            # redis-py's packing costs more than Redis's work for large chunks.
-            bound = BoundScript(script, self._script_keys)
+        if len(chunks) == 1:
+            replies: list[Any] = [await self._scripts.add(self.redis, self._script_keys, chunks[0])]
+        else:
+            # Many chunks are packed here and pipelined on a connection of their
+            # own: redis-py's packing costs more than Redis's work for them.
+            bound = BoundScript(self._scripts.add, self._script_keys)
             channel = Channel(self.redis)
             try:
-                results = await asyncio.gather(
-                    *(channel.execute(bound.request(args)) for args in chunks[1:]),
-                    return_exceptions=True,
-                )
+                first = await bound(channel, chunks[0])  # reloads the script if the server lost it
+                replies = [
+                    first,
+                    *await asyncio.gather(*(bound(channel, args) for args in chunks[1:])),
+                ]
             finally:
                 await channel.close()
-            for args, result in zip(chunks[1:], results, strict=True):
-                if isinstance(result, NoScriptError):
-                    result = await script(self.redis, self._script_keys, args)
-                elif isinstance(result, Exception):
-                    raise result
-                replies.append(result)
         return [str(reply[i]) for reply in replies for i in range(0, len(reply), 2)]
 
     # -- reading ------------------------------------------------------------
