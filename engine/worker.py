@@ -62,6 +62,9 @@ log = logging.getLogger("engine.worker")
 DEFAULT_BACKOFF = Backoff(type="exponential", delay_ms=1000)
 MAX_ERROR_CHARS = 4000
 MAX_STACK_CHARS = 16000
+MAX_IN_FLIGHT = 2
+"""Exchanges one worker may have in flight: while Redis runs one, this
+process starts the jobs the other brought and collects their outcomes."""
 IDLE_RECHECK_S = 2.0
 """An idle worker looks at its queues at least this often, even without a wake-up."""
 _CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
@@ -283,6 +286,17 @@ class Worker:
         self._failed = 0
         self._signal_count = 0
         self._rotation = 0
+        self._states = list(self._queues.values())
+        self._in_flight = 0
+        """Exchanges sent whose replies have not been handled yet (at most MAX_IN_FLIGHT)."""
+        self._reserved = 0
+        """Jobs asked for by the fetches in flight."""
+        self._batch_cap = max(1, -(-(concurrency + prefetch) // MAX_IN_FLIGHT))
+        """Most jobs one fetch asks for: a share of the slots, so that two exchanges overlap."""
+        self._exchange_error: BaseException | None = None
+        self._failures = 0
+        """Exchanges failed in a row (Redis unreachable): sets the back-off."""
+        self._exchanges: set[asyncio.Task[None]] = set()
 
     def _queue_state(self, keys: QueueKeys) -> _QueueState:
         return _QueueState(
@@ -398,36 +412,61 @@ class Worker:
     # -- main loop --------------------------------------------------------
 
     async def _main_loop(self) -> None:
-        failures = 0
         while True:
             if self._stopping:
-                if not self._running and not self._outcomes:
+                if not self._running and not self._outcomes and not self._in_flight:
                     return
                 if self._running and time.monotonic() >= self._stop_deadline:
                     self._hand_back_all()
-            try:
-                await self._exchange()
-                failures = 0
-            except _CONNECTION_ERRORS as exc:
-                failures += 1
-                delay = min(0.05 * 2**failures, 5.0)
+            error, self._exchange_error = self._exchange_error, None
+            if error is not None:
+                self._failures += 1
+                delay = min(0.05 * 2**self._failures, 5.0)
                 log.warning(
-                    "worker %s: Redis unreachable (%s); retrying in %.2fs", self.id, exc, delay
+                    "worker %s: Redis unreachable (%s); retrying in %.2fs", self.id, error, delay
                 )
                 # Not _wait(): it returns at once while outcomes are pending,
                 # and the failed exchange just put them back (a busy loop).
                 self._changed.clear()
                 await self._changed.wait(delay)
                 continue
-            if self._should_fetch() or self._outcomes:
+            if self._in_flight < MAX_IN_FLIGHT and (self._outcomes or self._should_fetch()):
+                if self._active or self._in_flight:
+                    # Jobs are running or coming: exchange in the background,
+                    # so that their outcomes can go out in a second call while
+                    # this one is in flight (Redis and this process work at once).
+                    self._spawn_exchange()
+                    continue
+                # Nothing could finish or arrive meanwhile: no task needed.
+                try:
+                    await self._exchange()
+                except _CONNECTION_ERRORS as exc:
+                    self._exchange_error = exc
                 continue
-            if self._free_slots() > 0:
+            if self._free_slots() > 0 and not self._in_flight:
                 self._hungry.set()
             await self._wait(self._wait_timeout())
 
+    def _spawn_exchange(self) -> None:
+        assert self._loop is not None
+        self._in_flight += 1
+        task = self._loop.create_task(self._background_exchange())
+        self._exchanges.add(task)
+        task.add_done_callback(self._exchanges.discard)
+
+    async def _background_exchange(self) -> None:
+        try:
+            await self._exchange(counted=True)
+        except _CONNECTION_ERRORS as exc:
+            self._exchange_error = exc
+        finally:
+            self._changed.set()
+
     def _free_slots(self) -> int:
-        """How many more jobs this worker may lease now."""
-        return 0 if self._stopping else self.concurrency + self.prefetch - len(self._running)
+        """How many more jobs this worker may lease now (fetches in flight count)."""
+        if self._stopping:
+            return 0
+        return self.concurrency + self.prefetch - len(self._running) - self._reserved
 
     def _should_fetch(self) -> bool:
         if self._free_slots() <= 0:
@@ -447,33 +486,45 @@ class Worker:
 
     async def _wait(self, seconds: float) -> None:
         self._changed.clear()
-        if self._outcomes or (self._stopping and not self._running):
+        if self._in_flight < MAX_IN_FLIGHT and (
+            self._outcomes or (self._stopping and not self._running and not self._in_flight)
+        ):
             return
         await self._changed.wait(seconds)
 
-    async def _exchange(self) -> None:
-        """Report finished jobs and fetch new ones: one call per queue that needs one."""
-        outcomes, self._outcomes = self._outcomes, []
-        by_queue: dict[str, list[Outcome]] = {}
-        for outcome in outcomes:
-            by_queue.setdefault(outcome.job.queue.name, []).append(outcome)
-        states = list(self._queues.values())
-        self._rotation = (self._rotation + 1) % len(states)
-        states = states[self._rotation :] + states[: self._rotation]
-        now = time.monotonic()
+    async def _exchange(self, counted: bool = False) -> None:
+        """Report finished jobs and fetch new ones: one call per queue that needs one.
+
+        ``counted``: the caller already counted this exchange in ``_in_flight``.
+        """
+        if not counted:
+            self._in_flight += 1
         try:
-            for state in states:
-                queue_outcomes = by_queue.pop(state.keys.name, [])
-                due = state.maybe_has_work or (state.next_check and state.next_check <= now)
-                want = self._free_slots() if due else 0
-                if not queue_outcomes and want <= 0:
-                    continue
-                await self._finish_and_fetch(state, queue_outcomes, want)
-        except BaseException:
-            # keep what was not reported for the next attempt
-            unsent = [o for rest in by_queue.values() for o in rest]
-            self._outcomes = unsent + self._outcomes
-            raise
+            outcomes, self._outcomes = self._outcomes, []
+            by_queue: dict[str, list[Outcome]] = {}
+            for outcome in outcomes:
+                by_queue.setdefault(outcome.job.queue.name, []).append(outcome)
+            states = self._states
+            if len(states) > 1:
+                self._rotation = (self._rotation + 1) % len(states)
+                states = states[self._rotation :] + states[: self._rotation]
+            now = time.monotonic()
+            try:
+                for state in states:
+                    queue_outcomes = by_queue.pop(state.keys.name, [])
+                    due = state.maybe_has_work or (state.next_check and state.next_check <= now)
+                    want = min(self._free_slots(), self._batch_cap) if due else 0
+                    if not queue_outcomes and want <= 0:
+                        continue
+                    await self._finish_and_fetch(state, queue_outcomes, want)
+                self._failures = 0
+            except BaseException:
+                # keep what was not reported for the next attempt
+                unsent = [o for rest in by_queue.values() for o in rest]
+                self._outcomes = unsent + self._outcomes
+                raise
+        finally:
+            self._in_flight -= 1
 
     async def _finish_and_fetch(
         self, state: _QueueState, outcomes: list[Outcome], want: int
@@ -481,6 +532,7 @@ class Worker:
         self._fetch_counter += 1
         token = f"{self._token_base}:{self._fetch_counter}"
         keys = state.keys
+        self._reserved += want
         try:
             if outcomes:
                 args: list[Any] = [keys.base, self.id, self.lease_ms, want, token, len(outcomes)]
@@ -499,6 +551,8 @@ class Worker:
         except _CONNECTION_ERRORS:
             self._outcomes = outcomes + self._outcomes
             raise
+        finally:
+            self._reserved -= want
         for outcome in outcomes:
             self._notify_outcome(outcome, lost=outcome.job.job_id in lost)
         status, next_due, server_now = str(reply[0]), int(reply[1]), int(reply[2])
