@@ -21,6 +21,7 @@ class _Done:
 
 
 _DONE = _Done()
+_CREATE_LOCK = threading.Lock()
 
 
 @dataclass(eq=False)
@@ -43,10 +44,21 @@ class JobContext:
     worker_id: str
     _send: Callable[[str, str, str], Coroutine[Any, Any, None]] = field(repr=False)
     _loop: asyncio.AbstractEventLoop = field(repr=False)
-    cancelled: threading.Event = field(default_factory=threading.Event)
     dependency_results: dict[str, Any] = field(default_factory=dict)
     """Results of the jobs this one waited for (chains, flows), by "<queue>:<id>";
     a dependency whose failure was ignored gives {"error": message}."""
+    _cancelled: threading.Event | None = field(default=None, repr=False)
+
+    @property
+    def cancelled(self) -> threading.Event:
+        """Set when the job should stop; made on first use (most jobs never look)."""
+        event = self._cancelled
+        if event is None:
+            with _CREATE_LOCK:  # a pool thread and the loop may both ask first
+                if self._cancelled is None:
+                    self._cancelled = threading.Event()
+                event = self._cancelled
+        return event
 
     @property
     def previous_result(self) -> Any:

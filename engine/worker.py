@@ -52,7 +52,14 @@ from engine.errors import (
     UnrecoverableError,
 )
 from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_key, worker_registry_key
-from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Backoff, JobOptions, Keep
+from engine.options import (
+    DEFAULT_KEEP_COMPLETED,
+    DEFAULT_KEEP_FAILED,
+    DEFAULT_OPTIONS,
+    Backoff,
+    JobOptions,
+    Keep,
+)
 from engine.processors import Processor, ProcessorRegistry, ProcessorSpec, diagnostic_processors
 from engine.scripts import BoundScript, scripts
 from engine.wire import Channel
@@ -586,11 +593,13 @@ class Worker:
             ) = flat[i : i + 10]
             try:
                 options = (
-                    JobOptions.model_validate(loads(options_json)) if options_json else JobOptions()
+                    JobOptions.model_validate(loads(options_json))
+                    if options_json
+                    else DEFAULT_OPTIONS
                 )
                 data = loads(data_json)
             except ValueError as exc:
-                options, data = JobOptions(), None
+                options, data = DEFAULT_OPTIONS, None
                 bad_data: Exception | None = exc
             else:
                 bad_data = None

@@ -109,6 +109,7 @@ local STATE_KEYS = {
 }
 
 local function add_metric(now, field, amount)
+  if amount == 0 then return end -- (a 0 ms run time): nothing to add, and no EXPIRE each time
   local day = math.floor(now / 86400000)
   local minute = math.floor((now % 86400000) / 60000)
   local key = prefix .. "metrics:" .. day
