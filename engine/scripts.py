@@ -18,7 +18,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from engine.wire import Arg, Channel, encode_arg
+from engine.wire import Arg, Channel, encode_arg, pack_args
 
 _INCLUDES_LINE = re.compile(r"Includes:\s*([a-z_, ]+)")
 
@@ -62,24 +62,24 @@ class BoundScript:
     """A script with its KEYS packed once, called over a :class:`Channel`:
     each call only encodes its ARGV."""
 
-    __slots__ = ("_eval_head", "_head", "_head_count", "script")
+    __slots__ = ("_eval_head", "_head", "_head_count", "_keys", "script")
 
     def __init__(self, script: Script, keys: list[str]) -> None:
         self.script = script
+        self._keys = tuple(keys)
         self._head_count = 3 + len(keys)
-        head: list[Arg] = ["EVALSHA", script.sha, len(keys)]
+        self._head = self._pack_head("EVALSHA", script.sha, self._keys)
+        self._eval_head: bytes | None = None
+        """EVAL with the whole source: packed when the server first lacks the script."""
+
+    @staticmethod
+    def _pack_head(command: str, script: str, keys: tuple[str, ...]) -> bytes:
+        head: list[Arg] = [command, script, len(keys)]
         head.extend(keys)
-        self._head = b"".join(encode_arg(part) for part in head)
-        eval_head: list[Arg] = ["EVAL", script.source, len(keys)]
-        eval_head.extend(keys)
-        self._eval_head = b"".join(encode_arg(part) for part in eval_head)
+        return b"".join(encode_arg(part) for part in head)
 
     def request(self, args: list[Arg]) -> bytes:
-        return (
-            b"*%d\r\n" % (self._head_count + len(args))
-            + self._head
-            + b"".join(map(encode_arg, args))
-        )
+        return b"*%d\r\n" % (self._head_count + len(args)) + self._head + pack_args(args)
 
     async def __call__(self, channel: Channel, args: list[Arg]) -> Any:
         request = self.request(args)
@@ -87,10 +87,10 @@ class BoundScript:
             return await channel.execute(request)
         except NoScriptError:
             # EVAL runs and caches the script in one step (see Script.__call__).
+            if self._eval_head is None:
+                self._eval_head = self._pack_head("EVAL", self.script.source, self._keys)
             return await channel.execute(
-                b"*%d\r\n" % (self._head_count + len(args))
-                + self._eval_head
-                + b"".join(map(encode_arg, args))
+                b"*%d\r\n" % (self._head_count + len(args)) + self._eval_head + pack_args(args)
             )
 
 

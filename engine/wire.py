@@ -53,6 +53,20 @@ def pack(args: list[Arg]) -> bytes:
     return b"*%d\r\n" % len(args) + b"".join(encode_arg(arg) for arg in args)
 
 
+def pack_args(args: list[Arg]) -> bytes:
+    """The bulk strings of ``args``, without the array header: for requests
+    whose head is packed once. The same bytes as :func:`encode_arg` gives,
+    packed by hiredis when it takes the arguments (about four times faster)."""
+    if not args:
+        return b""
+    try:
+        # hiredis's stub says a 1-tuple; it takes any number of arguments
+        packed: bytes = hiredis.pack_command(tuple(args))  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # what hiredis refuses (bool, None...) is packed as before
+        return b"".join(map(encode_arg, args))
+    return packed[packed.index(b"\n") + 1 :]
+
+
 class Channel:
     """One pipelined connection to the server that ``client`` is configured for."""
 
