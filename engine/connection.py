@@ -25,6 +25,7 @@ from redis.retry import Retry
 
 from engine.embedded import ensure_embedded
 from engine.settings import RedisSettings, mask_url
+from engine.wire import close_shared_channel
 
 __all__ = [
     "DEFAULT_URL",
@@ -139,6 +140,17 @@ class _SyncRetry(Retry):
             raise failed.error from None
 
 
+class _Client(redis.asyncio.Redis):
+    """A client that also closes the engine's own connection for it (the one
+    queues add jobs over, see `engine.wire.shared_channel`) when it is closed."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        try:
+            await close_shared_channel(self)
+        finally:
+            await super().aclose(close_connection_pool)
+
+
 def _client_options(url: str, retry: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     options: dict[str, Any] = {
         "decode_responses": True,
@@ -155,13 +167,14 @@ def connect(url: str, *, retries: int = RETRIES, **kwargs: Any) -> redis.asyncio
     """An asyncio client for `url`: decoded responses, keep-alive, health checks every
     30 s, and up to `retries` retries with exponential backoff on connection errors and
     timeouts (not on authentication errors). Keyword arguments go to
-    `redis.asyncio.Redis.from_url` and override these defaults."""
+    `redis.asyncio.Redis.from_url` and override these defaults. Closing the client
+    also closes the connection that queues add jobs over."""
     retry = _AsyncRetry(
         ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE),
         retries,
         supported_errors=(RedisConnectionError, RedisTimeoutError),
     )
-    return redis.asyncio.Redis.from_url(url, **_client_options(url, retry, kwargs))
+    return _Client.from_url(url, **_client_options(url, retry, kwargs))
 
 
 def connect_sync(url: str, *, retries: int = RETRIES, **kwargs: Any) -> redis.Redis:

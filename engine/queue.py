@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -18,9 +19,9 @@ from engine.events import Event, read_events
 from engine.job import Job
 from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, queue_registry_key
 from engine.metrics import MetricsWindow, read_metrics
-from engine.options import JobOptions, parse_options
+from engine.options import DEFAULT_OPTIONS, JobOptions, parse_options
 from engine.scripts import BoundScript, scripts
-from engine.wire import Channel
+from engine.wire import close_shared_channel, shared_channel
 
 BULK_CHUNK = 1000
 """Jobs per script call in add_bulk: bounds how long one call holds Redis."""
@@ -41,6 +42,11 @@ class BulkJob:
 class Queue:
     """A named queue in Redis.
 
+    Jobs are added over one pipelined connection per client and event loop,
+    shared by every Queue on that client (concurrent adds share its round
+    trips). Clients made by ``engine.connect`` close it when they are closed;
+    with a client made otherwise, call :meth:`aclose` when done adding.
+
     Args:
         name: the queue's name (no braces, colons or control characters).
         redis: an asyncio Redis client created with ``decode_responses=True``
@@ -54,9 +60,15 @@ class Queue:
         self.keys = QueueKeys(name, prefix)
         self._script_keys = self.keys.script_keys
         self._scripts = scripts()
+        self._add = BoundScript(self._scripts.add, self._script_keys)
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
+
+    async def aclose(self) -> None:
+        """Close the connection that adds go over. Every Queue on this client
+        shares it; the next add opens a new one. The client stays open."""
+        await close_shared_channel(self.redis)
 
     # -- adding -----------------------------------------------------------
 
@@ -84,13 +96,15 @@ class Queue:
 
         Adding a job whose ``job_id`` exists returns the existing job.
         """
-        opts = parse_options(
-            dict(options) if isinstance(options, Mapping) else options, **option_fields
-        )
-        args = self._job_args(name, data, opts)
-        reply = await self._scripts.add(
-            self.redis, self._script_keys, [self.keys.base, self.name, 1, *args]
-        )
+        if options is None and not option_fields:
+            opts = DEFAULT_OPTIONS
+        else:
+            opts = parse_options(
+                dict(options) if isinstance(options, Mapping) else options, **option_fields
+            )
+        args = [self.keys.base, self.name, 1, *self._job_args(name, data, opts)]
+        channel = shared_channel(self.redis)
+        reply = await channel.run(lambda: self._add(channel, args))
         job_id, created = str(reply[0]), int(reply[1])
         if not created:
             existing = await self.get_job(job_id)
@@ -146,21 +160,16 @@ class Queue:
         return args
 
     async def _send_chunks(self, chunks: list[list[Any]]) -> list[str]:
-        if len(chunks) == 1:
-            replies: list[Any] = [await self._scripts.add(self.redis, self._script_keys, chunks[0])]
-        else:
-            # Many chunks are packed here and pipelined on a connection of their
-            # own: redis-py's packing costs more than Redis's work for them.
-            bound = BoundScript(self._scripts.add, self._script_keys)
-            channel = Channel(self.redis)
-            try:
-                first = await bound(channel, chunks[0])  # reloads the script if the server lost it
-                replies = [
-                    first,
-                    *await asyncio.gather(*(bound(channel, args) for args in chunks[1:])),
-                ]
-            finally:
-                await channel.close()
+        # Pipelined on the shared connection: redis-py's packing costs more than
+        # Redis's work for them. The first goes alone, so that a server that
+        # lost the script is sent its source once, not once per chunk.
+        channel = shared_channel(self.redis)
+        replies: list[Any] = [await channel.run(lambda: self._add(channel, chunks[0]))]
+        replies.extend(
+            await asyncio.gather(
+                *(channel.run(functools.partial(self._add, channel, args)) for args in chunks[1:])
+            )
+        )
         return [str(reply[i]) for reply in replies for i in range(0, len(reply), 2)]
 
     # -- reading ------------------------------------------------------------

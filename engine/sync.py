@@ -68,8 +68,13 @@ class SyncQueue:
         self.close()
 
     def close(self) -> None:
-        self._runner.run(self.queue.redis.aclose())
+        self._runner.run(self._close())
         self._runner.stop()
+
+    async def _close(self) -> None:
+        # Both, before the loop stops: a connection left open would outlive its loop.
+        await self.queue.aclose()
+        await self.queue.redis.aclose()
 
     def add(
         self,

@@ -11,6 +11,12 @@ does not desynchronise the stream (its reply is read and dropped).
 Connection settings (TCP or unix socket, TLS, user, password, database)
 come from the redis-py client the engine was given, so there is one place
 to configure a deployment.
+
+Producers share one :class:`SharedChannel` per client and event loop
+(:func:`shared_channel`): it also follows the client's socket timeout and
+retry policy, as redis-py's own commands do, and is closed with the client
+(clients made by ``engine.connect``), by :func:`close_shared_channel`, or
+when the client is garbage-collected.
 """
 
 from __future__ import annotations
@@ -18,12 +24,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import copy
+import select
 import socket
 import ssl
-from typing import Any
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import hiredis
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import (
     AuthenticationError,
     BusyLoadingError,
@@ -31,10 +44,15 @@ from redis.exceptions import (
     ResponseError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Arg = str | int | float | bytes
+T = TypeVar("T")
 _READ_SIZE = 65536
 _HIGH_WATER = 1 << 20
+_IDLE_CHECK_S = 0.01
+"""A shared channel idle this long checks that the server has not closed the
+connection before it sends (as redis-py checks a pooled connection)."""
 
 
 def encode_arg(value: Arg) -> bytes:
@@ -101,14 +119,27 @@ class Channel:
         return await self.execute(pack(list(args)))
 
     async def close(self) -> None:
+        """Disconnect (calls in flight fail); a later call connects again."""
+        await self._disconnect()
+
+    def abort(self) -> None:
+        """:meth:`close` without waiting for the transport to finish closing."""
+        self._drop()
+
+    async def _disconnect(self) -> None:
+        writer = self._writer
+        self._drop()
+        if writer is not None:
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+
+    def _drop(self) -> None:
         writer, task = self._writer, self._read_task
         self._writer = None
         if task is not None:
             task.cancel()
         if writer is not None:
             writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError):
-                await writer.wait_closed()
         self._fail_pending(RedisConnectionError("connection closed"))
 
     async def _connect(self) -> None:
@@ -134,11 +165,13 @@ class Channel:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             self._reader, self._writer = reader, writer
-            self._read_task = asyncio.get_running_loop().create_task(self._read_loop(reader))
+            self._read_task = asyncio.get_running_loop().create_task(
+                self._read_loop(reader, writer)
+            )
             try:
                 await self._handshake()
             except BaseException:
-                await self.close()
+                await self._disconnect()
                 raise
 
     def _ssl_context(self) -> ssl.SSLContext | None:
@@ -169,7 +202,7 @@ class Channel:
         if db:
             await self.execute(pack(["SELECT", db]))
 
-    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+    async def _read_loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         parser = hiredis.Reader(
             protocolError=RedisConnectionError,
             replyError=ResponseError,
@@ -199,10 +232,11 @@ class Channel:
         except (OSError, RedisConnectionError, ssl.SSLError) as exc:
             error = RedisConnectionError(f"lost the connection to Redis: {exc}")
         finally:
-            writer, self._writer = self._writer, None
-            if writer is not None:
-                writer.close()
-            self._fail_pending(error)
+            writer.close()
+            # A connection made since (after close or abort) is not this loop's to end.
+            if self._writer is writer or self._writer is None:
+                self._writer = None
+                self._fail_pending(error)
 
     def _fail_pending(self, error: Exception) -> None:
         while self._pending:
@@ -219,3 +253,141 @@ def _classify(error: ResponseError) -> Exception:
         # A restarted server reading its AOF: a connection error to retry, as in redis-py.
         return BusyLoadingError(message)
     return error
+
+
+class SharedChannel(Channel):
+    """The channel that every queue on one client shares in one event loop
+    (see :func:`shared_channel`).
+
+    Unlike the worker's own channel it behaves as redis-py's commands do: a
+    connection the server closed while it was idle is replaced before it is
+    used, each call waits at most the client's ``socket_timeout``, and calls
+    that fail with a connection error (or a loading server) are retried as
+    the client's retry policy says. Closed, it stays closed.
+    """
+
+    def __init__(self, client: Redis) -> None:
+        super().__init__(client)
+        self.loop = asyncio.get_running_loop()
+        self._timeout: float | None = self._settings.get("socket_timeout")
+        self._retry = _retry_policy(self._settings)
+        self._closed = False
+        self._last_used = 0.0
+        self.finalizer: weakref.finalize[[SharedChannel], Redis]
+
+    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()`` (requests on this channel) under the client's timeout and retry policy."""
+        try:
+            return await self._attempt(call)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            if self._retry is None:
+                raise
+            return await self._retry_after(error, call)
+
+    async def execute(self, request: bytes) -> Any:
+        if not self._pending and self.connected:
+            now = time.monotonic()
+            if now - self._last_used > _IDLE_CHECK_S and self._peer_closed():
+                await self._disconnect()  # closed while idle: nothing was sent, connect again
+            self._last_used = now
+        return await super().execute(request)
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._disconnect()
+
+    def abort(self) -> None:
+        self._closed = True
+        self._drop()
+
+    async def _attempt(self, call: Callable[[], Awaitable[T]]) -> T:
+        if self._closed:
+            raise RedisConnectionError("the engine's connection of this client was closed")
+        if self._timeout is None:
+            return await call()
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await call()
+        except TimeoutError:
+            # The reply may still come: this connection's stream cannot be trusted.
+            await self._disconnect()
+            raise RedisTimeoutError("Timeout reading from Redis") from None
+
+    async def _retry_after(self, error: Exception, call: Callable[[], Awaitable[T]]) -> T:
+        assert self._retry is not None
+        failed = [error]
+
+        async def attempt() -> T:
+            if failed:
+                raise failed.pop()  # the first try, already made: the policy counts it
+            return await self._attempt(call)
+
+        return await self._retry.call_with_retry(attempt, _no_cleanup)
+
+    def _peer_closed(self) -> bool:
+        """Whether the idle connection has something to read: with no request
+        in flight that can only be the server closing (or resetting) it."""
+        assert self._writer is not None
+        sock = self._writer.get_extra_info("socket")
+        if sock is None:
+            return False
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock.fileno(), select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock.fileno()], [], [], 0)
+        return bool(readable)
+
+
+async def _no_cleanup(_error: Exception) -> None:
+    """Retry's failure hook: a failed call has already dropped its connection."""
+
+
+def _retry_policy(settings: dict[str, Any]) -> Retry | None:
+    """The retry policy that redis-py gives this client's connections (None: no retries)."""
+    retry: Retry | None = settings.get("retry")
+    extra = list(settings.get("retry_on_error") or [])
+    if settings.get("retry_on_timeout"):
+        extra.append(RedisTimeoutError)
+    if not retry and not extra:
+        return None
+    policy = copy.deepcopy(retry) if retry else Retry(NoBackoff(), 1)
+    if extra:
+        policy.update_supported_errors(extra)
+    return policy
+
+
+_shared: weakref.WeakKeyDictionary[Redis, SharedChannel] = weakref.WeakKeyDictionary()
+
+
+def shared_channel(client: Redis) -> SharedChannel:
+    """The :class:`SharedChannel` of ``client`` in the running event loop."""
+    channel = _shared.get(client)
+    if channel is None or channel.loop is not asyncio.get_running_loop():
+        if channel is not None:
+            _release(channel)
+        channel = _shared[client] = SharedChannel(client)
+        # A client dropped without being closed takes its channel with it.
+        channel.finalizer = weakref.finalize(client, _release, channel)
+        channel.finalizer.atexit = False
+    return channel
+
+
+async def close_shared_channel(client: Redis) -> None:
+    """Close ``client``'s shared channel, if it has one; a later call opens a new one."""
+    channel = _shared.pop(client, None)
+    if channel is None:
+        return
+    if channel.loop is asyncio.get_running_loop():
+        channel.finalizer.detach()
+        await channel.close()
+    else:
+        _release(channel)
+
+
+def _release(channel: SharedChannel) -> None:
+    """Close a channel from any thread, on its own loop (if that loop still runs)."""
+    channel.finalizer.detach()
+    if not channel.loop.is_closed():
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            channel.loop.call_soon_threadsafe(channel.abort)

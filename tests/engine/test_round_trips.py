@@ -1,7 +1,8 @@
-"""Round trips per job on the hot path: a change must not add any by accident.
+"""Round trips per job on the hot paths: a change must not add any by accident.
 
-Counted on the client side: every request a worker sends (its pipelined
-channel and the general client), while it drains 1,000 no-op jobs.
+Counted on the client side: every request sent (over the engine's pipelined
+channels and the general client) while a worker drains 1,000 no-op jobs, and
+while a producer adds jobs one at a time.
 """
 
 from __future__ import annotations
@@ -74,3 +75,17 @@ async def test_round_trips_per_job(
     # at concurrency 50 a fetch asks for 25 jobs (two exchanges overlap);
     # start-up costs a handful (registry, server check, subscribe, first sweep)
     assert used <= jobs * limit_per_job + 10, f"{used} round trips for {jobs} jobs"
+
+
+async def test_add_is_one_round_trip_per_job(
+    redis_client: redis.asyncio.Redis, round_trips: dict[str, int]
+) -> None:
+    queue = Queue("round-trips", redis_client)
+    await queue.add("noop")  # the first may load the script
+    round_trips["n"] = 0
+    for i in range(100):
+        await queue.add("noop", {"i": i})
+    await asyncio.gather(*(queue.add("noop", {"i": i}) for i in range(100)))
+    await queue.add("noop", None, priority="high", delay_ms=5, attempts=3)
+    assert round_trips["n"] == 201
+    await queue.aclose()
