@@ -110,10 +110,10 @@ class JobOptions(BaseModel):
 
     def stored(self) -> str:
         """JSON of the options that differ from the defaults ("" when none)."""
-        from engine.codec import dumps
-
         if self is DEFAULT_OPTIONS:
             return ""
+        from engine.codec import dumps
+
         values = self.model_dump(exclude_defaults=True, exclude={"job_id"})
         return dumps(values, "job options") if values else ""
 
