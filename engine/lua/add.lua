@@ -1,7 +1,9 @@
 --[[
   add: adds one or many jobs (add_bulk sends a chunk per call).
   Includes: common, add_job
-  ARGV[2] queue name (for the registry)
+  ARGV[2] queue name (for the registry: the job that begins the queue's
+          sequence registers it; obliterate, the only script that takes a
+          name out of the registry, deletes the sequence with it)
   ARGV[3] number of jobs, then 7 values per job:
           id ("" for a generated one), name, data JSON, opts JSON ("" when
           default), priority, lifo ("1"/"0"), delay_ms
@@ -14,11 +16,11 @@ local count = tonumber(ARGV[3])
 local result = {}
 local woke = false
 local waiting = {}
-redis.call("SADD", registry_key, ARGV[2])
 for i = 0, count - 1 do
   local base = 4 + i * 7
-  local id, created = add_job(now, stamp, ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3],
+  local id, created, began = add_job(now, stamp, ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3],
     tonumber(ARGV[base + 4]), ARGV[base + 5] == "1", tonumber(ARGV[base + 6]), waiting)
+  if began then redis.call("SADD", registry_key, ARGV[2]) end
   result[#result + 1] = id
   result[#result + 1] = created
   if created == 1 then woke = true end

@@ -84,6 +84,25 @@ async def test_obliterate_leaves_no_key_of_the_queue(
     assert (await other.counts())["waiting"] == 1
 
 
+async def test_the_registry_follows_obliterate_and_adds_again(queue: Queue) -> None:
+    for add in (
+        lambda: queue.add("noop"),
+        lambda: queue.add("noop", job_id="custom"),
+        lambda: queue.add_bulk([("noop", None)] * 3),
+    ):
+        assert not await queue.exists()
+        await add()
+        await add()  # an existing custom id adds nothing, and registers nothing twice
+        assert await queue.exists()
+        assert await list_queues(queue.redis) == ["test-queue"]
+        await queue.obliterate()
+    await queue.pause()  # a setting registers a queue without jobs
+    assert await queue.exists()
+    await queue.add("noop")
+    await queue.obliterate()
+    assert not await queue.exists()
+
+
 async def test_obliterate_refuses_while_jobs_run_unless_forced(
     queue: Queue, start_worker: StartWorker
 ) -> None:

@@ -4,13 +4,16 @@
   exists. An empty id takes the next number of that queue's sequence
   (skipping numbers that a caller used as its own id). With deps > 0 the job
   waits in `pending` until that many dependencies have finished.
-  Returns id, created (1 new, 0 the id existed already).
+  Returns id, created (1 new, 0 the id existed already), and true when this
+  call began the queue's sequence: its first job since the queue was created
+  or obliterated (obliterate deletes the sequence).
   Emits: job:added (with state waiting, delayed or pending).
   add_job(...) is the same for the script's own queue. `batch`, when given,
   collects the waiting entries for one ZADD by the caller (add_bulk).
 ]]
 local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay, deps, batch)
   local seq = redis.call("INCR", base .. "seq")
+  local began = seq == 1
   if id == "" then
     id = tostring(seq)
     while redis.call("EXISTS", base .. "job:" .. id) == 1 do
@@ -18,7 +21,7 @@ local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo
       id = tostring(seq)
     end
   elseif redis.call("EXISTS", base .. "job:" .. id) == 1 then
-    return id, 0
+    return id, 0, began
   end
   local fields = {"n", name, "d", data, "ts", stamp}
   if opts ~= "" then
@@ -59,7 +62,7 @@ local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo
     redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
       "state", "waiting")
   end
-  return id, 1
+  return id, 1, began
 end
 
 local function add_job(now, stamp, id, name, data, opts, priority, lifo, delay, batch)
