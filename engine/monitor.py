@@ -117,17 +117,24 @@ async def server_time_ms(redis: Redis) -> int:
     return int(seconds) * 1000 + int(micros) // 1000
 
 
+COMPACT_HASH_VALUE = 1024
+"""hash-max-listpack-value that keeps a job hash with a payload of up to about
+1 KB in the compact encoding (the embedded server's setting)."""
+
+
 async def server_info(redis: Redis) -> dict[str, Any]:
     """Version, memory, clients, ops/s, persistence and eviction policy, with warnings."""
     info = await redis.info()
     policy = str(info.get("maxmemory_policy", "unknown"))
     snapshots: str | None = None
     fsync: str | None = None
+    listpack_value: str | None = None
     try:
         config = await redis.config_get("*")
         policy = str(config.get("maxmemory-policy") or policy)
         snapshots = config.get("save")
         fsync = config.get("appendfsync")
+        listpack_value = config.get("hash-max-listpack-value", config.get("hash-max-ziplist-value"))
     except ResponseError:
         pass  # CONFIG is disabled on some managed servers
     aof = bool(info.get("aof_enabled"))
@@ -139,6 +146,11 @@ async def server_info(redis: Redis) -> dict[str, Any]:
         warnings.append(f"maxmemory-policy is {policy}: Redis may evict jobs; use noeviction")
     if not aof:
         warnings.append("append-only file is off: a restart can lose recent jobs")
+    if listpack_value is not None and int(listpack_value) < COMPACT_HASH_VALUE:
+        warnings.append(
+            f"hash-max-listpack-value is {listpack_value}: a job whose data is longer takes"
+            f" about 1.6x the memory; {COMPACT_HASH_VALUE} keeps jobs compact"
+        )
     return {
         "version": info.get("redis_version", "?"),
         "mode": info.get("redis_mode", "standalone"),

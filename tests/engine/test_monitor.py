@@ -47,3 +47,16 @@ async def test_server_info_flags_unsafe_settings(redis_client: redis.asyncio.Red
         assert any("allkeys-lru" in warning for warning in info["warnings"])
     finally:
         await redis_client.config_set("maxmemory-policy", "noeviction")
+
+
+async def test_server_info_flags_a_small_listpack_value(redis_client: redis.asyncio.Redis) -> None:
+    original = (await redis_client.config_get("hash-max-listpack-value"))["hash-max-listpack-value"]
+    await redis_client.config_set("hash-max-listpack-value", 1024)
+    try:
+        info = await server_info(redis_client)
+        assert not any("listpack" in warning for warning in info["warnings"])
+        await redis_client.config_set("hash-max-listpack-value", 64)
+        info = await server_info(redis_client)
+        assert any("hash-max-listpack-value is 64" in warning for warning in info["warnings"])
+    finally:
+        await redis_client.config_set("hash-max-listpack-value", original)
