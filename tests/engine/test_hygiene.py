@@ -1,4 +1,4 @@
-"""The engine stands alone, and survives losing its scripts."""
+"""The engine stands alone, and survives losing its scripts and functions."""
 
 from __future__ import annotations
 
@@ -20,15 +20,29 @@ def test_importing_engine_loads_no_console_packages() -> None:
     assert result.stdout.strip() == ""
 
 
-async def test_script_flush_is_survived(queue: Queue, start_worker: StartWorker) -> None:
+async def _flush(queue: Queue) -> None:
+    """Both kinds of server-side code: functions (Redis 7) and scripts (6.2)."""
+    await queue.redis.function_flush()
+    await queue.redis.script_flush()
+
+
+async def test_script_and_function_flush_are_survived(
+    queue: Queue, start_worker: StartWorker
+) -> None:
     first = await queue.add("echo", 1)
     await start_worker()
     await wait_for_state(queue, first.id, "completed")
-    await queue.redis.script_flush()
+    await _flush(queue)
     second = await queue.add("echo", 2)  # add reloads its script
-    await queue.redis.script_flush()
+    await _flush(queue)
     third = await queue.add("echo", 3)
     await wait_for_state(queue, second.id, "completed")
     await wait_for_state(queue, third.id, "completed")
-    await queue.redis.script_flush()
+    await _flush(queue)
     assert len(await queue.add_bulk([("noop", None)] * 3000)) == 3000
+
+
+async def test_scripts_are_functions_on_redis_7(queue: Queue) -> None:
+    await queue.add("noop")
+    libraries = await queue.redis.function_list(library="messai_add_*")
+    assert len(libraries) == 1, libraries
