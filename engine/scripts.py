@@ -28,7 +28,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from engine.wire import Arg, Channel, encode_arg
+from engine.wire import Arg, Channel, encode_arg, server_address
 
 _INCLUDES_LINE = re.compile(r"Includes:\s*([a-z_, ]+)")
 
@@ -54,21 +54,19 @@ def script_source(name: str) -> str:
     return f"{includes}\nbind(KEYS, ARGV)\n{body}"
 
 
-class _Server:
-    """What this process learnt about the server's scripting."""
-
-    functions = True
-    """False once a server answered that it has no FCALL (Redis 6.2)."""
+_NO_FUNCTIONS: set[str] = set()
+"""Servers (by address) that answered that they have no FCALL (Redis 6.2) or
+refuse it to this user: every script runs there with EVALSHA."""
 
 
-def _no_functions(error: ResponseError) -> bool:
-    """Whether ``error`` says this server (or this user) cannot use functions;
-    if so, this process runs every script with EVALSHA from now on."""
+def _no_functions(error: ResponseError, address: str) -> bool:
+    """Whether ``error`` says the server at ``address`` (or this user) cannot
+    use functions; if so, scripts run there with EVALSHA from now on."""
     message = str(error).upper()
     if ("UNKNOWN COMMAND" in message or "NOPERM" in message) and (
         "FCALL" in message or "FUNCTION" in message
     ):
-        _Server.functions = False
+        _NO_FUNCTIONS.add(address)
         return True
     return False
 
@@ -95,13 +93,14 @@ class Script:
         )
 
     async def __call__(self, client: Redis, keys: list[str], args: list[Any]) -> Any:
-        if _Server.functions:
+        address = server_address(client.connection_pool.connection_kwargs)
+        if address not in _NO_FUNCTIONS:
             try:
                 return await client.fcall(self.function, len(keys), *keys, *args)
             except ResponseError as exc:
-                if not _function_missing(exc) and not _no_functions(exc):
+                if not _function_missing(exc) and not _no_functions(exc, address):
                     raise
-            if _Server.functions:
+            if address not in _NO_FUNCTIONS:
                 await self.load(client)
                 # EVAL this once: a flush may land between the load and a call.
                 return await client.eval(self.source, len(keys), *keys, *args)
@@ -118,7 +117,7 @@ class Script:
         try:
             await client.function_load(self.library, replace=True)
         except ResponseError as exc:
-            if not _no_functions(exc):
+            if not _no_functions(exc, server_address(client.connection_pool.connection_kwargs)):
                 raise
 
 
@@ -144,13 +143,13 @@ class BoundScript:
     def _request(self, head: bytes, args: list[Arg]) -> bytes:
         return b"*%d\r\n" % (self._head_count + len(args)) + head + b"".join(map(encode_arg, args))
 
-    def request(self, args: list[Arg]) -> bytes:
-        """The packed call, ready for :meth:`Channel.execute` (pipelines send several)."""
-        head = self._fcall_head if _Server.functions else self._sha_head
+    def request(self, channel: Channel, args: list[Arg]) -> bytes:
+        """The packed call for ``channel``'s server, ready for :meth:`Channel.execute`."""
+        head = self._sha_head if channel.address in _NO_FUNCTIONS else self._fcall_head
         return self._request(head, args)
 
     async def __call__(self, channel: Channel, args: list[Arg]) -> Any:
-        return await self._send(channel, args, self.request(args))
+        return await self._send(channel, args, self.request(channel, args))
 
     async def _send(self, channel: Channel, args: list[Arg], request: bytes) -> Any:
         try:
@@ -159,9 +158,9 @@ class BoundScript:
             # EVAL runs and caches the script in one step (see Script.__call__).
             return await channel.execute(self._request(self._eval_head, args))
         except ResponseError as exc:
-            if not _function_missing(exc) and not _no_functions(exc):
+            if not _function_missing(exc) and not _no_functions(exc, channel.address):
                 raise
-        if _Server.functions:
+        if channel.address not in _NO_FUNCTIONS:
             # Load the library for the next calls and EVAL this one (pipelined):
             # a flush may land between the load and a call.
             load = channel.command("FUNCTION", "LOAD", "REPLACE", self.script.library)
@@ -169,11 +168,11 @@ class BoundScript:
             results: tuple[Any, Any] = await asyncio.gather(load, call, return_exceptions=True)
             loaded, reply = results
             if isinstance(loaded, ResponseError):
-                _no_functions(loaded)
+                _no_functions(loaded, channel.address)
             if isinstance(reply, BaseException):
                 raise reply
             return reply
-        return await self._send(channel, args, self.request(args))
+        return await self._send(channel, args, self.request(channel, args))
 
 
 SCRIPT_NAMES = (

