@@ -66,6 +66,15 @@ def encode_arg(value: Arg) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(data), data)
 
 
+def server_address(settings: dict[str, Any]) -> str:
+    """A server's address (unix socket path, or host:port) from the settings
+    of a redis-py connection pool."""
+    path = settings.get("path")
+    if path:
+        return str(path)
+    return f"{settings.get('host', 'localhost')}:{settings.get('port', 6379)}"
+
+
 def pack(args: list[Arg]) -> bytes:
     """A whole RESP request."""
     return b"*%d\r\n" % len(args) + b"".join(encode_arg(arg) for arg in args)
@@ -98,6 +107,10 @@ class Channel:
         self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._connect_lock = asyncio.Lock()
         self._decode = bool(self._settings.get("decode_responses", False))
+
+    @property
+    def address(self) -> str:
+        return server_address(self._settings)
 
     @property
     def connected(self) -> bool:

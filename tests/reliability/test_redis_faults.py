@@ -20,7 +20,7 @@ from tests.reliability.workers import WorkerPool
 Q = "reliability"
 
 
-async def test_script_flush_while_processing_loses_and_repeats_nothing(
+async def test_function_and_script_flush_while_processing_loses_and_repeats_nothing(
     redis_url: str, redis_client: redis.asyncio.Redis, workers: WorkerPool, exec_dir: Path
 ) -> None:
     queue = Queue(Q, redis_client)
@@ -35,6 +35,7 @@ async def test_script_flush_while_processing_loses_and_repeats_nothing(
         nonlocal flushes
         async with redis.asyncio.Redis.from_url(redis_url) as flusher:
             while not done.is_set():
+                await flusher.function_flush()
                 await flusher.script_flush()
                 flushes += 1
 

@@ -18,19 +18,35 @@
   ARGV[1] is always the key prefix of the queue ("messai:{name}:"); job keys
   are derived from it, since their ids are only known inside the script.
 ]]
-local waiting_key, active_key, delayed_key = KEYS[1], KEYS[2], KEYS[3]
-local completed_key, failed_key, pending_key = KEYS[4], KEYS[5], KEYS[6]
-local meta_key, events_key, marker_key = KEYS[7], KEYS[8], KEYS[9]
-local seq_key, limiter_key, registry_key, sweep_key = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
-local prefix = ARGV[1]
+-- Bound per call by bind(KEYS, ARGV), which every script runs first: the
+-- scripts are loaded as Redis functions, whose top level runs once at load
+-- time, so nothing at the top level may read KEYS or ARGV.
+local waiting_key, active_key, delayed_key
+local completed_key, failed_key, pending_key
+local meta_key, events_key, marker_key
+local seq_key, limiter_key, registry_key, sweep_key
+local prefix
+local server_time
+local STATE_KEYS
+
+local function bind(keys, argv)
+  waiting_key, active_key, delayed_key = keys[1], keys[2], keys[3]
+  completed_key, failed_key, pending_key = keys[4], keys[5], keys[6]
+  meta_key, events_key, marker_key = keys[7], keys[8], keys[9]
+  seq_key, limiter_key, registry_key, sweep_key = keys[10], keys[11], keys[12], keys[13]
+  prefix = argv[1]
+  server_time = nil
+  STATE_KEYS = {
+    waiting = waiting_key, active = active_key, delayed = delayed_key,
+    completed = completed_key, failed = failed_key, pending = pending_key,
+  }
+end
 
 local EVENTS_MAXLEN = 10000
 local METRICS_TTL_S = 8 * 86400
 local PRIORITY_BAND = 8589934592 -- 2^33
 local FIFO_BASE = 4294967296 -- 2^32
 local DEFAULT_PRIORITY = 5 -- engine/options.py; not stored in the job hash
-
-local server_time = nil
 
 local function now_ms()
   server_time = server_time or redis.call("TIME")
@@ -102,11 +118,6 @@ local function state_of(id)
   if redis.call("ZSCORE", pending_key, id) then return "pending" end
   return false
 end
-
-local STATE_KEYS = {
-  waiting = waiting_key, active = active_key, delayed = delayed_key,
-  completed = completed_key, failed = failed_key, pending = pending_key,
-}
 
 local function add_metric(now, field, amount)
   if amount == 0 then return end -- (a 0 ms run time): nothing to add, and no EXPIRE each time

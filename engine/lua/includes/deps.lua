@@ -14,10 +14,9 @@
   Each call handles at most DEPENDENTS_LIMIT dependents.
 ]]
 local DEPENDENTS_LIMIT = 20000
-local queue_prefix = string.match(prefix or "", "^(.*:){[^}]*}:$") or ""
-
+-- The key prefix of another queue of this deployment.
 local function base_of(queue)
-  return queue_prefix .. "{" .. queue .. "}:"
+  return (string.match(prefix, "^(.*:){[^}]*}:$") or "") .. "{" .. queue .. "}:"
 end
 
 local function queue_of(base)
