@@ -25,6 +25,7 @@ import asyncio
 import collections
 import contextlib
 import copy
+import inspect
 import select
 import socket
 import ssl
@@ -35,6 +36,7 @@ from typing import Any, TypeVar
 
 import hiredis
 from redis.asyncio import Redis
+from redis.asyncio.connection import RedisSSLContext, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import (
@@ -101,6 +103,7 @@ class Channel:
         pool = client.connection_pool
         self._settings = dict(pool.connection_kwargs)
         self._unix_path: str | None = self._settings.get("path")
+        self._tls = _tls_context(pool.connection_class, self._settings)
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._read_task: asyncio.Task[None] | None = None
@@ -169,7 +172,7 @@ class Channel:
                         reader, writer = await asyncio.open_connection(
                             settings.get("host", "localhost"),
                             settings.get("port", 6379),
-                            ssl=self._ssl_context(),
+                            ssl=self._tls.get() if self._tls is not None else None,
                         )
             except (OSError, TimeoutError) as exc:
                 raise RedisConnectionError(f"cannot connect to Redis: {exc}") from exc
@@ -186,20 +189,6 @@ class Channel:
             except BaseException:
                 await self._disconnect()
                 raise
-
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        if not self._settings.get("ssl") and "ssl_cert_reqs" not in self._settings:
-            return None
-        context = ssl.create_default_context(cafile=self._settings.get("ssl_ca_certs"))
-        requirement = self._settings.get("ssl_cert_reqs", "required")
-        if requirement in ("none", ssl.CERT_NONE):
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        if self._settings.get("ssl_certfile"):
-            context.load_cert_chain(
-                self._settings["ssl_certfile"], self._settings.get("ssl_keyfile")
-            )
-        return context
 
     async def _handshake(self) -> None:
         settings = self._settings
@@ -256,6 +245,21 @@ class Channel:
             future = self._pending.popleft()
             if not future.done():
                 future.set_exception(error)
+
+
+def _tls_context(connection_class: type, settings: dict[str, Any]) -> RedisSSLContext | None:
+    """The TLS context that redis-py's connections of this pool use (None: plain
+    TCP): the same ``ssl_*`` settings with the same defaults, so that a
+    ``rediss://`` URL verifies the server as the client itself does."""
+    if not issubclass(connection_class, SSLConnection):
+        return None
+    parameters = inspect.signature(SSLConnection.__init__).parameters
+    options = {
+        name.removeprefix("ssl_"): settings.get(name, parameter.default)
+        for name, parameter in parameters.items()
+        if name.startswith("ssl_")
+    }
+    return RedisSSLContext(**options)
 
 
 def _classify(error: ResponseError) -> Exception:

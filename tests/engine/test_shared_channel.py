@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import shutil
 import signal
+import subprocess
 import warnings
+from pathlib import Path
 
 import pytest
 import redis
@@ -206,3 +209,45 @@ async def test_unix_socket_password_and_database_come_from_the_client(
     with server.client(db=3) as in_db3, server.client(db=0) as in_db0:
         assert in_db3.exists(Queue("settings", client).keys.job("1")) == 1
         assert in_db0.dbsize() == 0
+
+
+def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(key), "-out", str(cert),
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for a certificate")
+async def test_tls_verifies_the_server_as_the_client_does(
+    redis_factory: RedisFactory, tmp_path: Path
+) -> None:
+    cert, key = _self_signed_certificate(tmp_path)
+    tls_port = find_free_port()
+    redis_factory(
+        extra_args=[
+            "--tls-port", str(tls_port), "--tls-cert-file", str(cert),
+            "--tls-key-file", str(key), "--tls-auth-clients", "no",
+        ]
+    )  # fmt: skip
+    # No ssl_cert_reqs: the URL's scheme alone asks for verified TLS.
+    client = connect(f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}")
+    try:
+        queue = Queue("tls", client)
+        assert (await queue.add("noop")).id == "1"
+        assert await queue.add_bulk([("noop", None)] * 3) == ["2", "3", "4"]
+    finally:
+        await client.aclose()
+    wrong_name = connect(f"rediss://localhost:{tls_port}/0?ssl_ca_certs={cert}", retries=0)
+    try:
+        with pytest.raises(RedisConnectionError, match="certificate verify failed"):
+            await Queue("tls", wrong_name).add("noop")
+    finally:
+        await wrong_name.aclose()
