@@ -3,8 +3,9 @@
 The general client (redis-py) spends more time per call in Python than a
 loopback round trip takes. The hot calls (a worker's finish-and-fetch, a
 producer's add) go through a :class:`Channel` instead: one connection, the
-RESP request packed once per call from a pre-encoded head, and replies read
-by one reader task that resolves callers in order. Calls made concurrently
+RESP request packed once per call from a pre-encoded head, and replies parsed
+in the loop's read callback (an asyncio Protocol, no reader task), which
+resolves callers in order. Calls made concurrently
 share the connection and are pipelined by construction; cancelling a caller
 does not desynchronise the stream (its reply is read and dropped).
 
@@ -28,7 +29,6 @@ import copy
 import inspect
 import select
 import socket
-import ssl
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -50,7 +50,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Arg = str | int | float | bytes
 T = TypeVar("T")
-_READ_SIZE = 65536
 _HIGH_WATER = 1 << 20
 _IDLE_CHECK_S = 0.01
 """A shared channel idle this long checks that the server has not closed the
@@ -96,6 +95,88 @@ def pack_args(args: list[Arg]) -> bytes:
     return packed[packed.index(b"\n") + 1 :]
 
 
+class _Connection(asyncio.Protocol):
+    """One connection of a :class:`Channel`. Replies resolve their callers'
+    futures as they arrive, in order, from the loop's read callback: no
+    reader task, so a reply costs one turn of the event loop, not two."""
+
+    def __init__(self, decode: bool, loop: asyncio.AbstractEventLoop) -> None:
+        self.parser = hiredis.Reader(
+            protocolError=RedisConnectionError,
+            replyError=ResponseError,
+            encoding="utf-8" if decode else None,
+        )
+        self.pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.transport: asyncio.Transport | None = None
+        self.closed: asyncio.Future[None] = loop.create_future()
+        """Done when the transport has closed."""
+        self.paused = False
+        self.guard: asyncio.Task[None] | None = None
+        """:func:`_close_with_loop` for this connection (held: the loop keeps only weak references)."""
+        self._drained: asyncio.Future[None] | None = None
+        self._error: Exception = RedisConnectionError("Redis closed the connection")
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        parser, pending = self.parser, self.pending
+        parser.feed(data)
+        try:
+            while (reply := parser.gets()) is not False:
+                future = pending.popleft()
+                if future.done():
+                    continue  # its caller was cancelled
+                if isinstance(reply, ResponseError):
+                    future.set_exception(_classify(reply))
+                else:
+                    future.set_result(reply)
+        except (RedisConnectionError, IndexError) as exc:  # garbled, or a reply nobody asked for
+            self._error = RedisConnectionError(f"lost the connection to Redis: {exc!r}")
+            assert self.transport is not None
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            self._error = RedisConnectionError(f"lost the connection to Redis: {exc}")
+        self.fail(self._error)
+        self.resume_writing()  # writers waiting to drain see their calls fail
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def fail(self, error: Exception) -> None:
+        while self.pending:
+            future = self.pending.popleft()
+            if not future.done():
+                future.set_exception(error)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+        self._drained = None
+
+    async def drain(self) -> None:
+        if self.paused:
+            if self._drained is None:
+                self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drained)
+
+
+async def _close_with_loop(connection: _Connection) -> None:
+    """Lives as long as the connection: when the loop ends (asyncio.run cancels
+    every task) it closes a connection nobody closed."""
+    try:
+        await asyncio.shield(connection.closed)
+    finally:
+        if connection.transport is not None:
+            connection.transport.close()
+
+
 class Channel:
     """One pipelined connection to the server that ``client`` is configured for."""
 
@@ -104,31 +185,31 @@ class Channel:
         self._settings = dict(pool.connection_kwargs)
         self._unix_path: str | None = self._settings.get("path")
         self._tls = _tls_context(pool.connection_class, self._settings)
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._read_task: asyncio.Task[None] | None = None
-        self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._connection: _Connection | None = None
         self._connect_lock = asyncio.Lock()
         self._decode = bool(self._settings.get("decode_responses", False))
-
-    @property
-    def address(self) -> str:
-        return server_address(self._settings)
+        self.address = server_address(self._settings)
 
     @property
     def connected(self) -> bool:
-        return self._writer is not None and not self._writer.is_closing()
+        connection = self._connection
+        return (
+            connection is not None
+            and connection.transport is not None
+            and not connection.transport.is_closing()
+        )
 
     async def execute(self, request: bytes) -> Any:
         """Send one packed request and wait for its reply."""
         if not self.connected:
             await self._connect()
-        assert self._writer is not None
+        connection = self._connection
+        assert connection is not None and connection.transport is not None
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append(future)
-        self._writer.write(request)
-        if self._writer.transport.get_write_buffer_size() > _HIGH_WATER:
-            await self._writer.drain()
+        connection.pending.append(future)
+        connection.transport.write(request)
+        if connection.paused:
+            await connection.drain()
         return await future
 
     async def command(self, *args: Arg) -> Any:
@@ -143,20 +224,17 @@ class Channel:
         self._drop()
 
     async def _disconnect(self) -> None:
-        writer = self._writer
+        connection = self._connection
         self._drop()
-        if writer is not None:
-            with contextlib.suppress(OSError, ssl.SSLError):
-                await writer.wait_closed()
+        if connection is not None:
+            await asyncio.shield(connection.closed)
 
     def _drop(self) -> None:
-        writer, task = self._writer, self._read_task
-        self._writer = None
-        if task is not None:
-            task.cancel()
-        if writer is not None:
-            writer.close()
-        self._fail_pending(RedisConnectionError("connection closed"))
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            if connection.transport is not None:
+                connection.transport.close()
+            connection.fail(RedisConnectionError("connection closed"))
 
     async def _connect(self) -> None:
         async with self._connect_lock:
@@ -164,26 +242,30 @@ class Channel:
                 return
             settings = self._settings
             timeout = settings.get("socket_connect_timeout") or 10
+            loop = asyncio.get_running_loop()
+            connection = _Connection(self._decode, loop)
             try:
                 async with asyncio.timeout(timeout):
                     if self._unix_path:
-                        reader, writer = await asyncio.open_unix_connection(self._unix_path)
+                        await loop.create_unix_connection(lambda: connection, self._unix_path)
                     else:
-                        reader, writer = await asyncio.open_connection(
+                        await loop.create_connection(
+                            lambda: connection,
                             settings.get("host", "localhost"),
                             settings.get("port", 6379),
                             ssl=self._tls.get() if self._tls is not None else None,
                         )
             except (OSError, TimeoutError) as exc:
                 raise RedisConnectionError(f"cannot connect to Redis: {exc}") from exc
-            sock = writer.get_extra_info("socket")
+            transport = connection.transport
+            assert transport is not None
+            sock = transport.get_extra_info("socket")
             if sock is not None and sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            self._reader, self._writer = reader, writer
-            self._read_task = asyncio.get_running_loop().create_task(
-                self._read_loop(reader, writer)
-            )
+            transport.set_write_buffer_limits(high=_HIGH_WATER)
+            self._connection = connection
+            connection.guard = loop.create_task(_close_with_loop(connection))
             try:
                 await self._handshake()
             except BaseException:
@@ -203,48 +285,6 @@ class Channel:
         db = int(settings.get("db") or 0)
         if db:
             await self.execute(pack(["SELECT", db]))
-
-    async def _read_loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        parser = hiredis.Reader(
-            protocolError=RedisConnectionError,
-            replyError=ResponseError,
-            encoding="utf-8" if self._decode else None,
-        )
-        error: Exception = RedisConnectionError("Redis closed the connection")
-        try:
-            while True:
-                data = await reader.read(_READ_SIZE)
-                if not data:
-                    break
-                parser.feed(data)
-                while True:
-                    reply = parser.gets()
-                    if reply is False:
-                        break
-                    future = self._pending.popleft()
-                    if future.done():
-                        continue  # its caller was cancelled
-                    if isinstance(reply, ResponseError):
-                        future.set_exception(_classify(reply))
-                    else:
-                        future.set_result(reply)
-        except asyncio.CancelledError:
-            error = RedisConnectionError("connection closed")
-            raise
-        except (OSError, RedisConnectionError, ssl.SSLError) as exc:
-            error = RedisConnectionError(f"lost the connection to Redis: {exc}")
-        finally:
-            writer.close()
-            # A connection made since (after close or abort) is not this loop's to end.
-            if self._writer is writer or self._writer is None:
-                self._writer = None
-                self._fail_pending(error)
-
-    def _fail_pending(self, error: Exception) -> None:
-        while self._pending:
-            future = self._pending.popleft()
-            if not future.done():
-                future.set_exception(error)
 
 
 def _tls_context(connection_class: type, settings: dict[str, Any]) -> RedisSSLContext | None:
@@ -302,7 +342,8 @@ class SharedChannel(Channel):
             return await self._retry_after(error, call)
 
     async def execute(self, request: bytes) -> Any:
-        if not self._pending and self.connected:
+        connection = self._connection
+        if connection is not None and not connection.pending and self.connected:
             now = time.monotonic()
             if now - self._last_used > _IDLE_CHECK_S and self._peer_closed():
                 await self._disconnect()  # closed while idle: nothing was sent, connect again
@@ -344,8 +385,8 @@ class SharedChannel(Channel):
     def _peer_closed(self) -> bool:
         """Whether the idle connection has something to read: with no request
         in flight that can only be the server closing (or resetting) it."""
-        assert self._writer is not None
-        sock = self._writer.get_extra_info("socket")
+        assert self._connection is not None and self._connection.transport is not None
+        sock = self._connection.transport.get_extra_info("socket")
         if sock is None:
             return False
         if hasattr(select, "poll"):
