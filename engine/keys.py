@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 DEFAULT_PREFIX = "messai"
 
 STATES: tuple[str, ...] = ("waiting", "active", "delayed", "completed", "failed", "pending")
-"""Every state set of a queue; a job is in exactly one of them."""
+"""Every state of a queue; a job is in exactly one of them. Each state is one
+sorted set, except ``waiting``: a sorted set for jobs with a priority of their
+own plus a list (``waiting:list``) for jobs of the default priority."""
 
 _SCRIPT_KEY_SUFFIXES: tuple[str, ...] = (
     "waiting",
+    "waiting:list",
     "active",
     "delayed",
     "completed",
@@ -73,7 +76,16 @@ class QueueKeys:
 
     @property
     def waiting(self) -> str:
+        """Zset of waiting jobs with a priority other than the default."""
         return self.base + "waiting"
+
+    @property
+    def waiting_list(self) -> str:
+        """List of waiting jobs of the default priority, the next to run at the head.
+
+        A list entry costs a few bytes where a zset entry costs about a hundred,
+        and most jobs never set a priority."""
+        return self.base + "waiting:list"
 
     @property
     def active(self) -> str:
@@ -112,6 +124,7 @@ class QueueKeys:
         return self.base + "cancel"
 
     def state(self, state: str) -> str:
+        """The sorted set of ``state`` (for ``waiting``, the one beside :attr:`waiting_list`)."""
         if state not in STATES:
             raise ValueError(f"unknown state {state!r}; expected one of {', '.join(STATES)}")
         return self.base + state

@@ -8,8 +8,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, worker_key, worker_registry_key
-from engine.queue import list_queues
+from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_key, worker_registry_key
+from engine.queue import COUNT_REPLIES, list_queues, pipe_counts, read_counts
 
 
 async def queue_stats(
@@ -19,17 +19,14 @@ async def queue_stats(
     keys = [QueueKeys(name, prefix) for name in names]
     async with redis.pipeline(transaction=False) as pipe:
         for queue in keys:
-            for state in STATES:
-                pipe.zcard(queue.state(state))
+            pipe_counts(pipe, queue)
             pipe.hget(queue.meta, "paused")
         values = await pipe.execute()
-    per_queue = len(STATES) + 1
+    per_queue = COUNT_REPLIES + 1
     result: dict[str, dict[str, Any]] = {}
     for index, queue in enumerate(keys):
         chunk = values[index * per_queue : (index + 1) * per_queue]
-        stats: dict[str, Any] = {
-            state: int(count) for state, count in zip(STATES, chunk, strict=False)
-        }
+        stats: dict[str, Any] = dict(read_counts(chunk[:COUNT_REPLIES]))
         stats["paused"] = chunk[-1] is not None
         result[queue.name] = stats
     return result

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from engine.codec import dumps
@@ -28,6 +29,24 @@ BULK_CHUNK = 1000
 BULK_CHUNKS_PER_PIPELINE = 8
 PAGE = 1000
 """Jobs per script call for drain, clean, obliterate and retry-all."""
+
+
+COUNT_REPLIES = len(STATES) + 1
+"""Replies of :func:`pipe_counts`: one per state set, and the waiting list."""
+
+
+def pipe_counts(pipe: Pipeline, keys: QueueKeys) -> None:
+    """Queue the O(1) calls that count a queue's jobs in every state on ``pipe``."""
+    for state in STATES:
+        pipe.zcard(keys.state(state))
+    pipe.llen(keys.waiting_list)
+
+
+def read_counts(values: list[Any]) -> dict[str, int]:
+    """The counts per state from the :data:`COUNT_REPLIES` replies of :func:`pipe_counts`."""
+    counts = {state: int(value) for state, value in zip(STATES, values, strict=False)}
+    counts["waiting"] += int(values[len(STATES)])
+    return counts
 
 
 @dataclass(frozen=True)
@@ -211,19 +230,17 @@ class Queue:
     async def counts(self) -> dict[str, int]:
         """The number of jobs in every state, in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            for state in STATES:
-                pipe.zcard(self.keys.state(state))
+            pipe_counts(pipe, self.keys)
             values = await pipe.execute()
-        return dict(zip(STATES, (int(v) for v in values), strict=True))
+        return read_counts(values)
 
     async def stats(self) -> dict[str, Any]:
         """Counts of every state plus ``paused``, in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            for state in STATES:
-                pipe.zcard(self.keys.state(state))
+            pipe_counts(pipe, self.keys)
             pipe.hget(self.keys.meta, "paused")
             values = await pipe.execute()
-        result: dict[str, Any] = dict(zip(STATES, (int(v) for v in values[:-1]), strict=True))
+        result: dict[str, Any] = dict(read_counts(values[:COUNT_REPLIES]))
         result["paused"] = values[-1] is not None
         return result
 

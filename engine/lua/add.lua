@@ -15,7 +15,7 @@ local stamp = now_stamp()
 local count = tonumber(ARGV[3])
 local result = {}
 local woke = false
-local waiting = {}
+local waiting = new_waiting_batch()
 for i = 0, count - 1 do
   local base = 4 + i * 7
   local id, created, began = add_job(now, stamp, ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3],
@@ -25,6 +25,6 @@ for i = 0, count - 1 do
   result[#result + 1] = created
   if created == 1 then woke = true end
 end
-if #waiting > 0 then redis.call("ZADD", waiting_key, unpack(waiting)) end
+push_waiting_batch(waiting)
 if woke then redis.call("ZADD", marker_key, 0, "1") end
 return result

@@ -3,6 +3,8 @@
   job is flagged and its worker told (PUBLISH on ARGV[3]); it then ends as
   cancelled. Jobs waiting for a removed one fail (unless they ignore its
   failure). Includes: common, deps
+  A waiting job of the default priority is found in the waiting list:
+  O(n) in the list's length.
   ARGV[2] job id, ARGV[3] cancel channel
   Returns "removed", "requested", or an error: "missing", "finished".
   Emits: job:cancelled (removed at once) or job:cancel-requested.
@@ -20,7 +22,7 @@ if state == "active" then
   emit("job:cancel-requested", id)
   return "requested"
 end
-redis.call("ZREM", STATE_KEYS[state], id)
+leave_state(state, id)
 if redis.call("HGET", job_key(id), "hd") then
   release_dependents(now_ms(), prefix, id, nil, "cancelled before it ran")
 end

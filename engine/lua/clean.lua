@@ -1,10 +1,12 @@
 --[[
   clean: deletes jobs of one state older than a grace period, a page per
   call. Finished sets are ordered by finish time; for waiting and delayed
-  the job's creation time decides, scanning from ARGV[5]. Includes: common
+  the job's creation time decides, scanning from ARGV[5] (waiting: a rank
+  of the run order across its zset and list). Includes: common
   ARGV[2] state, ARGV[3] grace ms, ARGV[4] page size, ARGV[5] scan offset
   Returns {removed, next_offset (-1 when done)}. Emits: queue:cleaned.
 ]]
+local LIST_TOMBSTONE = "\0 removed" -- no job id holds a space
 local state, grace, page, offset = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local set_key = STATE_KEYS[state]
 if not set_key or state == "active" then return redis.error_reply("bad-state:" .. state) end
@@ -17,17 +19,30 @@ if state == "completed" or state == "failed" then
   removed = #ids
   if #ids == page then next_offset = 0 end
 else
-  local ids = redis.call("ZRANGE", set_key, offset, offset + page - 1)
-  local doomed = {}
+  local ids, at
+  if state == "waiting" then
+    ids, at = waiting_range(offset, offset + page - 1, false)
+  else
+    ids, at = redis.call("ZRANGE", set_key, offset, offset + page - 1), {}
+  end
+  local doomed, listed = {}, 0
   for i = 1, #ids do
     local ts = tonumber(redis.call("HGET", job_key(ids[i]), "ts") or "0")
     if ts <= cutoff then
       delete_job(ids[i])
-      doomed[#doomed + 1] = ids[i]
+      if at[i] then
+        -- marked in place, then one LREM removes the marks: one pass over the
+        -- list up to the window instead of one per job
+        redis.call("LSET", waitlist_key, at[i], LIST_TOMBSTONE)
+        listed = listed + 1
+      else
+        doomed[#doomed + 1] = ids[i]
+      end
     end
   end
   if #doomed > 0 then redis.call("ZREM", set_key, unpack(doomed)) end
-  removed = #doomed
+  if listed > 0 then redis.call("LREM", waitlist_key, listed, LIST_TOMBSTONE) end
+  removed = #doomed + listed
   if #ids == page then next_offset = offset + page - removed end
 end
 if removed > 0 then emit("queue:cleaned", false, "state", state, "removed", removed) end

@@ -1,6 +1,8 @@
 --[[
   remove: deletes a job that is not running; jobs waiting for it fail
   (unless they ignore its failure). Includes: common, deps
+  A waiting job of the default priority is found in the waiting list:
+  O(n) in the list's length.
   ARGV[2] job id
   Returns the state it was removed from; errors "missing" or "active".
   Emits: job:removed.
@@ -13,7 +15,7 @@ if not state then
   return "orphan"
 end
 if state == "active" then return redis.error_reply("active") end
-redis.call("ZREM", STATE_KEYS[state], id)
+leave_state(state, id)
 if (state == "waiting" or state == "delayed" or state == "pending") and redis.call("HGET", job_key(id), "hd") then
   release_dependents(now_ms(), prefix, id, nil, "removed before it ran")
 end

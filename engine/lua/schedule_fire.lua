@@ -4,8 +4,8 @@
   fire time and definition version, and the job id
   "schedule:<name>:<fire ms>" that cannot be added twice.
   Includes: common, add_job
-  KEYS[1..13] the target queue's keys (see common), KEYS[14] due zset,
-  KEYS[15] the schedule's definition hash
+  KEYS: the target queue's keys (see common), then the due zset and the
+  schedule's definition hash (the last two)
   ARGV[2] queue name, ARGV[3] schedule name, ARGV[4] expected next fire ms,
   ARGV[5] expected definition version, ARGV[6] fire ms (the tick fired),
   ARGV[7] following fire ms (-1: the schedule has ended), ARGV[8] job name,
@@ -16,7 +16,7 @@
   another instance did or the schedule changed.
   Emits: job:added on the target queue.
 ]]
-local due_key, def_key = KEYS[14], KEYS[15]
+local due_key, def_key = KEYS[#KEYS - 1], KEYS[#KEYS]
 local name = ARGV[3]
 local current = redis.call("ZSCORE", due_key, name)
 if not current or tonumber(current) ~= tonumber(ARGV[4]) or redis.call("HGET", def_key, "ver") ~= ARGV[5] then

@@ -157,8 +157,11 @@ def test_scheduler_command_fires_and_stops_on_sigterm(
     )
     try:
         with redis.Redis.from_url(redis_url, decode_responses=True) as client:
-            wait_until(lambda: client.zcard("messai:{ticks}:waiting") == 3, timeout=20)
-            assert not client.exists("messai:{scheduled-tasks}:waiting")
+            # default-priority jobs wait in the queue's list (engine/keys.py)
+            wait_until(lambda: client.llen("messai:{ticks}:waiting:list") == 3, timeout=20)
+            assert not client.exists(
+                "messai:{scheduled-tasks}:waiting", "messai:{scheduled-tasks}:waiting:list"
+            )
             assert (
                 client.scard("messai:{schedules}:names") == 1
             )  # INIT_SCHEDULED_JOBS=false: nothing added

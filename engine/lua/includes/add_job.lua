@@ -8,9 +8,22 @@
   call began the queue's sequence: its first job since the queue was created
   or obliterated (obliterate deletes the sequence).
   Emits: job:added (with state waiting, delayed or pending).
-  add_job(...) is the same for the script's own queue. `batch`, when given,
-  collects the waiting entries for one ZADD by the caller (add_bulk).
+  A waiting job of the default priority goes to the queue's list (RPUSH,
+  or LPUSH when LIFO), any other to its zset (see common).
+  add_job(...) is the same for the script's own queue. `batch`, when given
+  (new_waiting_batch), collects the waiting entries for one ZADD, RPUSH and
+  LPUSH by the caller (add_bulk; push_waiting_batch).
 ]]
+local function new_waiting_batch()
+  return {zset = {}, tail = {}, head = {}}
+end
+
+local function push_waiting_batch(batch)
+  if #batch.zset > 0 then redis.call("ZADD", waiting_key, unpack(batch.zset)) end
+  if #batch.tail > 0 then redis.call("RPUSH", waitlist_key, unpack(batch.tail)) end
+  if #batch.head > 0 then redis.call("LPUSH", waitlist_key, unpack(batch.head)) end
+end
+
 local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay, deps, batch)
   local seq = redis.call("INCR", base .. "seq")
   local began = seq == 1
@@ -53,9 +66,16 @@ local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo
     redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
       "state", "delayed", "delay", delay)
   else
-    if batch then
-      batch[#batch + 1] = fmt(waiting_score(priority, seq, lifo))
-      batch[#batch + 1] = id
+    if priority == DEFAULT_PRIORITY then
+      if batch then
+        local side = lifo and batch.head or batch.tail
+        side[#side + 1] = id
+      else
+        redis.call(lifo and "LPUSH" or "RPUSH", base .. WAITLIST_SUFFIX, id)
+      end
+    elseif batch then
+      batch.zset[#batch.zset + 1] = fmt(waiting_score(priority, seq, lifo))
+      batch.zset[#batch.zset + 1] = id
     else
       redis.call("ZADD", base .. "waiting", fmt(waiting_score(priority, seq, lifo)), id)
     end

@@ -2,38 +2,50 @@
   Shared prelude for every script. The Python loader prepends this file.
 
   Every script receives the same KEYS, in this order (engine/keys.py):
-    KEYS[1]  waiting    zset  score = priority * 2^33 + 2^32 +/- seq
-    KEYS[2]  active     zset  score = lease deadline (ms)
-    KEYS[3]  delayed    zset  score = due time (ms)
-    KEYS[4]  completed  zset  score = finish time (ms)
-    KEYS[5]  failed     zset  score = finish time (ms)
-    KEYS[6]  pending    zset  score = time added (ms); jobs waiting on dependencies
-    KEYS[7]  meta       hash  paused, rate limit, global concurrency
-    KEYS[8]  events     stream
-    KEYS[9]  marker     zset  wake-up marker that idle workers block on
-    KEYS[10] seq        string counter for job ids and FIFO order
-    KEYS[11] limiter    zset  job starts of the rate-limit window (score = ms)
-    KEYS[12] registry   set   every queue name under the prefix
-    KEYS[13] sweep lock string throttles stalled and retention sweeps
+    KEYS[1]  waiting    zset  jobs with a priority of their own:
+                              score = priority * 2^33 + 2^32 +/- seq
+    KEYS[2]  waiting:list list jobs of the default priority, the next to
+                              run at the head: FIFO jobs RPUSH, LIFO jobs
+                              and jobs handed back to the front LPUSH
+    KEYS[3]  active     zset  score = lease deadline (ms)
+    KEYS[4]  delayed    zset  score = due time (ms)
+    KEYS[5]  completed  zset  score = finish time (ms)
+    KEYS[6]  failed     zset  score = finish time (ms)
+    KEYS[7]  pending    zset  score = time added (ms); jobs waiting on dependencies
+    KEYS[8]  meta       hash  paused, rate limit, global concurrency
+    KEYS[9]  events     stream
+    KEYS[10] marker     zset  wake-up marker that idle workers block on
+    KEYS[11] seq        string counter for job ids and FIFO order
+    KEYS[12] limiter    zset  job starts of the rate-limit window (score = ms)
+    KEYS[13] registry   set   every queue name under the prefix
+    KEYS[14] sweep lock string throttles stalled and retention sweeps
   ARGV[1] is always the key prefix of the queue ("messai:{name}:"); job keys
   are derived from it, since their ids are only known inside the script.
+
+  The waiting state is the zset and the list together (a list entry costs a
+  few bytes, a zset entry about a hundred, and most jobs keep the default
+  priority). Run order: zset entries of priorities up to the default (a
+  default-priority entry there was queued before the list existed, so it
+  is older than anything in the list), then the list, then the zset's
+  lower priorities. Finding one job in the list (LPOS, LREM) is O(n) in the
+  list's length.
 ]]
 -- Bound per call by bind(KEYS, ARGV), which every script runs first: the
 -- scripts are loaded as Redis functions, whose top level runs once at load
 -- time, so nothing at the top level may read KEYS or ARGV.
-local waiting_key, active_key, delayed_key
+local waiting_key, waitlist_key, active_key, delayed_key
 local completed_key, failed_key, pending_key
 local meta_key, events_key, marker_key
 local seq_key, limiter_key, registry_key, sweep_key
 local prefix
 local server_time
-local STATE_KEYS
+local STATE_KEYS -- the zset of each state; `waiting` also has the list (leave_state, waiting_range)
 
 local function bind(keys, argv)
-  waiting_key, active_key, delayed_key = keys[1], keys[2], keys[3]
-  completed_key, failed_key, pending_key = keys[4], keys[5], keys[6]
-  meta_key, events_key, marker_key = keys[7], keys[8], keys[9]
-  seq_key, limiter_key, registry_key, sweep_key = keys[10], keys[11], keys[12], keys[13]
+  waiting_key, waitlist_key, active_key, delayed_key = keys[1], keys[2], keys[3], keys[4]
+  completed_key, failed_key, pending_key = keys[5], keys[6], keys[7]
+  meta_key, events_key, marker_key = keys[8], keys[9], keys[10]
+  seq_key, limiter_key, registry_key, sweep_key = keys[11], keys[12], keys[13], keys[14]
   prefix = argv[1]
   server_time = nil
   STATE_KEYS = {
@@ -47,6 +59,9 @@ local METRICS_TTL_S = 8 * 86400
 local PRIORITY_BAND = 8589934592 -- 2^33
 local FIFO_BASE = 4294967296 -- 2^32
 local DEFAULT_PRIORITY = 5 -- engine/options.py; not stored in the job hash
+-- zset scores below this run before the list, the others after it
+local AFTER_LIST_SCORE = (DEFAULT_PRIORITY + 1) * PRIORITY_BAND
+local WAITLIST_SUFFIX = "waiting:list" -- engine/keys.py: a queue's list beside its zset
 
 local function now_ms()
   server_time = server_time or redis.call("TIME")
@@ -87,20 +102,119 @@ local function waiting_score(priority, seq, lifo)
   return priority * PRIORITY_BAND + FIFO_BASE + seq
 end
 
--- Puts a job into `waiting` behind the jobs of its priority (or ahead of
--- them when it was added LIFO, or when `front` is set: a job handed back
--- or recovered from a stall has waited its turn already).
-local function enqueue_waiting(id, jk, front)
-  local fields = redis.call("HMGET", jk, "pri", "lifo")
-  local priority = tonumber(fields[1]) or DEFAULT_PRIORITY
+-- Puts a job into a queue's waiting state (its zset, list and seq keys)
+-- behind the jobs of its priority, or ahead of them when it was added LIFO,
+-- or when `front` is set: a job handed back or recovered from a stall has
+-- waited its turn already.
+local function push_waiting(zset, list, seq, id, priority, lifo, front)
+  if priority == DEFAULT_PRIORITY then
+    if front or lifo then
+      redis.call("LPUSH", list, id)
+    else
+      redis.call("RPUSH", list, id)
+    end
+    return
+  end
   local score
   if front then
     score = priority * PRIORITY_BAND
   else
-    score = waiting_score(priority, redis.call("INCR", seq_key), fields[2] == "1")
+    score = waiting_score(priority, redis.call("INCR", seq), lifo)
   end
-  redis.call("ZADD", waiting_key, fmt(score), id)
+  redis.call("ZADD", zset, fmt(score), id)
+end
+
+-- push_waiting for a job of this script's queue, and wakes a worker.
+local function enqueue_waiting(id, jk, front)
+  local fields = redis.call("HMGET", jk, "pri", "lifo")
+  push_waiting(waiting_key, waitlist_key, seq_key, id, tonumber(fields[1]) or DEFAULT_PRIORITY,
+    fields[2] == "1", front)
   redis.call("ZADD", marker_key, 0, "1")
+end
+
+-- Takes up to `want` waiting jobs in run order (see the header): one
+-- ZPOPMIN and one LPOP when no job has a priority of its own. Lower
+-- priorities popped beyond what the list could not fill go back.
+local function pop_waiting(want)
+  local ids = {}
+  local popped = redis.call("ZPOPMIN", waiting_key, want)
+  local after = nil -- index in `popped` of the first entry that runs after the list
+  for i = 1, #popped, 2 do
+    if tonumber(popped[i + 1]) >= AFTER_LIST_SCORE then
+      after = i
+      break
+    end
+    ids[#ids + 1] = popped[i]
+  end
+  if #ids == want then return ids end
+  local listed = redis.call("LPOP", waitlist_key, want - #ids)
+  if listed then
+    for i = 1, #listed do ids[#ids + 1] = listed[i] end
+  end
+  if after then
+    local back = {}
+    for i = after, #popped, 2 do
+      if #ids < want then
+        ids[#ids + 1] = popped[i]
+      else
+        back[#back + 1] = popped[i + 1]
+        back[#back + 1] = popped[i]
+      end
+    end
+    if #back > 0 then redis.call("ZADD", waiting_key, unpack(back)) end
+  end
+  return ids
+end
+
+local function waiting_count()
+  return redis.call("ZCARD", waiting_key) + redis.call("LLEN", waitlist_key)
+end
+
+-- Waiting job ids at ranks start..stop of the run order (inclusive, from 0;
+-- negative ranks count from the end, as in ZRANGE), or of its reverse.
+-- Also returns, per id, its index in the list (false: it is in the zset).
+-- At most three range reads, each bounded by the window.
+local function waiting_range(start, stop, reverse)
+  local in_zset = redis.call("ZCARD", waiting_key)
+  local in_list = redis.call("LLEN", waitlist_key)
+  local total = in_zset + in_list
+  if start < 0 then start = total + start end
+  if stop < 0 then stop = total + stop end
+  if start < 0 then start = 0 end
+  if stop > total - 1 then stop = total - 1 end
+  local ids, at = {}, {}
+  if start > stop then return ids, at end
+  if reverse then start, stop = total - 1 - stop, total - 1 - start end
+  local ahead = 0 -- zset entries that run before the list
+  if in_zset > 0 then
+    ahead = redis.call("ZCOUNT", waiting_key, "-inf", "(" .. fmt(AFTER_LIST_SCORE))
+  end
+  local function from_zset(first, last)
+    if first > last then return end
+    local part = redis.call("ZRANGE", waiting_key, first, last)
+    for i = 1, #part do
+      ids[#ids + 1] = part[i]
+      at[#ids] = false
+    end
+  end
+  from_zset(start, math.min(stop, ahead - 1))
+  local first, last = math.max(start, ahead) - ahead, math.min(stop, ahead + in_list - 1) - ahead
+  if first <= last then
+    local part = redis.call("LRANGE", waitlist_key, first, last)
+    for i = 1, #part do
+      ids[#ids + 1] = part[i]
+      at[#ids] = first + i - 1
+    end
+  end
+  from_zset(math.max(start, ahead + in_list) - in_list, stop - in_list)
+  if reverse then
+    local n = #ids
+    for i = 1, math.floor(n / 2) do
+      ids[i], ids[n + 1 - i] = ids[n + 1 - i], ids[i]
+      at[i], at[n + 1 - i] = at[n + 1 - i], at[i]
+    end
+  end
+  return ids, at
 end
 
 local function delete_job(id)
@@ -108,7 +222,8 @@ local function delete_job(id)
   redis.call("DEL", jk, jk .. ":logs", jk .. ":deps", jk .. ":results")
 end
 
--- Which state set holds the job, or false.
+-- Which state holds the job, or false. The list is searched last (LPOS is
+-- O(n)), and only for a job that exists.
 local function state_of(id)
   if redis.call("ZSCORE", waiting_key, id) then return "waiting" end
   if redis.call("ZSCORE", active_key, id) then return "active" end
@@ -116,7 +231,23 @@ local function state_of(id)
   if redis.call("ZSCORE", failed_key, id) then return "failed" end
   if redis.call("ZSCORE", completed_key, id) then return "completed" end
   if redis.call("ZSCORE", pending_key, id) then return "pending" end
+  if redis.call("EXISTS", job_key(id)) == 1 and redis.call("LPOS", waitlist_key, id) then
+    return "waiting"
+  end
   return false
+end
+
+-- Takes the job out of `state`; for a job in the list, LREM is O(n).
+local function leave_state(state, id)
+  if redis.call("ZREM", STATE_KEYS[state], id) == 0 and state == "waiting" then
+    redis.call("LREM", waitlist_key, 1, id)
+  end
+end
+
+-- Jobs held by a state key (the list or a zset).
+local function size_of(key)
+  if key == waitlist_key then return redis.call("LLEN", key) end
+  return redis.call("ZCARD", key)
 end
 
 local function add_metric(now, field, amount)

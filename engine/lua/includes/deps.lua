@@ -29,9 +29,8 @@ end
 
 local function enqueue_in(base, id)
   local fields = redis.call("HMGET", base .. "job:" .. id, "pri", "lifo")
-  local priority = tonumber(fields[1]) or DEFAULT_PRIORITY
-  local score = waiting_score(priority, redis.call("INCR", base .. "seq"), fields[2] == "1")
-  redis.call("ZADD", base .. "waiting", fmt(score), id)
+  push_waiting(base .. "waiting", base .. WAITLIST_SUFFIX, base .. "seq", id,
+    tonumber(fields[1]) or DEFAULT_PRIORITY, fields[2] == "1", false)
   redis.call("ZADD", base .. "marker", 0, "1")
 end
 
@@ -102,14 +101,20 @@ local function revive_dependents(base, id)
   end
 end
 
--- Deletes up to `page` jobs from the given state sets, in order; jobs that
--- others wait for fail them first (`reason`). Returns how many were deleted.
+-- Deletes up to `page` jobs from the given state keys (zsets, or the
+-- waiting list), in order; jobs that others wait for fail them first
+-- (`reason`). Returns how many were deleted.
 local function delete_jobs_in(set_keys, page, reason)
   local removed = 0
   local now = nil
   for _, set_key in ipairs(set_keys) do
     if removed < page then
-      local ids = redis.call("ZRANGE", set_key, 0, page - removed - 1)
+      local ids
+      if set_key == waitlist_key then
+        ids = redis.call("LPOP", set_key, page - removed) or {}
+      else
+        ids = redis.call("ZRANGE", set_key, 0, page - removed - 1)
+      end
       for i = 1, #ids do
         if redis.call("HGET", job_key(ids[i]), "hd") then
           now = now or now_ms()
@@ -117,7 +122,7 @@ local function delete_jobs_in(set_keys, page, reason)
         end
         delete_job(ids[i])
       end
-      if #ids > 0 then redis.call("ZREM", set_key, unpack(ids)) end
+      if #ids > 0 and set_key ~= waitlist_key then redis.call("ZREM", set_key, unpack(ids)) end
       removed = removed + #ids
     end
   end

@@ -1,7 +1,7 @@
 --[[
   fetch_jobs(now, token, worker, lease_ms, want): promotes due delayed jobs,
-  then leases up to `want` waiting jobs unless the queue is paused, rate
-  limited or at its global concurrency cap.
+  then leases up to `want` waiting jobs (in run order, see common) unless
+  the queue is paused, rate limited or at its global concurrency cap.
 
   Returns {status, next_due, jobs...} where status is "ok", "paused" or
   "limited:<ms>", next_due the earliest delayed due time (or -1), and each
@@ -66,12 +66,12 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
     end
     if room < want then want = room end
   end
-  local popped = redis.call("ZPOPMIN", waiting_key, want)
+  local popped = pop_waiting(want)
   local stamp = now_stamp()
   local taken = 0
   local deadline = now + lease_ms
   local leases = {}
-  for i = 1, #popped, 2 do
+  for i = 1, #popped do
     local id = popped[i]
     local jk = job_key(id)
     local fields = redis.call("HMGET", jk, unpack(JOB_FIELDS))
@@ -104,7 +104,7 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
     redis.call("ZADD", limiter_key, unpack(starts))
     redis.call("PEXPIRE", limiter_key, rl_ms + 1000)
   end
-  if #popped == 2 * want and redis.call("ZCARD", waiting_key) > 0 then
+  if #popped == want and (redis.call("LLEN", waitlist_key) > 0 or redis.call("ZCARD", waiting_key) > 0) then
     -- more work left: wake another idle worker
     redis.call("ZADD", marker_key, 0, "1")
   end
