@@ -12,15 +12,16 @@ if not force then
   local active = redis.call("ZCARD", active_key)
   if active > 0 then return redis.error_reply("active:" .. active) end
 end
-local all_sets = {waiting_key, waitlist_key, delayed_key, pending_key, active_key, failed_key, completed_key}
+local all_sets = {waiting_key, waitlist_key, delayed_key, pending_key, active_key, failed_key,
+  completed_key}
 delete_jobs_in(all_sets, page, "its queue was obliterated")
 local left = 0
 for _, set_key in ipairs(all_sets) do
   left = left + size_of(set_key)
 end
 if left == 0 then
-  redis.call("DEL", waiting_key, waitlist_key, active_key, delayed_key, completed_key, failed_key, pending_key,
-    meta_key, events_key, marker_key, seq_key, limiter_key, sweep_key)
+  redis.call("DEL", waiting_key, waitlist_key, active_key, delayed_key, completed_key, failed_key,
+    pending_key, meta_key, events_key, marker_key, seq_key, limiter_key, sweep_key)
   for day in string.gmatch(ARGV[5], "[^,]+") do
     redis.call("DEL", prefix .. "metrics:" .. day)
   end
