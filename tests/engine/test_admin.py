@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from engine import InvalidStateError, JobContext, JobNotFoundError, Queue, list_queues
+from engine import InvalidStateError, JobContext, JobNotFoundError, Queue, Worker, list_queues
 from tests.engine.conftest import StartWorker, wait_for_state
 from tests.helpers import await_until
 
@@ -71,9 +71,11 @@ async def test_obliterate_leaves_no_key_of_the_queue(
     await queue.add_bulk([("echo", {"i": i}) for i in range(1500)])
     await queue.add("fail", attempts=1)
     await queue.add("noop", delay_ms=60_000)
-    worker = await start_worker(concurrency=8)
+    worker = Worker("test-queue", queue.redis, concurrency=8)
+    running = asyncio.create_task(worker.run())
     await _until(lambda: _settled(queue, 1501))
     worker.request_stop()
+    await asyncio.wait_for(running, 15)  # a worker still stopping may touch its queue
     await queue.get_logs("1")
     await queue.pause()
     await queue.obliterate()
