@@ -69,6 +69,11 @@ log = logging.getLogger("engine.worker")
 DEFAULT_BACKOFF = Backoff(type="exponential", delay_ms=1000)
 MAX_ERROR_CHARS = 4000
 MAX_STACK_CHARS = 16000
+AUTO_PREFETCH_MAX_MS = 10.0
+"""Auto prefetch works while jobs take less than this on average: beyond
+it a round trip is a small part of a job, and a prefetched job waits long."""
+PREFETCH_HOLD_MS = 100.0
+"""Auto prefetch: a prefetched job not started within this goes back to waiting."""
 MAX_IN_FLIGHT = 2
 """Exchanges one worker may have in flight: while Redis runs one, this
 process starts the jobs the other brought and collects their outcomes."""
@@ -99,6 +104,8 @@ class RunningJob:
     """Other jobs wait for this one (chains, flows): its outcome releases them."""
     bad_data: Exception | None = None
     """Why its stored data or options could not be read (it fails at once)."""
+    reserved: bool = False
+    """Leased as prefetched: Redis holds it as not started until told otherwise."""
 
 
 @dataclass(frozen=True)
@@ -200,9 +207,14 @@ class Worker:
             request before they are handed back to ``waiting``.
         prefetch: jobs leased beyond ``concurrency``, so that the next job
             starts the moment one finishes instead of a round trip later.
-            They count as active in Redis; a stop hands them back at once.
-            Off by default: if the process dies, its prefetched jobs stall
-            too (and count a stall) although they never ran.
+            They count as active in Redis; a stop hands them back at once,
+            and if the process dies they go back to waiting without
+            counting a stall (they never ran). None (the default) is auto:
+            as many as ``concurrency`` while this worker's jobs are short
+            (a recent mean run time under AUTO_PREFETCH_MAX_MS), none
+            otherwise; and a prefetched job not started within
+            PREFETCH_HOLD_MS goes back to waiting, so that a job that turns
+            out long holds up nothing behind it while other workers idle.
         thread_pool_size: threads for plain-function processors (default:
             concurrency).
         keep_completed, keep_failed: retention that the background sweep
@@ -224,7 +236,7 @@ class Worker:
         stall_interval_ms: int = 5_000,
         max_stalled: int = 1,
         shutdown_grace_ms: int = 30_000,
-        prefetch: int = 0,
+        prefetch: int | None = None,
         thread_pool_size: int | None = None,
         keep_completed: Keep = DEFAULT_KEEP_COMPLETED,
         keep_failed: Keep = DEFAULT_KEEP_FAILED,
@@ -238,12 +250,17 @@ class Worker:
             raise ValueError("concurrency must be >= 1")
         if lease_ms < 100:
             raise ValueError("lease_ms must be >= 100")
-        if prefetch < 0:
-            raise ValueError("prefetch must be >= 0")
+        if prefetch is not None and prefetch < 0:
+            raise ValueError("prefetch must be >= 0 (or None: auto)")
         self.redis = redis
         self.prefix = prefix
         self.concurrency = concurrency
         self.prefetch = prefetch
+        """As configured: a number of jobs, or None (auto)."""
+        self._run_time_mean: float | None = None
+        """Recent mean run time of this worker's jobs, in seconds (auto prefetch)."""
+        self._held_back = False
+        """Auto prefetch handed a job back for waiting too long; off until a job ends."""
         self.lease_ms = lease_ms
         self.heartbeat_ms = heartbeat_ms or max(lease_ms // 3, 50)
         self.stall_interval_ms = stall_interval_ms
@@ -298,8 +315,11 @@ class Worker:
         """Exchanges sent whose replies have not been handled yet (at most MAX_IN_FLIGHT)."""
         self._reserved = 0
         """Jobs asked for by the fetches in flight."""
-        self._batch_cap = max(1, -(-(concurrency + prefetch) // MAX_IN_FLIGHT))
-        """Most jobs one fetch asks for: a share of the slots, so that two exchanges overlap."""
+        self._starting = 0
+        """Jobs the fetches in flight asked to start at once (the rest are prefetched)."""
+        self._notices: dict[str, list[RunningJob]] = {}
+        """Prefetched jobs started since the last exchange, by queue: Redis
+        learns with the next call that they run (a stall now counts)."""
         self._exchange_error: BaseException | None = None
         self._failures = 0
         """Exchanges failed in a row (Redis unreachable): sets the back-off."""
@@ -437,7 +457,10 @@ class Worker:
                 self._changed.clear()
                 await self._changed.wait(delay)
                 continue
-            if self._in_flight < MAX_IN_FLIGHT and (self._outcomes or self._should_fetch()):
+            hold = self._release_held()
+            if self._in_flight < MAX_IN_FLIGHT and (
+                self._outcomes or self._notices or self._should_fetch()
+            ):
                 if self._active or self._in_flight:
                     # Jobs are running or coming: exchange in the background,
                     # so that their outcomes can go out in a second call while
@@ -452,7 +475,7 @@ class Worker:
                 continue
             if self._free_slots() > 0 and not self._in_flight:
                 self._hungry.set()
-            await self._wait(self._wait_timeout())
+            await self._wait(min(self._wait_timeout(), hold))
 
     def _spawn_exchange(self) -> None:
         assert self._loop is not None
@@ -473,7 +496,38 @@ class Worker:
         """How many more jobs this worker may lease now (fetches in flight count)."""
         if self._stopping:
             return 0
-        return self.concurrency + self.prefetch - len(self._running) - self._reserved
+        return self.concurrency + self.prefetch_now - len(self._running) - self._reserved
+
+    @property
+    def prefetch_now(self) -> int:
+        """Jobs this worker leases beyond its concurrency at the moment."""
+        if self.prefetch is not None:
+            return self.prefetch
+        mean = self._run_time_mean
+        if self._held_back or mean is None or mean * 1000 >= AUTO_PREFETCH_MAX_MS:
+            return 0
+        return self.concurrency
+
+    def _batch_cap(self) -> int:
+        """Most jobs one fetch asks for: a share of the slots, so that two exchanges overlap."""
+        return max(1, -(-(self.concurrency + self.prefetch_now) // MAX_IN_FLIGHT))
+
+    def _release_held(self) -> float:
+        """Auto prefetch: hands back prefetched jobs held too long; returns the
+        seconds until the next one would be (or IDLE_RECHECK_S)."""
+        if self.prefetch is not None or not self._buffer:
+            return IDLE_RECHECK_S
+        limit = time.monotonic() - PREFETCH_HOLD_MS / 1000
+        while self._buffer and self._buffer[0].started <= limit:
+            job = self._buffer.popleft()
+            self._running.pop((job.queue.name, job.job_id), None)
+            self._outcomes.append(Outcome(job, "h", "prefetch-held"))
+            # no prefetching again until a running job ends: the queue (and
+            # any idle worker) has it back
+            self._held_back = True
+        if not self._buffer:
+            return IDLE_RECHECK_S
+        return max(self._buffer[0].started - limit, 0.001)
 
     def _should_fetch(self) -> bool:
         if self._free_slots() <= 0:
@@ -494,7 +548,9 @@ class Worker:
     async def _wait(self, seconds: float) -> None:
         self._changed.clear()
         if self._in_flight < MAX_IN_FLIGHT and (
-            self._outcomes or (self._stopping and not self._running and not self._in_flight)
+            self._outcomes
+            or self._notices
+            or (self._stopping and not self._running and not self._in_flight)
         ):
             return
         await self._changed.wait(seconds)
@@ -520,10 +576,11 @@ class Worker:
                 for state in states:
                     queue_outcomes = by_queue.pop(state.keys.name, [])
                     due = state.maybe_has_work or (state.next_check and state.next_check <= now)
-                    want = min(self._free_slots(), self._batch_cap) if due else 0
-                    if not queue_outcomes and want <= 0:
+                    want = min(self._free_slots(), self._batch_cap()) if due else 0
+                    notices = self._notices.pop(state.keys.name, [])
+                    if not queue_outcomes and not notices and want <= 0:
                         continue
-                    await self._finish_and_fetch(state, queue_outcomes, want)
+                    await self._finish_and_fetch(state, queue_outcomes, want, notices)
                 self._failures = 0
             except BaseException:
                 # keep what was not reported for the next attempt
@@ -534,15 +591,36 @@ class Worker:
             self._in_flight -= 1
 
     async def _finish_and_fetch(
-        self, state: _QueueState, outcomes: list[Outcome], want: int
+        self,
+        state: _QueueState,
+        outcomes: list[Outcome],
+        want: int,
+        notices: list[RunningJob] | None = None,
     ) -> None:
         self._fetch_counter += 1
         token = f"{self._token_base}:{self._fetch_counter}"
         keys = state.keys
+        notices = notices or []
+        # Jobs beyond the free running slots wait in the buffer: prefetched.
+        start_now = min(
+            want, max(self.concurrency - self._active - len(self._buffer) - self._starting, 0)
+        )
         self._reserved += want
+        self._starting += start_now
         try:
-            if outcomes:
-                args: list[Any] = [keys.base, self.id, self.lease_ms, want, token, len(outcomes)]
+            if outcomes or notices:
+                args: list[Any] = [
+                    keys.base,
+                    self.id,
+                    self.lease_ms,
+                    want,
+                    token,
+                    start_now,
+                    len(notices),
+                ]
+                for job in notices:
+                    args.extend((job.job_id, job.token))
+                args.append(len(outcomes))
                 for outcome in outcomes:
                     args.extend(outcome.script_args())
                 reply = await state.finish(self._channel, args)
@@ -551,19 +629,22 @@ class Worker:
                 jobs_flat = reply[4 + lost_count :]
             else:
                 reply = await state.fetch(
-                    self._channel, [keys.base, token, self.id, self.lease_ms, want]
+                    self._channel, [keys.base, token, self.id, self.lease_ms, want, start_now]
                 )
                 lost = []
                 jobs_flat = reply[3:]
         except _CONNECTION_ERRORS:
             self._outcomes = outcomes + self._outcomes
+            if notices:
+                self._notices.setdefault(keys.name, [])[:0] = notices
             raise
         finally:
             self._reserved -= want
+            self._starting -= start_now
         for outcome in outcomes:
             self._notify_outcome(outcome, lost=outcome.job.job_id in lost)
         status, next_due, server_now = str(reply[0]), int(reply[1]), int(reply[2])
-        started = self._start_jobs(state, token, jobs_flat)
+        started = self._start_jobs(state, token, jobs_flat, start_now)
         if want > 0:
             # Only a fetch tells whether work is left; a call that only
             # reported outcomes must not undo a wake-up that arrived meanwhile
@@ -575,7 +656,7 @@ class Worker:
         if status.startswith("limited:"):
             state.next_check = time.monotonic() + int(status.split(":", 1)[1]) / 1000
 
-    def _start_jobs(self, state: _QueueState, token: str, flat: list[Any]) -> int:
+    def _start_jobs(self, state: _QueueState, token: str, flat: list[Any], start_now: int) -> int:
         assert self._loop is not None
         started = 0
         for i in range(0, len(flat), 10):
@@ -619,6 +700,7 @@ class Worker:
             job = RunningJob(state.keys, job_id, token, name, options, attempt, context)
             job.has_dependents = has_dependents == "1"
             job.bad_data = bad_data
+            job.reserved = started >= start_now
             self._running[(state.keys.name, job_id)] = job
             self._buffer.append(job)
             started += 1
@@ -634,6 +716,9 @@ class Worker:
         while self._buffer and self._active < self.concurrency:
             job = self._buffer.popleft()
             job.started = time.monotonic()
+            if job.reserved:
+                job.reserved = False
+                self._notices.setdefault(job.queue.name, []).append(job)
             self._active += 1
             job.task = self._loop.create_task(self._execute(job))
             if self.listener:
@@ -673,8 +758,15 @@ class Worker:
             self._running.pop((job.queue.name, job.job_id), None)
             if outcome is not None:
                 self._outcomes.append(outcome)
+            self._note_run_time(time.monotonic() - started)
             self._launch()
             self._changed.set()
+
+    def _note_run_time(self, seconds: float) -> None:
+        """Keeps the recent mean run time that auto prefetch goes by."""
+        mean = self._run_time_mean
+        self._run_time_mean = seconds if mean is None else mean + (seconds - mean) * 0.1
+        self._held_back = False
 
     async def _call(self, spec: ProcessorSpec, job: RunningJob) -> Any:
         assert self._loop is not None

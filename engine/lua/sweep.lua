@@ -7,9 +7,11 @@
   ARGV[6] failed keep count, ARGV[7] failed keep age ms, ARGV[8] force ("1"
   skips the lock)
   Re-queues active jobs whose lease expired (their holder is gone) and fails
-  those that stalled more than the limit; trims finished jobs.
+  those that stalled more than the limit; a prefetched job that its worker
+  never started (rsv = 1) goes back to the front without counting a stall.
+  Trims finished jobs.
   Returns {swept (0 when another worker holds the lock), requeued, failed, trimmed}.
-  Emits: job:stalled, job:failed.
+  Emits: job:stalled, job:failed, job:waiting (a prefetched job released).
 ]]
 local STALL_LIMIT = 1000
 if ARGV[8] ~= "1" and not redis.call("SET", sweep_key, "1", "NX", "PX", ARGV[2]) then
@@ -24,7 +26,13 @@ for i = 1, #expired do
   local jk = job_key(id)
   redis.call("ZREM", active_key, id)
   redis.call("HDEL", jk, "tok")
-  if redis.call("EXISTS", jk) == 1 then
+  local fields = redis.call("HMGET", jk, "n", "rsv")
+  if fields[1] and fields[2] == "1" then
+    redis.call("HSET", jk, "rsv", "0")
+    enqueue_waiting(id, jk, true)
+    emit("job:waiting", id, "reason", "released")
+    requeued = requeued + 1
+  elseif fields[1] then
     local stalls = redis.call("HINCRBY", jk, "stl", 1)
     if stalls > max_stalled then
       local message = "job stalled " .. stalls .. " times (its worker died or stopped responding); limit is " .. max_stalled

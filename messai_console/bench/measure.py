@@ -40,7 +40,8 @@ class BenchConfig:
     n: int = 10_000
     payload_bytes: int = 200
     processes: int = 1
-    prefetch: int = 0
+    prefetch: str = "auto"
+    """The workers' --prefetch."""
     latency_jobs: int = 300
     latency_rate: float = 100.0
     memory_jobs: int = 100_000

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from messai_console.bench.measure import Bench, BenchConfig, BenchResult, median_result
+from messai_console.cli import parsing
 from messai_console.cli.output import print_json
 from messai_console.cli.runtime import runtime
 
@@ -39,8 +40,8 @@ def bench(
         int, typer.Option(min=1, help="Worker processes for the drain measurements.")
     ] = 1,
     prefetch: Annotated[
-        int, typer.Option(min=0, help="The workers' --prefetch (default 0, as in production).")
-    ] = 0,
+        str, typer.Option(help="The workers' --prefetch: auto (their default) or a number.")
+    ] = "auto",
     memory_jobs: Annotated[
         int, typer.Option(min=1000, help="Waiting jobs for the memory measurement.")
     ] = 100_000,
@@ -51,6 +52,7 @@ def bench(
 ) -> None:
     """Floor, enqueue, drain, latency and memory figures, in throwaway queues."""
     state = runtime(ctx)
+    parsing.prefetch(prefetch)  # a bad value fails before anything runs
     config = BenchConfig(
         url=state.url(),
         prefix=state.prefix,

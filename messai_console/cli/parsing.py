@@ -75,6 +75,15 @@ def priority(text: str) -> int:
     )
 
 
+def prefetch(text: str) -> int | None:
+    """A worker's --prefetch: a number of jobs, or "auto" (None)."""
+    if text.strip().lower() == "auto":
+        return None
+    if text.strip().isdigit():
+        return int(text)
+    raise typer.BadParameter(f"{text!r} is not a prefetch; use auto or a number of jobs, e.g. 0")
+
+
 def backoff(text: str) -> dict[str, Any]:
     """``exponential:1s`` or ``fixed:500ms``."""
     kind, _, delay = text.partition(":")

@@ -15,6 +15,7 @@ from engine.connection import check_connection, connect
 from engine.processors import ProcessorRegistry
 from engine.schedules import Scheduler
 from engine.worker import RunningJob, Worker
+from messai_console.cli import parsing
 from messai_console.cli.runtime import runtime
 from messai_console.scheduled import init_if_enabled
 from messai_console.text import visible
@@ -96,13 +97,13 @@ def worker(
     ] = 5_000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No line per job state change.")] = False,
     prefetch: Annotated[
-        int,
+        str,
         typer.Option(
-            min=0,
-            help="Jobs leased beyond --concurrency so the next starts without a round trip "
-            "(they stall too if this process dies).",
+            help="Jobs leased beyond --concurrency so the next starts without a round trip: "
+            "auto (as many as --concurrency while jobs take under 10 ms on average; "
+            "one not started within 100 ms goes back to the queue) or a number (0: none).",
         ),
-    ] = 0,
+    ] = "auto",
     with_scheduler: Annotated[
         bool, typer.Option("--with-scheduler", help="Also fire due schedules in this process.")
     ] = False,
@@ -141,7 +142,7 @@ def worker(
                 max_stalled=max_stalled,
                 shutdown_grace_ms=shutdown_grace_ms,
                 stall_interval_ms=stall_interval_ms,
-                prefetch=prefetch,
+                prefetch=parsing.prefetch(prefetch),
                 listener=None if quiet else _log_line,
             )
             scheduler = Scheduler(client, state.prefix) if with_scheduler else None

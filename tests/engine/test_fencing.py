@@ -13,7 +13,7 @@ from tests.helpers import await_until
 
 async def _fetch(queue: Queue, token: str, lease_ms: int) -> list[Any]:
     reply = await scripts().fetch(
-        queue.redis, queue.keys.script_keys, [queue.keys.base, token, "w-" + token, lease_ms, 1]
+        queue.redis, queue.keys.script_keys, [queue.keys.base, token, "w-" + token, lease_ms, 1, 1]
     )
     return list(reply[3:])
 
@@ -23,7 +23,7 @@ def _outcome(job_id: str, token: str, kind: str, value: str = "") -> list[Any]:
 
 
 async def _finish(queue: Queue, outcomes: list[list[Any]]) -> list[str]:
-    args: list[Any] = [queue.keys.base, "w", 30000, 0, "t-next", len(outcomes)]
+    args: list[Any] = [queue.keys.base, "w", 30000, 0, "t-next", 0, 0, len(outcomes)]
     for outcome in outcomes:
         args.extend(outcome)
     reply = await scripts().finish(queue.redis, queue.keys.script_keys, args)

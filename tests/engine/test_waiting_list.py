@@ -81,7 +81,7 @@ async def _fetch(queue: Queue, want: int, lease_ms: int = 60_000) -> set[str]:
     await scripts().fetch(
         queue.redis,
         queue.keys.script_keys,
-        [queue.keys.base, "test-token", "test-worker", lease_ms, want],
+        [queue.keys.base, "test-token", "test-worker", lease_ms, want, want],
     )
     leased = [job for job in await queue.get_jobs("active", 0, -1) if job.id not in before]
     return {job.data["tag"] for job in leased}

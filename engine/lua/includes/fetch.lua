@@ -1,5 +1,5 @@
 --[[
-  fetch_jobs(now, token, worker, lease_ms, want): promotes due delayed jobs,
+  fetch_jobs(now, token, worker, lease_ms, want, start_now): promotes due delayed jobs,
   then leases up to `want` waiting jobs (in run order, see common) unless
   the queue is paused, rate limited or at its global concurrency cap.
 
@@ -7,6 +7,10 @@
   "limited:<ms>", next_due the earliest delayed due time (or -1), and each
   job is a flat run of id, JOB_FIELDS, then the results of its dependencies
   (a nested field/value list, or "" when it has none).
+  Jobs beyond the first `start_now` are prefetched: the worker holds them
+  before it starts them, so they are marked reserved (rsv = 1) until it says
+  it started them; a reserved job of a dead worker goes back to waiting
+  without counting a stall (sweep.lua), since it never ran.
   Emits: job:waiting (promoted), job:active.
 ]]
 local PROMOTE_LIMIT = 1000
@@ -30,7 +34,7 @@ local function promote_due(now)
   return -1
 end
 
-local function fetch_jobs(now, token, worker, lease_ms, want)
+local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
   local result = {"ok", promote_due(now)}
   if want <= 0 then
     return result
@@ -78,7 +82,9 @@ local function fetch_jobs(now, token, worker, lease_ms, want)
     if fields[1] then
       leases[#leases + 1] = deadline
       leases[#leases + 1] = id
-      redis.call("HSET", jk, "tok", token, "w", worker, "st", stamp)
+      local reserved = "0"
+      if taken >= start_now then reserved = "1" end
+      redis.call("HSET", jk, "tok", token, "w", worker, "st", stamp, "rsv", reserved)
       emit("job:active", id, "w", worker)
       result[#result + 1] = id
       for f = 1, #fields do

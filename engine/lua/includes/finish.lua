@@ -7,7 +7,8 @@
     "f" failed for good (value = error message, stack)
     "r" failed, retry after delay_ms (value = error message, stack)
     "x" cancelled while active
-    "h" handed back at shutdown: waiting again, no attempt spent
+    "h" handed back (at shutdown, or a prefetched job held too long; value =
+        the reason, "" for shutdown): waiting again, no attempt spent
     "l" rate limited by the processor: delayed by delay_ms, no attempt spent
   `attempt` is the number of this run (the worker read the attempts made when
   it leased the job, and nobody else changes them while the lease holds).
@@ -65,7 +66,8 @@ local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms,
   if kind == "h" then
     redis.call("HDEL", jk, "tok")
     enqueue_waiting(id, jk, true)
-    emit("job:waiting", id, "reason", "shutdown")
+    if value == "" then value = "shutdown" end
+    emit("job:waiting", id, "reason", value)
     return "ok"
   end
   if kind == "l" then

@@ -1,0 +1,138 @@
+"""Prefetch: jobs leased ahead of a free slot never count a stall they did not
+cause, auto prefetch follows the jobs' run times, and a job held too long
+goes back to the queue."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import redis.asyncio
+
+from engine import Queue, Worker
+from engine.context import JobContext
+from engine.scripts import scripts
+from tests.engine.conftest import StartWorker, wait_for_state
+from tests.helpers import await_until
+
+
+async def _fetch(queue: Queue, token: str, want: int, start_now: int) -> list[str]:
+    reply = await scripts().fetch(
+        queue.redis,
+        queue.keys.script_keys,
+        [queue.keys.base, token, "w-" + token, 50, want, start_now],
+    )
+    return [str(reply[i]) for i in range(3, len(reply), 10)]
+
+
+async def _lease_expired(client: redis.asyncio.Redis, queue: Queue) -> bool:
+    seconds, micros = await client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    return len(await client.zrangebyscore(queue.keys.active, "-inf", now_ms - 1)) == 2
+
+
+async def _sweep(queue: Queue) -> list[int]:
+    reply = await scripts().sweep(
+        queue.redis, queue.keys.script_keys, [queue.keys.base, 1000, 5, -1, -1, -1, -1, "1"]
+    )
+    return [int(v) for v in reply]
+
+
+async def test_a_prefetched_job_of_a_dead_worker_counts_no_stall(
+    queue: Queue, redis_client: redis.asyncio.Redis
+) -> None:
+    ran, held = (await queue.add("noop")).id, (await queue.add("noop")).id
+    assert await _fetch(queue, "A", want=2, start_now=1) == [ran, held]
+    assert await redis_client.hget(queue.keys.job(ran), "rsv") == "0"
+    assert await redis_client.hget(queue.keys.job(held), "rsv") == "1"
+    # the worker dies: both leases run out
+    await await_until(lambda: _lease_expired(redis_client, queue), timeout=5)
+    assert (await _sweep(queue))[1] == 2  # both back in waiting
+    assert await redis_client.hget(queue.keys.job(ran), "stl") == "1"
+    assert await redis_client.hget(queue.keys.job(held), "stl") is None
+    entries: Any = await redis_client.xrange(queue.keys.events)
+    reasons = {
+        fields.get("id"): fields.get("reason")
+        for _id, fields in entries
+        if fields.get("ev") == "job:waiting"
+    }
+    assert reasons == {held: "released"}
+    assert set(await _fetch(queue, "B", want=2, start_now=2)) == {ran, held}
+
+
+async def test_starting_a_prefetched_job_is_reported_with_the_next_call(
+    queue: Queue, start_worker: StartWorker, redis_client: redis.asyncio.Redis
+) -> None:
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def gate(ctx: JobContext) -> None:
+        started.append(ctx.job_id)
+        await release.wait()
+
+    first = await queue.add("gate")
+    second = await queue.add("gate")
+    # an explicit prefetch: the second job waits leased in the worker
+    await start_worker({"gate": gate}, concurrency=1, prefetch=1)
+    await await_until(lambda: started == [first.id], timeout=5)
+    await await_until(
+        lambda: _rsv(redis_client, queue, second.id, "1"), timeout=5, message="not prefetched"
+    )
+    release.set()
+    await wait_for_state(queue, first.id, "completed")
+    await await_until(lambda: started == [first.id, second.id], timeout=5)
+    # the call that reported the first job also said the second one runs
+    assert await redis_client.hget(queue.keys.job(second.id), "rsv") == "0"
+    await wait_for_state(queue, second.id, "completed")
+
+
+async def _rsv(client: redis.asyncio.Redis, queue: Queue, job_id: str, value: str) -> bool:
+    return bool(await client.hget(queue.keys.job(job_id), "rsv") == value)
+
+
+async def _drain(queue: Queue, n: int, name: str, data: Any = None) -> None:
+    ids = await queue.add_bulk([(name, data)] * n)
+
+    async def done() -> bool:
+        job = await queue.get_job(ids[-1])
+        return job is not None and job.state == "completed"
+
+    await await_until(done, timeout=30, message=f"{n} {name} jobs did not complete")
+
+
+async def test_auto_prefetch_follows_the_run_times(queue: Queue, start_worker: StartWorker) -> None:
+    async def slow(ctx: JobContext) -> None:
+        await asyncio.sleep(0.02)  # the job's own work, not synchronisation
+
+    worker: Worker = await start_worker({"slow": slow}, concurrency=3)
+    assert worker.prefetch is None
+    assert worker.prefetch_now == 0  # nothing known yet
+    await _drain(queue, 30, "noop")
+    assert worker.prefetch_now == 3  # short jobs: as many as the concurrency
+    await _drain(queue, 60, "slow")
+    assert worker.prefetch_now == 0  # 20 ms jobs: a round trip is a small part
+
+
+async def test_auto_prefetch_hands_back_a_job_held_behind_a_long_one(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    release = asyncio.Event()
+
+    async def gate(ctx: JobContext) -> None:
+        await release.wait()
+
+    first: Worker = await start_worker({"gate": gate}, concurrency=1)
+    await _drain(queue, 20, "noop")  # short jobs so far: prefetch is on
+    assert first.prefetch_now == 1
+    long = await queue.add("gate")
+    behind = await queue.add("echo", "behind")
+    await wait_for_state(queue, long.id, "active")
+    prefetched = await wait_for_state(queue, behind.id, "active")
+    assert prefetched.worker == first.id
+    # the job prefetched behind the long one goes back, and another worker runs it
+    second = await start_worker(concurrency=1)
+    done = await wait_for_state(queue, behind.id, "completed", timeout=10)
+    assert done.worker == second.id
+    assert (await queue.get_job(long.id)).state == "active"  # type: ignore[union-attr]
+    release.set()
+    await wait_for_state(queue, long.id, "completed")
