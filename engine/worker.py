@@ -578,6 +578,10 @@ class Worker:
                     due = state.maybe_has_work or (state.next_check and state.next_check <= now)
                     want = min(self._free_slots(), self._batch_cap()) if due else 0
                     notices = self._notices.pop(state.keys.name, [])
+                    if notices and queue_outcomes:
+                        # a job that also ended since needs no word that it started
+                        ended = {id(outcome.job) for outcome in queue_outcomes}
+                        notices = [job for job in notices if id(job) not in ended]
                     if not queue_outcomes and not notices and want <= 0:
                         continue
                     await self._finish_and_fetch(state, queue_outcomes, want, notices)
