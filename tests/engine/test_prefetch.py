@@ -63,26 +63,29 @@ async def test_a_prefetched_job_of_a_dead_worker_counts_no_stall(
 async def test_starting_a_prefetched_job_is_reported_with_the_next_call(
     queue: Queue, start_worker: StartWorker, redis_client: redis.asyncio.Redis
 ) -> None:
-    release = asyncio.Event()
+    gates = {"first": asyncio.Event(), "second": asyncio.Event()}
     started: list[str] = []
 
     async def gate(ctx: JobContext) -> None:
         started.append(ctx.job_id)
-        await release.wait()
+        await gates[ctx.data].wait()
 
-    first = await queue.add("gate")
-    second = await queue.add("gate")
+    first = await queue.add("gate", "first")
+    second = await queue.add("gate", "second")
     # an explicit prefetch: the second job waits leased in the worker
     await start_worker({"gate": gate}, concurrency=1, prefetch=1)
     await await_until(lambda: started == [first.id], timeout=5)
     await await_until(
         lambda: _rsv(redis_client, queue, second.id, "1"), timeout=5, message="not prefetched"
     )
-    release.set()
+    gates["first"].set()
     await wait_for_state(queue, first.id, "completed")
     await await_until(lambda: started == [first.id, second.id], timeout=5)
     # the call that reported the first job also said the second one runs
-    assert await redis_client.hget(queue.keys.job(second.id), "rsv") == "0"
+    await await_until(
+        lambda: _rsv(redis_client, queue, second.id, "0"), timeout=5, message="not reported"
+    )
+    gates["second"].set()
     await wait_for_state(queue, second.id, "completed")
 
 
