@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import redis.asyncio
+from textual.widgets import Tabs
+from textual.widgets._tabs import Underline
 
 from engine import Queue, Schedules, Worker, parse_spec
 from engine.keys import worker_key, worker_registry_key
@@ -235,10 +237,25 @@ def check(name: str, svg: str) -> None:
 
 
 async def _settled(app: ConsoleApp) -> None:
-    """Two refreshes after the screen changed: the data is in and drawn."""
+    """Two refreshes after the screen changed: the data is in and drawn, and
+    every tab underline sits under its tab (a label that grew with a count
+    moves the underline a refresh later)."""
     count = app.refresh_count
     await app.refresh_now()
     await await_until(lambda: app.refresh_count >= count + 1)
+    await await_until(lambda: _underlines_settled(app), message="a tab underline kept moving")
+
+
+def _underlines_settled(app: ConsoleApp) -> bool:
+    for tabs in app.screen.query(Tabs):
+        active = tabs.active_tab
+        if active is None:
+            continue
+        start, end = active.virtual_region.shrink(active.styles.gutter).column_span
+        underline = tabs.query_one(Underline)
+        if (underline.highlight_start, underline.highlight_end) != (start, end):
+            return False
+    return True
 
 
 async def test_snapshots_of_every_screen(redis_url: str, fixed_data: dict[str, str]) -> None:
