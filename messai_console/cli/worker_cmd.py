@@ -149,7 +149,8 @@ def worker(
             scheduling = asyncio.create_task(scheduler.run()) if scheduler else None
             worker.install_signal_handlers()
             print(
-                f"worker {worker.id} serving {', '.join(visible(n) for n in names)} with concurrency {concurrency}",
+                f"worker {worker.id} serving {', '.join(visible(n) for n in names)}"
+                f" with concurrency {concurrency}, prefetch {visible(prefetch)}",
                 file=sys.stderr,
                 flush=True,
             )
