@@ -115,6 +115,7 @@ def worker(
     from messai_console import jobs
 
     state = runtime(ctx)
+    prefetch_jobs = parsing.prefetch(prefetch)  # bad input fails before anything runs
     extra = load_processors(processors) if processors else ProcessorRegistry()
     registry = jobs.registry.merged(extra)
     logging.basicConfig(
@@ -142,7 +143,7 @@ def worker(
                 max_stalled=max_stalled,
                 shutdown_grace_ms=shutdown_grace_ms,
                 stall_interval_ms=stall_interval_ms,
-                prefetch=parsing.prefetch(prefetch),
+                prefetch=prefetch_jobs,
                 listener=None if quiet else _log_line,
             )
             scheduler = Scheduler(client, state.prefix) if with_scheduler else None

@@ -111,3 +111,10 @@ def test_no_command_mentions_the_console() -> None:
     result = runner.invoke(app, [])
     assert result.exit_code == 0
     assert "console" in result.stdout
+
+
+def test_worker_refuses_a_bad_prefetch_before_touching_redis() -> None:
+    # nothing listens on port 1: reaching Redis would fail with a connection error
+    code, out, err = invoke("redis://127.0.0.1:1/0", "worker", "--queue", "q", "--prefetch", "x")
+    assert code == 2
+    assert "'x' is not a prefetch" in out + err
