@@ -10,6 +10,7 @@ import pytest_asyncio
 import redis.asyncio
 
 from engine import Queue, Worker
+from engine.scripts import scripts
 
 
 @pytest_asyncio.fixture
@@ -58,3 +59,12 @@ async def wait_for_state(queue: Queue, job_id: str, state: str, timeout: float =
                 f"job {job_id} is {job.state if job else 'gone'}, expected {state}"
             )
         await asyncio.sleep(0.01)
+
+
+async def sweep_now(queue: Queue) -> list[int]:
+    """Run the sweep at once (no lock; a stall limit of 5, no retention):
+    {swept, requeued, failed, trimmed}."""
+    reply = await scripts().sweep(
+        queue.redis, queue.keys.script_keys, [queue.keys.base, 1000, 5, -1, -1, -1, -1, "1"]
+    )
+    return [int(value) for value in reply]

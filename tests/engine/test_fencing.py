@@ -8,6 +8,7 @@ import redis.asyncio
 
 from engine import Queue
 from engine.scripts import scripts
+from tests.engine.conftest import sweep_now
 from tests.helpers import await_until
 
 
@@ -30,13 +31,6 @@ async def _finish(queue: Queue, outcomes: list[list[Any]]) -> list[str]:
     return list(reply[4 : 4 + int(reply[3])])
 
 
-async def _sweep(queue: Queue) -> list[int]:
-    reply = await scripts().sweep(
-        queue.redis, queue.keys.script_keys, [queue.keys.base, 1000, 5, -1, -1, -1, -1, "1"]
-    )
-    return [int(v) for v in reply]
-
-
 async def _lease_expired(client: redis.asyncio.Redis, queue: Queue) -> bool:
     seconds, micros = await client.time()
     now_ms = seconds * 1000 + micros // 1000
@@ -50,7 +44,7 @@ async def test_expired_and_retaken_lease_cannot_finish(
     first = await _fetch(queue, "A", lease_ms=50)
     assert first[0] == job.id
     await await_until(lambda: _lease_expired(redis_client, queue), timeout=5)
-    assert (await _sweep(queue))[1] == 1  # re-queued
+    assert (await sweep_now(queue))[1] == 1  # re-queued
     second = await _fetch(queue, "B", lease_ms=30_000)
     assert second[0] == job.id
 
@@ -83,7 +77,7 @@ async def test_heartbeat_reports_lost_leases(
     job = await queue.add("noop")
     await _fetch(queue, "A", lease_ms=50)
     await await_until(lambda: _lease_expired(redis_client, queue), timeout=5)
-    await _sweep(queue)
+    await sweep_now(queue)
     await _fetch(queue, "B", lease_ms=30_000)
     heartbeat = scripts().heartbeat
     reply = await heartbeat(

@@ -12,7 +12,7 @@ import redis.asyncio
 from engine import Queue, Worker
 from engine.context import JobContext
 from engine.scripts import scripts
-from tests.engine.conftest import StartWorker, wait_for_state
+from tests.engine.conftest import StartWorker, sweep_now, wait_for_state
 from tests.helpers import await_until
 
 
@@ -31,13 +31,6 @@ async def _lease_expired(client: redis.asyncio.Redis, queue: Queue) -> bool:
     return len(await client.zrangebyscore(queue.keys.active, "-inf", now_ms - 1)) == 2
 
 
-async def _sweep(queue: Queue) -> list[int]:
-    reply = await scripts().sweep(
-        queue.redis, queue.keys.script_keys, [queue.keys.base, 1000, 5, -1, -1, -1, -1, "1"]
-    )
-    return [int(v) for v in reply]
-
-
 async def test_a_prefetched_job_of_a_dead_worker_counts_no_stall(
     queue: Queue, redis_client: redis.asyncio.Redis
 ) -> None:
@@ -47,7 +40,7 @@ async def test_a_prefetched_job_of_a_dead_worker_counts_no_stall(
     assert await redis_client.hget(queue.keys.job(held), "rsv") == "1"
     # the worker dies: both leases run out
     await await_until(lambda: _lease_expired(redis_client, queue), timeout=5)
-    assert (await _sweep(queue))[1] == 2  # both back in waiting
+    assert (await sweep_now(queue))[1] == 2  # both back in waiting
     assert await redis_client.hget(queue.keys.job(ran), "stl") == "1"
     assert await redis_client.hget(queue.keys.job(held), "stl") is None
     entries: Any = await redis_client.xrange(queue.keys.events)

@@ -13,7 +13,7 @@ from engine import FlowJob, JobNotFoundError, Queue, add_flow
 from engine.monitor import queue_stats
 from engine.scripts import scripts
 from messai_console.tui.backend import Backend
-from tests.engine.conftest import StartWorker, wait_for_state
+from tests.engine.conftest import StartWorker, sweep_now, wait_for_state
 from tests.helpers import await_until
 
 PRIORITY_BAND = 2**33
@@ -152,12 +152,7 @@ async def _stall(queue: Queue, tag: str) -> None:
     assert await _fetch(queue, 1, lease_ms=1) == {tag}
 
     async def requeued() -> bool:
-        reply = await scripts().sweep(
-            queue.redis,
-            queue.keys.script_keys,
-            [queue.keys.base, 1000, 5, -1, -1, -1, -1, "1"],
-        )
-        return int(reply[1]) == 1
+        return (await sweep_now(queue))[1] == 1
 
     await await_until(requeued)
 
