@@ -15,6 +15,8 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from engine.codec import dumps
+from engine.contracts.admin import PauseRequest
+from engine.contracts.base import call
 from engine.errors import InvalidJobError, InvalidStateError, JobNotFoundError, QueueNotFoundError
 from engine.events import Event, read_events
 from engine.job import Job
@@ -266,10 +268,10 @@ class Queue:
     # -- administering ----------------------------------------------------
 
     async def pause(self) -> None:
-        await self._scripts.pause(self.redis, self._script_keys, [self.keys.base, "1", self.name])
+        await call(self.redis, self.keys, PauseRequest(paused=True, queue_name=self.name))
 
     async def resume(self) -> None:
-        await self._scripts.pause(self.redis, self._script_keys, [self.keys.base, "0", self.name])
+        await call(self.redis, self.keys, PauseRequest(paused=False, queue_name=self.name))
 
     async def is_paused(self) -> bool:
         return bool(await self.redis.hexists(self.keys.meta, "paused"))

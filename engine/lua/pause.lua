@@ -1,8 +1,13 @@
 --[[
-  pause: pauses ("1") or resumes ("0") the queue. Active jobs finish; no
-  new job starts while paused. Includes: common
-  ARGV[2] "1" pause, "0" resume; ARGV[3] queue name (for the registry).
-  Emits: queue:paused, queue:resumed.
+  pause: pauses or resumes the queue. Active jobs finish; no new job
+  starts while paused.
+  Includes: common
+  ARGV[1] prefix      the queue's key prefix
+  ARGV[2] paused      "1" pause, "" resume
+  ARGV[3] queue_name  listed in the registry (a queue paused before its first job)
+  Returns: "ok"
+  Emits: queue:paused, queue:resumed
+  Writes: registry, meta, marker, events
 ]]
 redis.call("SADD", registry_key, ARGV[3])
 if ARGV[2] == "1" then

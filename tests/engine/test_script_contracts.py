@@ -1,0 +1,103 @@
+"""Each Lua script's header against its Python contract.
+
+The header lists ARGV one per line (``ARGV[n] name`` or ``ARGV[+] name``
+after a repeated group, and ``ARGV[+] group * (a, b, c)`` for the group's
+items), then ``Returns:``, ``Emits:`` and ``Writes:``. The contract is the
+request dataclass in ``engine/contracts``. They must name the same values
+in the same order, and declare the same events and written keys.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import pytest
+
+from engine.contracts.base import ARGV_PREFIX, Request, argv_layout
+from engine.scripts import SCRIPT_NAMES
+
+_ARGV_LINE = re.compile(r"^\s*ARGV\[(\d+|\+)\]\s+(\w+)(?:\s+\*\s+\(([^)]*)\))?")
+_FIELD_LINE = re.compile(r"^\s*(Returns|Emits|Writes):\s*(.*)$")
+
+
+@dataclass
+class Header:
+    argv: list[str | tuple[str, tuple[str, ...]]]
+    returns: str | None
+    emits: tuple[str, ...]
+    writes: tuple[str, ...]
+
+
+def read_header(script: str) -> Header:
+    source = resources.files("engine").joinpath("lua", f"{script}.lua").read_text()
+    match = re.match(r"--\[\[(.*?)\]\]", source, re.S)
+    assert match, f"{script}.lua opens without a --[[ header ]]"
+    argv: list[str | tuple[str, tuple[str, ...]]] = []
+    fields: dict[str, str] = {}
+    expected = 1
+    after_group = False
+    for line in match.group(1).splitlines():
+        found = _ARGV_LINE.match(line)
+        if found:
+            position, name, items = found.groups()
+            if position == "+":
+                assert after_group, f"{script}.lua: ARGV[+] {name} before any repeated group"
+            else:
+                assert not after_group, f"{script}.lua: ARGV[{position}] after a repeated group"
+                assert int(position) == expected, (
+                    f"{script}.lua: ARGV[{position}] {name} where ARGV[{expected}] was due"
+                )
+                expected += 1
+            if items is not None:
+                argv.append((name, tuple(part.strip() for part in items.split(","))))
+                after_group = True
+            else:
+                argv.append(name)
+            continue
+        field = _FIELD_LINE.match(line)
+        if field:
+            fields[field.group(1)] = field.group(2).strip()
+    assert argv and argv[0] == ARGV_PREFIX, f"{script}.lua: ARGV[1] must be {ARGV_PREFIX}"
+
+    def names(value: str | None) -> tuple[str, ...]:
+        if not value or value.lower() == "nothing":
+            return ()
+        return tuple(part.strip().rstrip(".") for part in value.split(","))
+
+    return Header(
+        argv[1:], fields.get("Returns"), names(fields.get("Emits")), names(fields.get("Writes"))
+    )
+
+
+def contracts() -> dict[str, type[Request]]:
+    import engine.contracts.admin  # noqa: F401  (registers the subclasses)
+
+    found: dict[str, type[Request]] = {}
+    stack = list(Request.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if "SCRIPT" in cls.__dict__:
+            found[cls.SCRIPT] = cls
+    return found
+
+
+PENDING: set[str] = set(SCRIPT_NAMES) - {"pause"}
+"""Scripts whose callers still pass positional lists (being converted)."""
+
+
+@pytest.mark.parametrize("script", sorted(set(SCRIPT_NAMES) - PENDING))
+def test_header_matches_contract(script: str) -> None:
+    contract = contracts().get(script)
+    assert contract is not None, f"no Request subclass with SCRIPT = {script!r}"
+    header = read_header(script)
+    assert header.argv == argv_layout(contract)
+    assert header.returns, f"{script}.lua: header lacks Returns:"
+    assert sorted(header.emits) == sorted(contract.EMITS)
+    assert sorted(header.writes) == sorted(contract.WRITES)
+
+
+def test_every_script_has_a_contract_or_is_pending() -> None:
+    assert set(contracts()) | PENDING == set(SCRIPT_NAMES)
