@@ -101,3 +101,13 @@ def test_header_matches_contract(script: str) -> None:
 
 def test_every_script_has_a_contract_or_is_pending() -> None:
     assert set(contracts()) | PENDING == set(SCRIPT_NAMES)
+
+
+def test_lua_job_field_legend_mirrors_python() -> None:
+    from engine.jobhash import JobField
+
+    common = resources.files("engine").joinpath("lua", "includes", "common.lua").read_text()
+    table = re.search(r"local JF = \{(.*?)\n\}", common, re.S)
+    assert table, "common.lua lacks the JF table"
+    lua = dict(re.findall(r"(\w+) = \"([^\"]*)\"", table.group(1)))
+    assert lua == {field.name: field.value for field in JobField}

@@ -54,6 +54,35 @@ local function bind(keys, argv)
   }
 end
 
+-- The fields of a job hash, as engine/jobhash.py (JobField) names them; a
+-- test checks that the two agree. Scripts name fields through this table.
+local JF = {
+  NAME = "n",
+  DATA = "d",
+  OPTIONS = "o",
+  CREATED = "ts",
+  PRIORITY = "pri",
+  LIFO = "lifo",
+  ATTEMPTS = "att",
+  STALLS = "stl",
+  MANUAL_RETRIES = "rtr",
+  TOKEN = "tok",
+  RESERVED = "rsv",
+  WORKER = "w",
+  STARTED = "st",
+  FINISHED = "fin",
+  RUN_TIME = "rt",
+  PROGRESS = "p",
+  RESULT = "r",
+  ERROR = "e",
+  STACK = "stk",
+  CANCELLED = "cx",
+  HAS_DEPENDENTS = "hd",
+  DEPENDENCIES = "deps",
+  HAS_RESULTS = "pr",
+  DEPENDENCY_FAILED = "dfail",
+}
+
 local EVENTS_MAXLEN = 10000
 local METRICS_TTL_S = 8 * 86400
 local PRIORITY_BAND = 8589934592 -- 2^33
