@@ -4,8 +4,11 @@ Tests never use a Redis the machine happens to run (127.0.0.1:6379), nor the
 user's real data directory: at import this module points MESSAI_DATA_DIR at a
 temporary directory and removes REDIS_URL and friends from the environment.
 Tests that need them set their own with `monkeypatch`. (Note that `.env` /
-`.env.local` in the working directory are still read by `RedisSettings()`;
+`.env.local` in the working directory are still read by the settings models;
 pass `_env_file=None` when a test must ignore them.)
+
+The servers come from `messai_console.embedded` (the application's own
+redis-server code; the engine never imports it).
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ import pytest_asyncio
 import redis
 import redis.asyncio
 
-from engine.embedded import EmbeddedRedisError, EmbeddedServer, start_server, stop_embedded
+from messai_console.embedded import (
+    EmbeddedRedisError,
+    EmbeddedServer,
+    start_server,
+    stop_embedded,
+)
 from tests.helpers import RedisFactory
 
 _ENV_TO_CLEAR = (

@@ -15,10 +15,10 @@ import typer
 
 from engine.cron import InvalidScheduleError, ms
 from engine.schedules import ScheduleInfo, Schedules, parse_spec
-from messai_console import scheduled
 from messai_console.cli import parsing
 from messai_console.cli.output import print_json, print_line, print_table
 from messai_console.cli.runtime import EXIT_FAILED, fail, runtime
+from messai_console.jobs import scheduled
 
 app = typer.Typer(help="Create, list and remove schedules.", no_args_is_help=True)
 jobs_app = typer.Typer(

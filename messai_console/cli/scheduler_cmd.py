@@ -13,7 +13,7 @@ import typer
 from engine.connection import check_connection, connect
 from engine.schedules import Scheduler
 from messai_console.cli.runtime import runtime
-from messai_console.scheduled import init_if_enabled
+from messai_console.jobs.scheduled import init_if_enabled
 
 
 def scheduler(

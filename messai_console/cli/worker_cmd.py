@@ -17,7 +17,7 @@ from engine.schedules import Scheduler
 from engine.worker import RunningJob, Worker
 from messai_console.cli import parsing
 from messai_console.cli.runtime import runtime
-from messai_console.scheduled import init_if_enabled
+from messai_console.jobs.scheduled import init_if_enabled
 from messai_console.text import visible
 
 
