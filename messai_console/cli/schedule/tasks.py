@@ -12,9 +12,11 @@ from engine.cron import InvalidScheduleError
 from messai_console.cli.output import print_line
 from messai_console.cli.runtime import EXIT_FAILED, fail, runtime
 from messai_console.cli.schedule.schedules import AsJson, show_schedules
-from messai_console.jobs import scheduled
 
 app = typer.Typer(help="The platform's scheduled tasks: init, list, clean.", no_args_is_help=True)
+
+# `messai_console.jobs.scheduled` is imported inside each command: importing it
+# loads the whole catalog, which the other commands need not wait for.
 
 
 @app.command("init")
@@ -25,6 +27,8 @@ def jobs_init(
     ] = None,
 ) -> None:
     """Create or update the platform's scheduled tasks."""
+    from messai_console.jobs import scheduled
+
     state = runtime(ctx)
     state.require_writable()
 
@@ -42,6 +46,8 @@ def jobs_init(
 @app.command("list")
 def jobs_list(ctx: typer.Context, as_json: AsJson = False) -> None:
     """The platform's scheduled tasks with their next and last fire."""
+    from messai_console.jobs import scheduled
+
     state = runtime(ctx)
     state.run(
         lambda client: show_schedules(scheduled.list_scheduled_jobs(client, state.prefix), as_json)
@@ -51,6 +57,8 @@ def jobs_list(ctx: typer.Context, as_json: AsJson = False) -> None:
 @app.command("clean")
 def jobs_clean(ctx: typer.Context) -> None:
     """Remove the platform's scheduled tasks (other schedules stay)."""
+    from messai_console.jobs import scheduled
+
     state = runtime(ctx)
     state.require_writable()
 
