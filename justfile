@@ -17,6 +17,10 @@ demo *ARGS:
 test *ARGS:
     {{bin}}/pytest {{ARGS}}
 
+# The test suite without the tests marked `slow` (seconds each), for quick rounds.
+test-fast *ARGS:
+    {{bin}}/pytest -m "not slow" {{ARGS}}
+
 # ruff (lint and format check) and mypy (strict for engine/).
 lint:
     {{bin}}/ruff check engine messai_console tests

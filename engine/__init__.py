@@ -3,10 +3,11 @@
 A producer needs only this package (no console, no CLI)::
 
     from engine import Queue, connect
-    queue = Queue("paper-processing", connect(url))
+    queue = Queue("paper-processing", connect(url))  # or connect(): REDIS_URL
     await queue.add("extract_pdf", {"paper_id": "p-1"}, attempts=3)
 """
 
+from engine.connection import RedisNotConfigured, RedisUnavailable, connect
 from engine.context import JobContext
 from engine.errors import (
     EngineError,
@@ -55,6 +56,8 @@ __all__ = [
     "QueueKeys",
     "QueueNotFoundError",
     "RateLimitedError",
+    "RedisNotConfigured",
+    "RedisUnavailable",
     "ScheduleSpec",
     "Scheduler",
     "Schedules",
@@ -62,6 +65,7 @@ __all__ = [
     "UnrecoverableError",
     "Worker",
     "add_flow",
+    "connect",
     "diagnostic_processors",
     "list_queues",
     "parse_spec",

@@ -1,47 +1,50 @@
-"""Finding Redis and connecting to it.
+"""Connecting to Redis.
 
-`resolve_redis_url` picks the server: the configured one, else a Redis on the
-default address, else the user's embedded server (started on demand).
-`connect` / `connect_sync` build clients with keep-alive, health checks and
-retries with exponential backoff; `check_connection` turns the usual failures
-into one readable line.
+`connect` / `connect_sync` build clients for a URL (or the configured one:
+`REDIS_URL`, or `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`) with
+keep-alive, health checks, socket timeouts, and retries with exponential
+backoff; `check_connection` turns the usual failures into one readable line.
+
+The engine never starts a Redis of its own: with no URL and nothing
+configured, `connect` raises `RedisNotConfigured`. (The console's CLI falls
+back to an embedded server: see `messai_console.embedded`.)
+
+Socket timeouts: opening a connection waits at most `REDIS_SOCKET_CONNECT_TIMEOUT`
+seconds (default 5) and a reply at most `REDIS_SOCKET_TIMEOUT` (default 10), so
+a producer facing a frozen server gets an error instead of waiting forever.
+A blocking command (BZPOPMIN, BLPOP, XREAD BLOCK, WAIT...) waits its own block
+time on top, so a worker's wake-up wait or `events --follow` is never cut short.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
 from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import AuthenticationError, InvalidResponse, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from engine.embedded import ensure_embedded
 from engine.settings import RedisSettings, mask_url
 from engine.wire import close_shared_channel
 
 __all__ = [
-    "DEFAULT_URL",
+    "RedisNotConfigured",
     "RedisUnavailable",
+    "blocking_seconds",
     "check_connection",
     "check_connection_sync",
     "connect",
     "connect_sync",
-    "print_to_stderr",
     "resolve_redis_url",
 ]
-
-#: Where a local Redis usually listens; probed when nothing is configured.
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
-#: How long the probe of DEFAULT_URL may take.
-PROBE_TIMEOUT = 0.3
 
 RETRIES = 5
 BACKOFF_BASE = 0.05
@@ -55,45 +58,67 @@ class RedisUnavailable(RuntimeError):
     """Redis cannot be reached or refuses us; the message is one line, password masked."""
 
 
-def print_to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+class RedisNotConfigured(RedisUnavailable):
+    """No URL was given and none is configured."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no Redis configured: pass a URL to connect() or set REDIS_URL "
+            "(or REDIS_HOST / REDIS_PORT / REDIS_PASSWORD / REDIS_DB)"
+        )
 
 
-def _answers_ping(url: str, timeout: float) -> bool:
-    try:
-        with redis.Redis.from_url(
-            url,
-            socket_connect_timeout=timeout,
-            socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-        ) as client:
-            return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-
-
-def resolve_redis_url(
-    settings: RedisSettings | None = None,
-    *,
-    announce: Callable[[str], None] | None = print_to_stderr,
-) -> str:
-    """The Redis URL to use.
-
-    1. `REDIS_URL` or `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`;
-    2. unless `MESSAI_EMBEDDED` is set, a Redis answering PING at `DEFAULT_URL`;
-    3. the user's embedded server (reused, or started now), announced in one line.
-    """
+def resolve_redis_url(settings: RedisSettings | None = None) -> str:
+    """The configured Redis URL (`REDIS_URL`, or one built from `REDIS_HOST`...);
+    `RedisNotConfigured` when there is none."""
     settings = settings if settings is not None else RedisSettings()
-    explicit = settings.explicit_url()
-    if explicit:
-        return explicit
-    if not settings.messai_embedded and _answers_ping(DEFAULT_URL, PROBE_TIMEOUT):
-        return DEFAULT_URL
-    server, started = ensure_embedded(settings.data_dir)
-    if announce is not None:
-        how = "started" if started else "reused"
-        announce(f"embedded Redis at {mask_url(server.url)} (data in {server.data_dir}, {how})")
-    return server.url
+    url = settings.explicit_url()
+    if not url:
+        raise RedisNotConfigured()
+    return url
+
+
+# Blocking commands and where their block time is: seconds as the last argument,
+# seconds as the first, milliseconds after BLOCK, milliseconds as the last argument.
+_SECONDS_LAST = frozenset({"BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX", "BRPOPLPUSH", "BLMOVE"})
+_SECONDS_FIRST = frozenset({"BLMPOP", "BZMPOP"})
+_BLOCK_OPTION = frozenset({"XREAD", "XREADGROUP"})
+_MILLISECONDS_LAST = frozenset({"WAIT", "WAITAOF"})
+
+
+def blocking_seconds(args: Sequence[Any]) -> float | None:
+    """How long the command `args` may block on the server: None when it does not
+    block, `math.inf` when it blocks until something happens (a timeout of 0)."""
+    if not args:
+        return None
+    name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+    name = name.upper()
+    try:
+        if name in _SECONDS_LAST and len(args) > 1:
+            value = float(args[-1])
+        elif name in _SECONDS_FIRST and len(args) > 1:
+            value = float(args[1])
+        elif name in _MILLISECONDS_LAST and len(args) > 1:
+            value = float(args[-1]) / 1000
+        elif name in _BLOCK_OPTION:
+            words = [a.decode() if isinstance(a, bytes) else str(a) for a in args]
+            upper = [word.upper() for word in words]
+            if "BLOCK" not in upper:
+                return None
+            value = float(words[upper.index("BLOCK") + 1]) / 1000
+        else:
+            return None
+    except (ValueError, IndexError):
+        return None
+    return math.inf if value == 0 else max(value, 0.0)
+
+
+def _widened(read_timeout: float | None, args: Sequence[Any]) -> float | None:
+    """The read timeout for `args`: the socket timeout plus the command's block time."""
+    block = blocking_seconds(args)
+    if read_timeout is None or block is None:
+        return read_timeout
+    return None if math.isinf(block) else read_timeout + block
 
 
 class _AuthFailed(RedisError):
@@ -141,14 +166,55 @@ class _SyncRetry(Retry):
 
 
 class _Client(redis.asyncio.Redis):
-    """A client that also closes the engine's own connection for it (the one
+    """A client that waits a blocking command's own block time on top of its socket
+    timeout, and that also closes the engine's own connection for it (the one
     queues add jobs over, see `engine.wire.shared_channel`) when it is closed."""
+
+    async def _send_command_parse_response(
+        self, conn: Any, command_name: Any, *args: Any, **options: Any
+    ) -> Any:
+        # The connection is this call's alone until it returns; redis-py reads the
+        # reply under `socket_timeout`, so lend it the wider one for this command.
+        saved = conn.socket_timeout
+        conn.socket_timeout = _widened(saved, args)
+        try:
+            return await super()._send_command_parse_response(  # type: ignore[no-untyped-call]
+                conn, command_name, *args, **options
+            )
+        finally:
+            conn.socket_timeout = saved
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         try:
             await close_shared_channel(self)
         finally:
             await super().aclose(close_connection_pool)
+
+
+class _SyncClient(redis.Redis):
+    """The synchronous twin of `_Client`'s blocking-command timeouts."""
+
+    def _send_command_parse_response(
+        self, conn: Any, command_name: Any, *args: Any, **options: Any
+    ) -> Any:
+        saved = conn.socket_timeout
+        wider = _widened(saved, args)
+        if wider == saved:
+            return super()._send_command_parse_response(  # type: ignore[no-untyped-call]
+                conn, command_name, *args, **options
+            )
+        # The sync connection applies its timeout to the socket itself (at connect).
+        conn.socket_timeout = wider
+        if conn._sock is not None:
+            conn._sock.settimeout(wider)
+        try:
+            return super()._send_command_parse_response(  # type: ignore[no-untyped-call]
+                conn, command_name, *args, **options
+            )
+        finally:
+            conn.socket_timeout = saved
+            if conn._sock is not None:
+                conn._sock.settimeout(saved)
 
 
 def _client_options(url: str, retry: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -163,28 +229,45 @@ def _client_options(url: str, retry: Any, kwargs: dict[str, Any]) -> dict[str, A
     return options
 
 
-def connect(url: str, *, retries: int = RETRIES, **kwargs: Any) -> redis.asyncio.Redis:
-    """An asyncio client for `url`: decoded responses, keep-alive, health checks every
-    30 s, and up to `retries` retries with exponential backoff on connection errors and
-    timeouts (not on authentication errors). Keyword arguments go to
-    `redis.asyncio.Redis.from_url` and override these defaults. Closing the client
-    also closes the connection that queues add jobs over."""
+def _url_and_options(url: str | None, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The URL to use and the settings' socket timeouts, which `kwargs` override."""
+    settings = RedisSettings()
+    resolved = url or resolve_redis_url(settings)
+    return resolved, {**settings.timeouts(), **kwargs}
+
+
+def connect(
+    url: str | None = None, *, retries: int = RETRIES, **kwargs: Any
+) -> redis.asyncio.Redis:
+    """An asyncio client for `url` (default: `REDIS_URL` or `REDIS_HOST`...; with
+    neither, `RedisNotConfigured`).
+
+    Decoded responses, keep-alive, health checks every 30 s, socket timeouts
+    (`socket_connect_timeout=` and `socket_timeout=` in seconds, None for no limit;
+    by default `REDIS_SOCKET_CONNECT_TIMEOUT` = 5 and `REDIS_SOCKET_TIMEOUT` = 10,
+    blocking commands waiting their block time on top), and up to `retries`
+    retries with exponential backoff on connection errors and timeouts (not on
+    authentication errors). Keyword arguments go to `redis.asyncio.Redis.from_url`
+    and override these defaults (query parameters of the URL override both).
+    Closing the client also closes the connection that queues add jobs over."""
+    resolved, options = _url_and_options(url, kwargs)
     retry = _AsyncRetry(
         ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE),
         retries,
         supported_errors=(RedisConnectionError, RedisTimeoutError),
     )
-    return _Client.from_url(url, **_client_options(url, retry, kwargs))
+    return _Client.from_url(resolved, **_client_options(resolved, retry, options))
 
 
-def connect_sync(url: str, *, retries: int = RETRIES, **kwargs: Any) -> redis.Redis:
+def connect_sync(url: str | None = None, *, retries: int = RETRIES, **kwargs: Any) -> redis.Redis:
     """The synchronous twin of `connect`."""
+    resolved, options = _url_and_options(url, kwargs)
     retry = _SyncRetry(
         ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE),
         retries,
         supported_errors=(RedisConnectionError, RedisTimeoutError, TimeoutError),
     )
-    return redis.Redis.from_url(url, **_client_options(url, retry, kwargs))
+    return _SyncClient.from_url(resolved, **_client_options(resolved, retry, options))
 
 
 def _client_url(client: redis.asyncio.Redis | redis.Redis) -> str:

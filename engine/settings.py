@@ -1,39 +1,40 @@
-"""Connection settings for the engine, read from the environment and `.env` files.
+"""Settings read from the environment and `.env` files, and the engine's own: where Redis is.
 
-The variable names are the ones operators already use (`REDIS_URL`, or
-`REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`), without a prefix.
-`.env.local` overrides `.env`; real environment variables override both.
+`EnvSettings` is the one base of every settings model (the engine's and the
+application's): variables without a prefix, case-insensitive, `.env.local`
+overriding `.env`, real environment variables overriding both.
+
+`RedisSettings` holds the names operators already use: `REDIS_URL`, or
+`REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`, plus the socket timeouts
+`connect()` applies (`REDIS_SOCKET_CONNECT_TIMEOUT`, `REDIS_SOCKET_TIMEOUT`,
+in seconds; 0 waits forever).
 """
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from urllib.parse import SplitResult, quote, urlsplit
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["RedisSettings", "default_data_dir", "mask_url"]
+__all__ = ["EnvSettings", "RedisSettings", "mask_url"]
 
-APP_NAME = "messai-console"
 _MASK = "***"
 # Any query parameter whose name ends in "password" (password=, sentinel_password=, ...).
 _QUERY_PASSWORD = re.compile(r"(?i)((?:^|&)[^&=]*password=)[^&]*")
 # Fallback for strings that urlsplit rejects: hide the whole userinfo part.
 _USERINFO = re.compile(r"(://)[^/@?#]*@")
 
+#: How long opening a connection may take, in seconds.
+DEFAULT_CONNECT_TIMEOUT = 5.0
+#: How long one reply may take, in seconds. Blocking commands (BZPOPMIN, XREAD
+#: BLOCK...) wait their own block time on top (see `engine.connection`).
+DEFAULT_SOCKET_TIMEOUT = 10.0
 
-def default_data_dir() -> Path:
-    """`$XDG_DATA_HOME/messai-console`, else `~/.local/share/messai-console`."""
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return base / APP_NAME
 
-
-class RedisSettings(BaseSettings):
-    """Where Redis is, and where the embedded one keeps its data."""
+class EnvSettings(BaseSettings):
+    """Base of every settings model: the environment, then `.env.local`, then `.env`."""
 
     model_config = SettingsConfigDict(
         env_prefix="",
@@ -43,21 +44,24 @@ class RedisSettings(BaseSettings):
         case_sensitive=False,
     )
 
+
+class RedisSettings(EnvSettings):
+    """Where Redis is, and how long the engine waits for it."""
+
     redis_url: str | None = None
     redis_host: str | None = None
     redis_port: int = 6379
     redis_password: SecretStr | None = None
     redis_db: int = 0
-    messai_embedded: bool = False
-    messai_data_dir: Path | None = None
-    messai_prefix: str = "messai"
+    redis_socket_connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, ge=0)
+    redis_socket_timeout: float = Field(default=DEFAULT_SOCKET_TIMEOUT, ge=0)
 
-    @property
-    def data_dir(self) -> Path:
-        """The embedded server's data directory (MESSAI_DATA_DIR or the XDG default)."""
-        if self.messai_data_dir is not None:
-            return self.messai_data_dir.expanduser()
-        return default_data_dir()
+    def timeouts(self) -> dict[str, float | None]:
+        """The socket timeouts as redis-py keyword arguments (0 becomes None: no limit)."""
+        return {
+            "socket_connect_timeout": self.redis_socket_connect_timeout or None,
+            "socket_timeout": self.redis_socket_timeout or None,
+        }
 
     def explicit_url(self) -> str | None:
         """The configured Redis URL, or None when nothing is configured.

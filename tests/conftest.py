@@ -4,8 +4,11 @@ Tests never use a Redis the machine happens to run (127.0.0.1:6379), nor the
 user's real data directory: at import this module points MESSAI_DATA_DIR at a
 temporary directory and removes REDIS_URL and friends from the environment.
 Tests that need them set their own with `monkeypatch`. (Note that `.env` /
-`.env.local` in the working directory are still read by `RedisSettings()`;
+`.env.local` in the working directory are still read by the settings models;
 pass `_env_file=None` when a test must ignore them.)
+
+The servers come from `messai_console.embedded` (the application's own
+redis-server code; the engine never imports it).
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ import pytest_asyncio
 import redis
 import redis.asyncio
 
-from engine.embedded import EmbeddedRedisError, EmbeddedServer, start_server, stop_embedded
+from messai_console.embedded import (
+    EmbeddedRedisError,
+    EmbeddedServer,
+    start_server,
+    stop_embedded,
+)
 from tests.helpers import RedisFactory
 
 _ENV_TO_CLEAR = (
@@ -45,6 +53,30 @@ _DATA_DIR = Path(tempfile.mkdtemp(prefix="messai-test-"))
 os.environ["MESSAI_DATA_DIR"] = str(_DATA_DIR)
 # Also when the session never starts (usage errors, collection-only runs).
 atexit.register(shutil.rmtree, _DATA_DIR, ignore_errors=True)
+
+
+#: Slow tests outside tests/console and tests/catalog (which mark their own with
+#: @pytest.mark.slow): over about 3 s each with `pytest -n 2 --durations=50` on two
+#: shared cores. Every test under tests/reliability is slow too. `just test-fast`
+#: (`pytest -m "not slow"`) skips them; `just test` and .ci/run run everything.
+SLOW_TESTS = frozenset(
+    {
+        "tests/engine/test_schedules.py::test_three_scheduler_processes_with_one_killed_fire_every_tick_once",
+        "tests/tui/test_actions.py::test_readonly_refuses_every_action_and_opens_no_dialog",
+        "tests/tui/test_hostile.py::test_hostile_names_data_and_errors_render_inert",
+        "tests/tui/test_live.py::test_a_queue_of_200000_waiting_jobs_loads_one_page_at_a_time",
+        "tests/tui/test_schedules_events.py::test_delete_removes_the_schedule_after_confirm_and_cancel_keeps_it",
+        "tests/tui/test_snapshots.py::test_snapshots_of_every_screen",
+    }
+)
+SLOW_DIRECTORIES = ("tests/reliability/",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        name = item.nodeid.partition("[")[0]  # every parameter of a slow test
+        if name in SLOW_TESTS or name.startswith(SLOW_DIRECTORIES):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)

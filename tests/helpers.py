@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.embedded import EmbeddedServer
+from messai_console.embedded import EmbeddedServer, find_free_port
+
+__all__ = ["EmbeddedServer", "RedisFactory", "await_until", "find_free_port", "wait_until"]
 
 
 def wait_until(

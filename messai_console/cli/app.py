@@ -9,20 +9,11 @@ from typing import Annotated
 import typer
 
 from messai_console import __version__
-from messai_console.cli import (
-    bench_cmd,
-    demo_cmd,
-    events_cmd,
-    job_cmd,
-    overview_cmd,
-    performance_cmd,
-    queue_cmd,
-    redis_cmd,
-    schedule_cmd,
-    scheduler_cmd,
-    worker_cmd,
-)
+from messai_console.cli import job, queue, redis_server
+from messai_console.cli.monitor import events, overview, performance
+from messai_console.cli.run import bench, demo, worker
 from messai_console.cli.runtime import Runtime
+from messai_console.cli.schedule import scheduler, schedules, tasks
 
 app = typer.Typer(
     name="messai-console",
@@ -32,18 +23,20 @@ app = typer.Typer(
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(job_cmd.app, name="job")
-app.add_typer(queue_cmd.app, name="queue")
-app.add_typer(redis_cmd.app, name="redis")
-app.add_typer(schedule_cmd.app, name="schedule")
-app.add_typer(schedule_cmd.jobs_app, name="jobs")
-app.command("scheduler")(scheduler_cmd.scheduler)
-app.command("overview")(overview_cmd.overview)
-app.command("events")(events_cmd.events)
-app.command("performance")(performance_cmd.performance)
-app.command("worker")(worker_cmd.worker)
-app.command("demo")(demo_cmd.demo)
-app.command("bench")(bench_cmd.bench)
+# Command groups, one typer app each ...
+app.add_typer(job.app, name="job")
+app.add_typer(queue.app, name="queue")
+app.add_typer(redis_server.app, name="redis")
+app.add_typer(schedules.app, name="schedule")
+app.add_typer(tasks.app, name="jobs")
+# ... and the commands of the root.
+app.command("scheduler")(scheduler.scheduler)
+app.command("overview")(overview.overview)
+app.command("events")(events.events)
+app.command("performance")(performance.performance)
+app.command("worker")(worker.worker)
+app.command("demo")(demo.demo)
+app.command("bench")(bench.bench)
 
 
 @app.callback()

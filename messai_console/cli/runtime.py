@@ -17,11 +17,11 @@ from typing import NoReturn, TypeVar
 import redis.asyncio
 import typer
 
-from engine.connection import RedisUnavailable, check_connection, connect, resolve_redis_url
-from engine.embedded import EmbeddedRedisError
+from engine.connection import RedisUnavailable, check_connection, connect
 from engine.errors import EngineError
 from engine.queue import Queue
-from engine.settings import RedisSettings
+from messai_console.embedded import EmbeddedRedisError, redis_url_or_embedded
+from messai_console.settings import settings
 from messai_console.text import visible
 
 T = TypeVar("T")
@@ -42,12 +42,8 @@ class Runtime:
     _resolved: str | None = None
 
     @property
-    def settings(self) -> RedisSettings:
-        return RedisSettings()
-
-    @property
     def prefix(self) -> str:
-        return self.settings.messai_prefix
+        return settings().data.prefix
 
     def url(self) -> str:
         if self._resolved is None:
@@ -55,7 +51,7 @@ class Runtime:
                 self._resolved = self.redis_url
             else:
                 try:
-                    self._resolved = resolve_redis_url(self.settings)
+                    self._resolved = redis_url_or_embedded()
                 except EmbeddedRedisError as exc:
                     fail(f"cannot start the embedded Redis: {exc}", EXIT_REDIS)
         return self._resolved

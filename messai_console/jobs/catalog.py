@@ -30,22 +30,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from engine.context import JobContext
 from engine.errors import InvalidJobError, UnrecoverableError
 from engine.processors import ProcessorRegistry
+from messai_console.jobs.queues import QUEUE_ORDER
 from messai_console.jobs.runtime import Task, current_services
 from messai_console.text import visible
 
 DIAGNOSTIC_JOBS: tuple[str, ...] = ("noop", "sleep", "echo", "fail")
 """Engine diagnostics, valid on every queue without a payload model."""
-
-QUEUE_ORDER: tuple[str, ...] = (
-    "paper-processing",
-    "experiment-data",
-    "email-notifications",
-    "data-export",
-    "ml-training",
-    "database-cleanup",
-    "scheduled-tasks",
-)
-"""How the built-in queues are listed; queues added later follow in registration order."""
 
 
 class Payload(BaseModel):

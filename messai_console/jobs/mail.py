@@ -24,46 +24,12 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from engine.errors import RateLimitedError, UnrecoverableError
+from messai_console.settings import MailSettings
 
 TRY_LATER_CODES = frozenset({421, 450, 451, 452})
 """SMTP replies meaning "slow down / try later": retried without spending an attempt."""
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-
-
-class MailSettings(BaseSettings):
-    """Where mail goes. With no ``SMTP_HOST``, messages land in the outbox directory."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="",
-        env_file=(".env", ".env.local"),
-        env_file_encoding="utf-8",
-        extra="ignore",
-        case_sensitive=False,
-    )
-
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_user: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = True
-    smtp_ssl: bool = False
-    smtp_timeout_s: float = 30.0
-    smtp_try_later_ms: int = 30_000
-    email_from: str = "MESSAI <noreply@messai.local>"
-    admin_emails: str = ""
-    email_rate_per_second: float = 10.0
-
-    @property
-    def admins(self) -> list[str]:
-        return [address.strip() for address in self.admin_emails.split(",") if address.strip()]
-
-    @property
-    def uses_smtp(self) -> bool:
-        return bool(self.smtp_host)
 
 
 def compose(

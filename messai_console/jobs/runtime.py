@@ -20,8 +20,7 @@ from engine.context import JobContext
 from engine.errors import InvalidJobError, JobCancelledError, UnrecoverableError
 from engine.keys import DEFAULT_PREFIX
 from engine.queue import Queue
-from engine.settings import RedisSettings
-from messai_console.jobs.mail import MailSettings
+from messai_console.settings import MailSettings, settings
 from messai_console.store import DataPaths, Store, open_store
 
 P = TypeVar("P")
@@ -32,8 +31,8 @@ class Services:
     """Everything processors reach outside their payload.
 
     ``redis`` is the worker's own client (processors run on its loop); when
-    it is None, a short-lived connection to ``redis_url`` (or the resolved
-    default) is made for each use.
+    it is None, a short-lived connection to ``redis_url`` (or the configured
+    Redis: ``REDIS_URL``...) is made for each use.
     """
 
     store: Store
@@ -57,8 +56,8 @@ class Services:
     ) -> Services:
         return cls(
             store=open_store(paths),
-            mail=MailSettings(),
-            prefix=prefix or RedisSettings().messai_prefix,
+            mail=settings().mail,
+            prefix=prefix or settings().data.prefix,
             redis=redis,
             redis_url=redis_url,
         )
@@ -68,9 +67,9 @@ class Services:
         if self.redis is not None:
             yield self.redis
             return
-        from engine.connection import connect, resolve_redis_url
+        from engine.connection import connect
 
-        client = connect(self.redis_url or resolve_redis_url())
+        client = connect(self.redis_url)  # None: REDIS_URL or REDIS_HOST...
         try:
             yield client
         finally:

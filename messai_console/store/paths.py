@@ -5,23 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from engine.settings import RedisSettings
-
-
-class StoreSettings(BaseSettings):
-    """``MESSAI_DATABASE``: the SQLite file (default ``<data dir>/platform.db``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="",
-        env_file=(".env", ".env.local"),
-        env_file_encoding="utf-8",
-        extra="ignore",
-        case_sensitive=False,
-    )
-
-    messai_database: Path | None = None
+from messai_console.settings import settings
 
 
 @dataclass(frozen=True)
@@ -39,7 +23,8 @@ class DataPaths:
     @classmethod
     def from_settings(cls) -> DataPaths:
         """``MESSAI_DATA_DIR`` (or the XDG default) and ``MESSAI_DATABASE``."""
-        return cls.under(RedisSettings().data_dir, StoreSettings().messai_database)
+        current = settings()
+        return cls.under(current.data.data_dir, current.store.messai_database)
 
     @property
     def files(self) -> Path:

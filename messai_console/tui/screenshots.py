@@ -20,8 +20,8 @@ from typing import Any
 
 from engine import BulkJob, JobContext, Queue, Scheduler, Schedules, Worker, parse_spec
 from engine.connection import connect
-from engine.embedded import start_server
-from messai_console.scheduled import init_scheduled_jobs
+from messai_console.embedded import start_server
+from messai_console.jobs.scheduled import init_scheduled_jobs
 from messai_console.tui import make_app
 from messai_console.tui.app import ConsoleApp
 from messai_console.tui.screens.events import EventsScreen

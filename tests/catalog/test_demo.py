@@ -12,6 +12,7 @@ from messai_console.cli import app
 from messai_console.jobs import QUEUES
 
 
+@pytest.mark.slow
 def test_demo_headless_small_runs_every_queue_to_completion(
     redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

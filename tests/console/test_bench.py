@@ -11,6 +11,7 @@ from tests.console.conftest import Cli
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_bench_json_has_every_figure_and_cleans_up(cli: Cli, redis_url: str) -> None:
     result = cli("bench", "--n", "1000", "--memory-jobs", "1000", "--latency-jobs", "10", "--json")
     assert result.exit_code == 0, result.output

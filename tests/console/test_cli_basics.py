@@ -8,8 +8,8 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
-from engine.embedded import EmbeddedServer
 from messai_console.cli import app
+from messai_console.embedded import EmbeddedServer
 
 runner = CliRunner()
 

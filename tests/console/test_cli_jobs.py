@@ -16,7 +16,7 @@ import redis
 from engine import InvalidJobError
 from engine.context import JobContext
 from engine.sync import SyncQueue
-from messai_console.cli.job_watch import new_lines
+from messai_console.cli.job.watch import new_lines
 from tests.console.conftest import Cli, ThreadWorker
 from tests.helpers import wait_until
 

@@ -13,7 +13,7 @@ import pytest
 
 from engine.keys import STATES
 from engine.sync import SyncQueue
-from messai_console.cli.performance_cmd import p95
+from messai_console.cli.monitor.performance import p95
 from tests.console.conftest import Cli, ThreadWorker
 from tests.helpers import wait_until
 

@@ -166,6 +166,7 @@ def run_on_terminal(args: list[str], answer: bytes, timeout: float = 20) -> tupl
         os.close(controller)
 
 
+@pytest.mark.slow
 def test_drain_asks_on_a_terminal(redis_url: str, sync_queue: MakeQueue) -> None:
     queue = sync_queue("q")
     queue.add_bulk([("echo", None)] * 3)

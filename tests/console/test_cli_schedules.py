@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from engine.schedules import definition_prefix, due_key
-from messai_console.scheduled import SCHEDULED_TASKS
+from messai_console.jobs.scheduled import SCHEDULED_TASKS
 from tests.console.conftest import Cli
 from tests.helpers import wait_until
 

@@ -1,23 +1,34 @@
-"""Settings, URL resolution (configured / default address / embedded), clients, errors."""
+"""Settings, the configured URL, clients, socket timeouts, errors.
+
+(The application's fallback to a default address or an embedded server is
+tested in tests/console/test_redis_location.py.)
+"""
 
 from __future__ import annotations
 
+import asyncio
+import math
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from engine import connection
+from engine import Queue, connection
 from engine.connection import (
+    RedisNotConfigured,
     RedisUnavailable,
+    blocking_seconds,
     check_connection,
     check_connection_sync,
     connect,
     connect_sync,
     resolve_redis_url,
 )
-from engine.embedded import EmbeddedServer, embedded_status, find_free_port, stop_embedded
 from engine.settings import RedisSettings, mask_url
-from tests.helpers import RedisFactory
+from tests.helpers import RedisFactory, find_free_port
 
 # --- settings ----------------------------------------------------------------------
 
@@ -61,21 +72,6 @@ def test_env_files_local_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert RedisSettings().explicit_url() == "redis://from-environment:6379/1"
 
 
-def test_data_dir_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("MESSAI_DATA_DIR", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert _settings().data_dir == tmp_path / "xdg" / "messai-console"
-    monkeypatch.delenv("XDG_DATA_HOME")
-    assert _settings().data_dir == Path.home() / ".local" / "share" / "messai-console"
-    monkeypatch.setenv("MESSAI_DATA_DIR", str(tmp_path / "mine"))
-    monkeypatch.setenv("MESSAI_EMBEDDED", "1")
-    monkeypatch.setenv("MESSAI_PREFIX", "test")
-    settings = _settings()
-    assert settings.data_dir == tmp_path / "mine"
-    assert settings.messai_embedded is True
-    assert settings.messai_prefix == "test"
-
-
 @pytest.mark.parametrize(
     ("url", "masked"),
     [
@@ -94,76 +90,39 @@ def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
 
 
-# --- resolve_redis_url ------------------------------------------------------------
+# --- a URL or the configured one ------------------------------------------------
 
 
-def test_resolve_prefers_configured_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REDIS_URL", "redis://configured:6379/0")
-    lines: list[str] = []
-    assert resolve_redis_url(_settings(), announce=lines.append) == "redis://configured:6379/0"
-    assert lines == []
+def test_resolve_returns_the_configured_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_HOST", "db.example")
+    assert resolve_redis_url(_settings()) == "redis://db.example:6379/0"
 
 
-def test_resolve_uses_default_address_when_it_answers(
-    monkeypatch: pytest.MonkeyPatch, redis_server: EmbeddedServer, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(connection, "DEFAULT_URL", redis_server.url)
-    monkeypatch.setenv("MESSAI_DATA_DIR", str(tmp_path / "data"))
-    lines: list[str] = []
-    assert resolve_redis_url(_settings(), announce=lines.append) == redis_server.url
-    assert lines == []
-    assert embedded_status(tmp_path / "data") is None
-
-
-def test_resolve_starts_embedded_when_forced(
-    monkeypatch: pytest.MonkeyPatch, redis_server: EmbeddedServer, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(connection, "DEFAULT_URL", redis_server.url)  # something answers
-    monkeypatch.setenv("MESSAI_EMBEDDED", "1")
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("MESSAI_DATA_DIR", str(data_dir))
-    lines: list[str] = []
-    try:
-        url = resolve_redis_url(_settings(), announce=lines.append)
-        assert url == f"unix://{data_dir.resolve() / 'redis.sock'}"
-        assert lines == [f"embedded Redis at {url} (data in {data_dir.resolve()}, started)"]
-        assert resolve_redis_url(_settings(), announce=lines.append) == url
-        assert lines[1].endswith(", reused)")
-        with connect_sync(url) as client:
-            assert client.ping()
-    finally:
-        assert stop_embedded(data_dir) is True
-
-
-def test_resolve_starts_embedded_when_nothing_listens(
+def test_nothing_configured_is_one_clear_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(connection, "DEFAULT_URL", f"redis://127.0.0.1:{find_free_port()}/0")
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("MESSAI_DATA_DIR", str(data_dir))
-    try:
-        url = resolve_redis_url(_settings(), announce=None)
-        assert url.startswith("unix://")
-        status = embedded_status(data_dir)
-        assert status is not None
-        assert status.url == url
-    finally:
-        stop_embedded(data_dir)
+    monkeypatch.chdir(tmp_path)  # no .env files here
+    with pytest.raises(RedisNotConfigured) as info:
+        resolve_redis_url()
+    message = str(info.value)
+    assert message.startswith("no Redis configured: pass a URL to connect() or set REDIS_URL")
+    assert "\n" not in message
+    with pytest.raises(RedisNotConfigured):
+        connect()
+    with pytest.raises(RedisNotConfigured):
+        connect_sync()
 
 
-def test_announce_defaults_to_stderr(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+async def test_connect_without_url_uses_redis_url(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    monkeypatch.setattr(connection, "DEFAULT_URL", f"redis://127.0.0.1:{find_free_port()}/0")
-    monkeypatch.setenv("MESSAI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    client = connect()
     try:
-        resolve_redis_url(_settings())
-        captured = capsys.readouterr()
-        assert captured.out == ""
-        assert captured.err.count("\n") == 1
-        assert captured.err.startswith("embedded Redis at unix://")
+        await client.set("k", "from-env")
+        assert await client.get("k") == "from-env"
     finally:
-        stop_embedded(tmp_path / "data")
+        await client.aclose()
 
 
 # --- clients ------------------------------------------------------------------------
@@ -246,3 +205,111 @@ def test_check_connection_sync_bad_password(redis_factory: RedisFactory) -> None
         ),
     ):
         check_connection_sync(client)
+
+
+# --- socket timeouts ----------------------------------------------------------------
+
+
+def test_timeouts_default_and_from_settings(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect_sync(redis_url) as client:
+        kwargs = client.connection_pool.connection_kwargs
+        assert kwargs["socket_connect_timeout"] == 5.0
+        assert kwargs["socket_timeout"] == 10.0
+    monkeypatch.setenv("REDIS_SOCKET_CONNECT_TIMEOUT", "1.5")
+    monkeypatch.setenv("REDIS_SOCKET_TIMEOUT", "0")  # 0: no limit
+    with connect_sync(redis_url) as client:
+        kwargs = client.connection_pool.connection_kwargs
+        assert kwargs["socket_connect_timeout"] == 1.5
+        assert kwargs["socket_timeout"] is None
+    with connect_sync(redis_url, socket_timeout=3) as client:  # arguments win
+        assert client.connection_pool.connection_kwargs["socket_timeout"] == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "seconds"),
+    [
+        (("GET", "k"), None),
+        (("BZPOPMIN", "a", "b", 2), 2.0),
+        (("BLPOP", "a", "0"), math.inf),
+        (("BLMOVE", "a", "b", "LEFT", "RIGHT", 0.5), 0.5),
+        (("BZMPOP", 3, 1, "a", "MIN"), 3.0),
+        (("XREAD", "COUNT", 10, "BLOCK", 1500, "STREAMS", "s", "$"), 1.5),
+        ((b"XREADGROUP", b"GROUP", b"g", b"c", b"BLOCK", b"0", b"STREAMS", b"s", b">"), math.inf),
+        (("XREAD", "COUNT", 10, "STREAMS", "s", "0"), None),
+        (("WAIT", 1, 250), 0.25),
+    ],
+)
+def test_blocking_seconds(args: tuple[object, ...], seconds: float | None) -> None:
+    assert blocking_seconds(args) == seconds
+
+
+async def test_a_frozen_server_is_an_error_not_a_hang(
+    redis_factory: RedisFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A producer whose server stops answering (SIGSTOP) gets a timeout error."""
+    server = redis_factory()
+    monkeypatch.setenv("REDIS_SOCKET_TIMEOUT", "0.5")
+    client = connect(server.url, retries=0)
+    queue = Queue("frozen", client)
+    await queue.add("noop")  # connected, script loaded
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(RedisTimeoutError):
+            await queue.add("noop")  # the engine's own connection
+        with pytest.raises(RedisTimeoutError):
+            await client.get("k")  # redis-py's
+        with pytest.raises(RedisTimeoutError):
+            await client.bzpopmin("nothing", timeout=0.2)  # its block time, then the timeout
+        # three calls at 0.5 s each: far below any "forever"
+        assert time.monotonic() - started < 10
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+        await client.aclose()
+
+
+def test_a_frozen_server_is_an_error_for_the_sync_client(redis_factory: RedisFactory) -> None:
+    server = redis_factory()
+    with connect_sync(server.url, retries=0, socket_timeout=0.3) as client:
+        assert client.ping()
+        os.kill(server.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(RedisTimeoutError):
+                client.get("k")
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+
+
+async def test_blocking_commands_wait_their_own_time(redis_url: str) -> None:
+    """A read timeout shorter than a blocking command's block time does not cut it:
+    a worker's wake-up wait (BZPOPMIN) and `events --follow` (XREAD BLOCK) go on."""
+    client = connect(redis_url, retries=0, socket_timeout=0.2)
+    other = connect(redis_url)
+    try:
+        started = time.monotonic()
+        assert await client.bzpopmin(["a", "b"], timeout=0.6) is None
+        assert await client.xread({"stream": "$"}, block=600) == []
+        assert time.monotonic() - started >= 1.2
+
+        async def push_later() -> None:
+            await asyncio.sleep(0.5)  # longer than the socket timeout, on purpose
+            await other.rpush("list", "x")
+
+        pusher = asyncio.create_task(push_later())
+        assert await client.blpop(["list"], timeout=0) == ("list", "x")  # waits for ever
+        await pusher
+        assert await client.get("k") is None  # the usual timeout is back
+        assert client.connection_pool.connection_kwargs["socket_timeout"] == 0.2
+    finally:
+        await client.aclose()
+        await other.aclose()
+
+
+def test_blocking_commands_wait_their_own_time_sync(redis_url: str) -> None:
+    with connect_sync(redis_url, retries=0, socket_timeout=0.2) as client:
+        started = time.monotonic()
+        assert client.bzpopmin("nothing", timeout=0.6) is None
+        assert time.monotonic() - started >= 0.6
+        assert client.get("k") is None

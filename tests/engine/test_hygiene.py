@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis.asyncio
@@ -17,13 +19,80 @@ from tests.helpers import RedisFactory, await_until
 
 def test_importing_engine_loads_no_console_packages() -> None:
     code = (
-        "import sys, engine, engine.worker, engine.queue, engine.connection, engine.embedded;"
+        "import sys, engine, engine.worker, engine.queue, engine.connection, engine.sync;"
         "print(','.join(m for m in ('textual', 'rich', 'typer') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+# Imports the engine and connects without a URL, as a producer with nothing
+# configured would, recording every process started on the way. (croniter runs
+# `file` once at import to learn the word size; that one is expected.)
+_PRODUCER = """
+import glob, os, subprocess, sys
+started = []
+original = subprocess.Popen
+class Recording(original):
+    def __init__(self, args, *rest, **kwargs):
+        started.append(args if isinstance(args, str) else " ".join(map(str, args)))
+        super().__init__(args, *rest, **kwargs)
+subprocess.Popen = Recording
+import engine
+error = ""
+try:
+    engine.connect()
+except engine.RedisNotConfigured as exc:
+    error = str(exc)
+children = [
+    pid for path in glob.glob("/proc/self/task/*/children") for pid in open(path).read().split()
+]
+print(sorted(m for m in sys.modules if "embedded" in m))
+print(",".join(m for m in ("textual", "rich", "typer", "messai_console") if m in sys.modules))
+print([command for command in started if not command.startswith("file ")])
+print(children)
+print(error)
+"""
+
+
+def test_engine_alone_never_loads_or_starts_an_embedded_server(tmp_path: Path) -> None:
+    """`import engine` (and `connect()` with nothing configured) loads no server code,
+    starts no process, and fails with one clear line instead."""
+    data_dir = tmp_path / "data"
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("REDIS_", "MESSAI_"))
+    }
+    env["MESSAI_DATA_DIR"] = str(data_dir)
+    plain = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import engine, sys; print(sorted(m for m in sys.modules if 'embedded' in m))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=tmp_path,  # no .env files here
+    )
+    assert plain.stdout == "[]\n"
+    result = subprocess.run(
+        [sys.executable, "-c", _PRODUCER],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    embedded, console, started, children, error = result.stdout.splitlines()
+    assert embedded == "[]"
+    assert console == ""
+    assert started == "[]"
+    assert children == "[]"
+    assert error.startswith("no Redis configured: pass a URL to connect() or set REDIS_URL")
+    assert not data_dir.exists()
 
 
 async def _flush(queue: Queue) -> None:

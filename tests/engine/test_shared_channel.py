@@ -21,10 +21,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine import Queue
 from engine.connection import connect
-from engine.embedded import EmbeddedServer, find_free_port
 from engine.sync import SyncQueue
 from engine.wire import SharedChannel, shared_channel
-from tests.helpers import RedisFactory, await_until, wait_until
+from tests.helpers import EmbeddedServer, RedisFactory, await_until, find_free_port, wait_until
 
 
 def _clients(server: EmbeddedServer) -> int:

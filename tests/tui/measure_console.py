@@ -17,7 +17,7 @@ from pathlib import Path
 
 from engine import Queue
 from engine.connection import connect
-from engine.embedded import start_server
+from messai_console.embedded import start_server
 from messai_console.tui import make_app
 from messai_console.tui.app import ConsoleApp
 from messai_console.tui.screens.overview import OverviewScreen

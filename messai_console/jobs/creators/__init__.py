@@ -9,7 +9,9 @@ engine job options (``priority``, ``delay_ms``, ``attempts``, ``job_id``...)::
     await creators.send_email("user@example.com", "welcome", {"name": "John Doe"})
 
 Pass ``redis=`` (an asyncio client with decoded responses) to reuse a
-connection; without it each call connects to the configured Redis.
+connection, or ``url=``; without either each call connects to the configured
+Redis (``REDIS_URL``, or ``REDIS_HOST``...). Producers never start an
+embedded server.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from redis.asyncio import Redis
 from engine.flows import JobChain
 from engine.job import Job
 from engine.queue import Queue
-from engine.settings import RedisSettings
 from messai_console.jobs.catalog import job_options, validate_job
 from messai_console.jobs.creators import payloads
-from messai_console.jobs.creators import sync as sync
+from messai_console.settings import settings
 
 __all__ = [
+    "EXPERIMENT_STEPS",
     "cleanup",
     "enqueue",
     "enqueue_chain",
@@ -55,9 +57,9 @@ def _prepared(
 async def _with_client(redis: Redis | None, url: str | None, action: Any) -> Any:
     if redis is not None:
         return await action(redis)
-    from engine.connection import connect, resolve_redis_url
+    from engine.connection import connect
 
-    client = connect(url or resolve_redis_url())
+    client = connect(url)  # None: REDIS_URL or REDIS_HOST...; never an embedded server
     try:
         return await action(client)
     finally:
@@ -76,7 +78,7 @@ async def enqueue(
 ) -> Job:
     """Validate and add any catalog job; the other creators call this."""
     normalised, merged = _prepared(queue, name, data, options)
-    prefix = prefix or RedisSettings().messai_prefix
+    prefix = prefix or settings().data.prefix
 
     async def add(client: Redis) -> Job:
         return await Queue(queue, client, prefix=prefix).add(name, normalised, merged)
@@ -95,7 +97,7 @@ async def enqueue_chain(
 ) -> list[Job]:
     """Validate every step, then create them as one engine chain (all or none):
     each starts when the one before has completed; ``options`` apply to every step."""
-    chain = JobChain(prefix=prefix or RedisSettings().messai_prefix)
+    chain = JobChain(prefix=prefix or settings().data.prefix)
     for queue, name, data in steps:
         normalised, merged = _prepared(queue, name, data, options)
         chain.add(queue, name, normalised, merged)
@@ -219,3 +221,7 @@ async def cleanup(
 ) -> Job:
     """A cleanup (remove_orphaned_files, clean_temp_data, archive_old_data, optimize_indexes)."""
     return await enqueue(*payloads.cleanup(task, settings), redis=redis, **options)
+
+
+# Last: the blocking forms are built from the functions above.
+from messai_console.jobs.creators import sync as sync  # noqa: E402

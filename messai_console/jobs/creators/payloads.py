@@ -5,16 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from messai_console.jobs.queues import (
+    DATA_EXPORT,
+    DATABASE_CLEANUP,
+    EMAIL_NOTIFICATIONS,
+    EXPERIMENT_DATA,
+    ML_TRAINING,
+    PAPER_PROCESSING,
+)
+
 JobSpec = tuple[str, str, dict[str, Any]]
 
 
 def paper(paper_id: str, step: str) -> JobSpec:
-    return "paper-processing", step, {"paper_id": paper_id}
+    return PAPER_PROCESSING, step, {"paper_id": paper_id}
 
 
 def email(to: str, template: str, context: Mapping[str, Any] | None, priority: str) -> JobSpec:
     return (
-        "email-notifications",
+        EMAIL_NOTIFICATIONS,
         template,
         {"to": to, "context": dict(context or {}), "priority": priority},
     )
@@ -34,30 +43,30 @@ def batch(
     }
     if rate_per_second is not None:
         data["rate_per_second"] = rate_per_second
-    return "email-notifications", "send_batch", data
+    return EMAIL_NOTIFICATIONS, "send_batch", data
 
 
 def experiment(experiment_id: str, step: str, user_id: str | None) -> JobSpec:
     data: dict[str, Any] = {"experiment_id": experiment_id}
     if user_id:
         data["user_id"] = user_id
-    return "experiment-data", step, data
+    return EXPERIMENT_DATA, step, data
 
 
 def export(kind: str, format: str, email_to: str | None) -> JobSpec:
     data: dict[str, Any] = {"format": format}
     if email_to:
         data["email_to"] = email_to
-    return "data-export", kind, data
+    return DATA_EXPORT, kind, data
 
 
 def training(kind: str, hyperparameters: Mapping[str, Any] | None) -> JobSpec:
     return (
-        "ml-training",
+        ML_TRAINING,
         kind,
         {"hyperparameters": dict(hyperparameters)} if hyperparameters else {},
     )
 
 
 def cleanup(task: str, settings: Mapping[str, Any] | None) -> JobSpec:
-    return "database-cleanup", task, dict(settings or {})
+    return DATABASE_CLEANUP, task, dict(settings or {})

@@ -3,160 +3,147 @@
     from messai_console.jobs import creators
     job = creators.sync.process_paper("paper-123", "extract_pdf", priority=2)
 
-Queues are opened on first use (one :class:`engine.sync.SyncQueue` per queue
-and Redis URL) and kept until :func:`close` or the end of the process; the
-pipelines (engine chains) connect for each call. Call them from plain code,
-not from inside a running event loop (use the async creators there).
+Each is the async creator of the same name run to completion on a private
+event loop (a daemon thread), with the same arguments and documentation,
+except that it takes ``url=`` (default: the configured Redis) where the
+async one takes ``redis=``. Connections are opened on first use, one per
+URL, and kept until :func:`close` or the end of the process. Call them from
+plain code, not from inside a running event loop (use the async creators
+there).
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
+import inspect
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
-from engine.job import Job
-from engine.settings import RedisSettings
-from engine.sync import SyncQueue
-from messai_console.jobs.catalog import job_options, validate_job
-from messai_console.jobs.creators import payloads
+from redis.asyncio import Redis
 
-_queues: dict[tuple[str, str | None, str], SyncQueue] = {}
+from messai_console.jobs import creators as _async
+
+__all__ = [
+    "cleanup",
+    "close",
+    "enqueue",
+    "enqueue_chain",
+    "experiment_pipeline",
+    "export_data",
+    "paper_pipeline",
+    "process_experiment",
+    "process_paper",
+    "send_batch",
+    "send_email",
+    "train_model",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class _Loop:
+    """An event loop in a daemon thread, and the clients opened on it (one per URL)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.clients: dict[str | None, Redis] = {}
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="messai-creators", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def client(self, url: str | None) -> Redis:
+        """The client for ``url`` (runs on the loop: only the loop touches ``clients``)."""
+        if url not in self.clients:
+            from engine.connection import connect
+
+            self.clients[url] = connect(url)  # None: REDIS_URL or REDIS_HOST...
+        return self.clients[url]
+
+    def stop(self) -> None:
+        async def close_clients() -> None:
+            for client in self.clients.values():
+                await client.aclose()
+            self.clients.clear()
+
+        try:
+            self.run(close_clients())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
+            self.loop.close()
+
+
+_loop: _Loop | None = None
 _lock = threading.Lock()
 
 
-def _queue(name: str, url: str | None, prefix: str) -> SyncQueue:
+def _running_loop() -> _Loop:
+    global _loop
     with _lock:
-        key = (name, url, prefix)
-        if key not in _queues:
-            _queues[key] = SyncQueue(name, url, prefix=prefix)
-        return _queues[key]
+        if _loop is None:
+            _loop = _Loop()
+        return _loop
 
 
 def close() -> None:
-    """Close every queue opened by the sync creators."""
+    """Close the connections opened by the sync creators (a later call opens them again)."""
+    global _loop
     with _lock:
-        queues = list(_queues.values())
-        _queues.clear()
-    for queue in queues:
-        queue.close()
+        loop, _loop = _loop, None
+    if loop is not None:
+        loop.stop()
 
 
 atexit.register(close)
 
 
-def enqueue(
-    queue: str,
-    name: str,
-    data: Any,
-    *,
-    url: str | None = None,
-    prefix: str | None = None,
-    **options: Any,
-) -> Job:
-    normalised = validate_job(queue, name, data)
-    merged = {**job_options(queue, name, normalised), **options}
-    return _queue(queue, url, prefix or RedisSettings().messai_prefix).add(name, normalised, merged)
-
-
-def process_paper(
-    paper_id: str, step: str = "extract_pdf", *, url: str | None = None, **options: Any
-) -> Job:
-    return enqueue(*payloads.paper(paper_id, step), url=url, **options)
-
-
-def paper_pipeline(
-    paper_id: str,
-    steps: Sequence[str] = ("extract_pdf", "analyze_content"),
-    *,
-    notify: str | None = None,
-    url: str | None = None,
-    **options: Any,
-) -> list[Job]:
-    from messai_console.jobs import creators
-
-    return asyncio.run(creators.paper_pipeline(paper_id, steps, notify=notify, url=url, **options))
-
-
-def send_email(
-    to: str,
-    template: str,
-    context: Mapping[str, Any] | None = None,
-    *,
-    priority: str = "normal",
-    url: str | None = None,
-    **options: Any,
-) -> Job:
-    return enqueue(*payloads.email(to, template, context, priority), url=url, **options)
-
-
-def send_batch(
-    template: str,
-    recipients: Sequence[str | Mapping[str, Any]],
-    context: Mapping[str, Any] | None = None,
-    *,
-    rate_per_second: float | None = None,
-    url: str | None = None,
-    **options: Any,
-) -> Job:
-    return enqueue(
-        *payloads.batch(template, recipients, context, rate_per_second), url=url, **options
-    )
-
-
-def process_experiment(
-    experiment_id: str,
-    step: str = "process_results",
-    *,
-    user_id: str | None = None,
-    url: str | None = None,
-    **options: Any,
-) -> Job:
-    return enqueue(*payloads.experiment(experiment_id, step, user_id), url=url, **options)
-
-
-def experiment_pipeline(
-    experiment_id: str,
-    steps: Sequence[str] = ("process_results", "calculate_metrics", "generate_report"),
-    *,
-    user_id: str | None = None,
-    notify: str | None = None,
-    url: str | None = None,
-    **options: Any,
-) -> list[Job]:
-    from messai_console.jobs import creators
-
-    return asyncio.run(
-        creators.experiment_pipeline(
-            experiment_id, steps, user_id=user_id, notify=notify, url=url, **options
+def _url_instead_of_redis(signature: inspect.Signature) -> inspect.Signature:
+    """The async creator's signature with ``url=`` in place of ``redis=``."""
+    parameters = [p for p in signature.parameters.values() if p.name != "redis"]
+    if "url" not in signature.parameters:
+        url = inspect.Parameter(
+            "url", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None"
         )
-    )
+        last = len(parameters)
+        if parameters and parameters[-1].kind is inspect.Parameter.VAR_KEYWORD:
+            last -= 1
+        parameters.insert(last, url)
+    return signature.replace(parameters=parameters)
 
 
-def export_data(
-    kind: str,
-    format: str = "json",
-    *,
-    email_to: str | None = None,
-    url: str | None = None,
-    **options: Any,
-) -> Job:
-    return enqueue(*payloads.export(kind, format, email_to), url=url, **options)
+def blocking(creator: Callable[P, Awaitable[T]]) -> Callable[P, T]:
+    """``creator`` (an async creator) as a function that blocks until it returns."""
+
+    @functools.wraps(creator)
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        url: str | None = kwargs.pop("url", None)  # type: ignore[assignment]
+        loop = _running_loop()
+
+        async def run() -> T:
+            return await creator(*args, **{**kwargs, "redis": loop.client(url)})  # type: ignore[arg-type]
+
+        return loop.run(run())
+
+    call.__signature__ = _url_instead_of_redis(inspect.signature(creator))  # type: ignore[attr-defined]
+    return call
 
 
-def train_model(
-    kind: str,
-    hyperparameters: Mapping[str, Any] | None = None,
-    *,
-    url: str | None = None,
-    **options: Any,
-) -> Job:
-    return enqueue(*payloads.training(kind, hyperparameters), url=url, **options)
-
-
-def cleanup(
-    task: str, settings: Mapping[str, Any] | None = None, *, url: str | None = None, **options: Any
-) -> Job:
-    return enqueue(*payloads.cleanup(task, settings), url=url, **options)
+enqueue = blocking(_async.enqueue)
+enqueue_chain = blocking(_async.enqueue_chain)
+process_paper = blocking(_async.process_paper)
+paper_pipeline = blocking(_async.paper_pipeline)
+send_email = blocking(_async.send_email)
+send_batch = blocking(_async.send_batch)
+process_experiment = blocking(_async.process_experiment)
+experiment_pipeline = blocking(_async.experiment_pipeline)
+export_data = blocking(_async.export_data)
+train_model = blocking(_async.train_model)
+cleanup = blocking(_async.cleanup)

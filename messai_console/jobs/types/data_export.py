@@ -25,10 +25,11 @@ from pydantic import Field
 from messai_console.jobs.catalog import Payload, job_type
 from messai_console.jobs.electrochem import METRIC_LABELS
 from messai_console.jobs.fields import EmailAddress
+from messai_console.jobs.queues import DATA_EXPORT
 from messai_console.jobs.runtime import Task
 from messai_console.store import BACKUP_TABLES, TABLES, Row, Store
 
-QUEUE = "data-export"
+QUEUE = DATA_EXPORT
 ExportFormat = Literal["json", "csv", "excel"]
 EXCEL_CELL_LIMIT = 32_767
 EXPORT_OPTIONS: dict[str, Any] = {"attempts": 2, "timeout_ms": 600_000}

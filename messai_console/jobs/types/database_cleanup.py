@@ -14,10 +14,11 @@ from typing import Any, Literal
 from pydantic import Field
 
 from messai_console.jobs.catalog import Payload, job_type
+from messai_console.jobs.queues import DATABASE_CLEANUP
 from messai_console.jobs.runtime import Task
 from messai_console.store import TABLES, Store
 
-QUEUE = "database-cleanup"
+QUEUE = DATABASE_CLEANUP
 CLEANUP_OPTIONS: dict[str, Any] = {"attempts": 2, "priority": 10}
 ArchivableTable = Literal["email_log", "experiments", "reports"]
 

@@ -26,10 +26,11 @@ from messai_console.jobs.catalog import Payload, describe_errors, job_type
 from messai_console.jobs.electrochem import METRIC_LABELS
 from messai_console.jobs.fields import EmailAddress, Identifier
 from messai_console.jobs.mail import Pacer, Transport, compose, open_transport
+from messai_console.jobs.queues import EMAIL_NOTIFICATIONS
 from messai_console.jobs.runtime import Task
 from messai_console.store import Store
 
-QUEUE = "email-notifications"
+QUEUE = EMAIL_NOTIFICATIONS
 Priority = Literal["high", "normal", "low"]
 TemplateName = Literal[
     "welcome",

@@ -20,10 +20,11 @@ from engine.errors import UnrecoverableError
 from messai_console.jobs.catalog import Payload, job_type
 from messai_console.jobs.electrochem import METRIC_LABELS, experiment_metrics
 from messai_console.jobs.fields import Identifier
+from messai_console.jobs.queues import EXPERIMENT_DATA
 from messai_console.jobs.runtime import Task
 from messai_console.store import Row
 
-QUEUE = "experiment-data"
+QUEUE = EXPERIMENT_DATA
 STEP_OPTIONS: dict[str, Any] = {"attempts": 3, "backoff": {"type": "exponential", "delay_ms": 2000}}
 CURRENT_COLUMNS = {"current_a": 1.0, "current_ma": 1e-3, "current_ua": 1e-6}
 

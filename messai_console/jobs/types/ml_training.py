@@ -27,10 +27,11 @@ from pydantic import Field
 from engine.errors import UnrecoverableError
 from messai_console.jobs.catalog import Payload, job_type
 from messai_console.jobs.parameters import extract_parameters
+from messai_console.jobs.queues import ML_TRAINING
 from messai_console.jobs.runtime import Task
 from messai_console.jobs.textmining import sentences
 
-QUEUE = "ml-training"
+QUEUE = ML_TRAINING
 TRAIN_OPTIONS: dict[str, Any] = {"priority": 10, "attempts": 1, "timeout_ms": 1_800_000}
 FEATURES = (
     "elapsed_h",

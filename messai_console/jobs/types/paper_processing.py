@@ -21,11 +21,12 @@ from messai_console.jobs.fields import Identifier
 from messai_console.jobs.parameters import extract_parameters as find_parameters
 from messai_console.jobs.parameters import summarise
 from messai_console.jobs.pdftext import read_pdf
+from messai_console.jobs.queues import PAPER_PROCESSING
 from messai_console.jobs.runtime import Task
 from messai_console.jobs.textmining import find_sections, keywords, statistics
 from messai_console.store import Row, Store
 
-QUEUE = "paper-processing"
+QUEUE = PAPER_PROCESSING
 
 
 class PaperJob(Payload):

@@ -31,9 +31,10 @@ from engine.metrics import MetricsWindow, read_metrics
 from engine.monitor import list_workers, queue_stats, server_info, server_time_ms
 from engine.queue import list_queues
 from messai_console.jobs.catalog import Payload, catalog, job_type
+from messai_console.jobs.queues import SCHEDULED_TASKS
 from messai_console.jobs.runtime import Task
 
-QUEUE = "scheduled-tasks"
+QUEUE = SCHEDULED_TASKS
 REPORT_OPTIONS: dict[str, Any] = {
     "attempts": 3,
     "backoff": {"type": "exponential", "delay_ms": 10_000},

@@ -17,7 +17,6 @@ from engine.schedules import Scheduler
 from engine.worker import RunningJob, Worker
 from messai_console.cli import parsing
 from messai_console.cli.runtime import runtime
-from messai_console.scheduled import init_if_enabled
 from messai_console.text import visible
 
 
@@ -113,6 +112,7 @@ def worker(
     It serves the MESSAI job catalog: every catalog queue unless --queue is
     given, with the catalog's processors plus any --processors."""
     from messai_console import jobs
+    from messai_console.jobs.scheduled import init_if_enabled
 
     state = runtime(ctx)
     prefetch_jobs = parsing.prefetch(prefetch)  # bad input fails before anything runs

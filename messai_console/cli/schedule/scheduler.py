@@ -13,7 +13,6 @@ import typer
 from engine.connection import check_connection, connect
 from engine.schedules import Scheduler
 from messai_console.cli.runtime import runtime
-from messai_console.scheduled import init_if_enabled
 
 
 def scheduler(
@@ -33,6 +32,8 @@ def scheduler(
         client = connect(url)
         try:
             await check_connection(client)
+            from messai_console.jobs.scheduled import init_if_enabled  # loads the catalog
+
             for name, outcome in await init_if_enabled(client, state.prefix):
                 logging.info("scheduled task %s %s", name, outcome)
             instance = Scheduler(client, state.prefix, poll_s=poll_ms / 1000)

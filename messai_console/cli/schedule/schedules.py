@@ -1,9 +1,4 @@
-"""``messai-console schedule ...`` and ``jobs ...``: schedules in Redis.
-
-``schedule`` manages any schedule; ``jobs`` manages the platform's own
-scheduled tasks (daily_report, weekly_digest, monthly_analytics,
-system_health_check).
-"""
+"""``messai-console schedule ...``: any schedule in Redis (add, list, remove)."""
 
 from __future__ import annotations
 
@@ -15,15 +10,11 @@ import typer
 
 from engine.cron import InvalidScheduleError, ms
 from engine.schedules import ScheduleInfo, Schedules, parse_spec
-from messai_console import scheduled
 from messai_console.cli import parsing
 from messai_console.cli.output import print_json, print_line, print_table
 from messai_console.cli.runtime import EXIT_FAILED, fail, runtime
 
 app = typer.Typer(help="Create, list and remove schedules.", no_args_is_help=True)
-jobs_app = typer.Typer(
-    help="The platform's scheduled tasks: init, list, clean.", no_args_is_help=True
-)
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON: one object per schedule.")]
 
@@ -104,7 +95,7 @@ def add(
 def list_schedules(ctx: typer.Context, as_json: AsJson = False) -> None:
     """Every schedule with its next fire (local and UTC), last fire and count."""
     state = runtime(ctx)
-    state.run(lambda client: _show(list_all(client, state.prefix), as_json))
+    state.run(lambda client: show_schedules(list_all(client, state.prefix), as_json))
 
 
 @app.command("remove")
@@ -125,7 +116,7 @@ async def list_all(client: redis.asyncio.Redis, prefix: str) -> list[ScheduleInf
     return await Schedules(client, prefix).list()
 
 
-async def _show(pending: Any, as_json: bool) -> None:
+async def show_schedules(pending: Any, as_json: bool) -> None:
     infos: list[ScheduleInfo] = await pending
     described = [info.to_dict() for info in infos]
     if as_json:
@@ -152,48 +143,3 @@ async def _show(pending: Any, as_json: bool) -> None:
         rows,
         title=f"{len(rows)} schedules",
     )
-
-
-@jobs_app.command("init")
-def jobs_init(
-    ctx: typer.Context,
-    tz: Annotated[
-        str | None, typer.Option(help="Time zone (default: MESSAI_TIMEZONE, else UTC).")
-    ] = None,
-) -> None:
-    """Create or update the platform's scheduled tasks."""
-    state = runtime(ctx)
-    state.require_writable()
-
-    async def action(client: redis.asyncio.Redis) -> None:
-        try:
-            done = await scheduled.init_scheduled_jobs(client, state.prefix, tz)
-        except InvalidScheduleError as exc:
-            fail(str(exc), EXIT_FAILED)
-        for name, outcome in done:
-            print_line(f"{name}: {outcome}")
-
-    state.run(action)
-
-
-@jobs_app.command("list")
-def jobs_list(ctx: typer.Context, as_json: AsJson = False) -> None:
-    """The platform's scheduled tasks with their next and last fire."""
-    state = runtime(ctx)
-    state.run(lambda client: _show(scheduled.list_scheduled_jobs(client, state.prefix), as_json))
-
-
-@jobs_app.command("clean")
-def jobs_clean(ctx: typer.Context) -> None:
-    """Remove the platform's scheduled tasks (other schedules stay)."""
-    state = runtime(ctx)
-    state.require_writable()
-
-    async def action(client: redis.asyncio.Redis) -> None:
-        removed = await scheduled.clean_scheduled_jobs(client, state.prefix)
-        print_line(
-            f"removed {len(removed)} scheduled tasks"
-            + (f": {', '.join(removed)}" if removed else "")
-        )
-
-    state.run(action)

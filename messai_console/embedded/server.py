@@ -1,20 +1,15 @@
-"""An embedded redis-server: started on demand, private to the user, reused by later processes.
+"""Starting and stopping a redis-server process.
 
 The server runs as a detached child (its own session, so it outlives the
 process that started it). It listens on a unix socket in its data directory
 (mode 700), or, when that path is too long for a unix socket, on loopback TCP
-with a generated password. A small state file (`server.json`, mode 600) tells
-later processes where to find it; a file lock makes concurrent starts agree
-on one server.
+with a generated password.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import importlib
-import json
 import os
 import secrets
 import shutil
@@ -22,7 +17,6 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,34 +26,25 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from engine.settings import RedisSettings, mask_url
+from engine.settings import mask_url
 
 __all__ = [
     "EmbeddedRedisError",
     "EmbeddedServer",
-    "embedded_status",
-    "ensure_embedded",
     "find_free_port",
     "find_redis_server",
     "start_server",
-    "stop_embedded",
 ]
 
 SOCKET_NAME = "redis.sock"
-STATE_FILE = "server.json"
-LOCK_FILE = ".lock"
 LOG_FILE = "redis.log"
 PID_FILE = "redis.pid"
 # sun_path is 108 bytes on Linux (104 on macOS) including the terminating NUL.
 MAX_UNIX_SOCKET_PATH = 103 if os.uname().sysname == "Darwin" else 107
 _LOG_ROTATE_BYTES = 1 << 20
 _POLL_INTERVAL = 0.01
-_LOCK_TIMEOUT = 60.0
 #: How long a probe of an existing server may take before it counts as not answering.
 PROBE_TIMEOUT = 1.0
-#: How long to wait for a server that is alive but not answering (say, loading a big
-#: AOF) before giving up, rather than starting a second server on the same files.
-UNRESPONSIVE_WAIT = 30.0
 
 # Popen handles of servers this process started, so they are reaped (no zombies)
 # and never garbage-collected while running (Popen warns about that).
@@ -105,7 +90,7 @@ def _client(url: str, timeout: float = 1.0) -> redis.Redis:
     )
 
 
-def _server_pid(url: str, timeout: float | None = None) -> int | None:
+def server_pid(url: str, timeout: float | None = None) -> int | None:
     """The process id of the Redis answering at `url`, or None if nothing answers."""
     timeout = PROBE_TIMEOUT if timeout is None else timeout
     try:
@@ -117,7 +102,7 @@ def _server_pid(url: str, timeout: float | None = None) -> int | None:
     return int(pid) if pid is not None else None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     proc = _children.get(pid)
     if proc is not None:
         if proc.poll() is None:
@@ -138,7 +123,7 @@ def _pid_alive(pid: int) -> bool:
     return not fields or fields[0] not in ("Z", "X")
 
 
-def _is_redis_process(pid: int) -> bool:
+def is_redis_process(pid: int) -> bool:
     """Guard against signalling a recycled pid that is no longer our server."""
     if pid in _children:
         return True
@@ -161,7 +146,7 @@ def _is_redis_process(pid: int) -> bool:
 def _wait_exit(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while True:
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return True
         if time.monotonic() >= deadline:
             return False
@@ -201,7 +186,7 @@ class EmbeddedServer:
 
     def is_running(self) -> bool:
         """True while the server process exists."""
-        return _pid_alive(self.pid)
+        return pid_alive(self.pid)
 
     def stop(self, timeout: float = 10) -> None:
         """Shut the server down and wait until its process has exited.
@@ -210,19 +195,19 @@ class EmbeddedServer:
         falls back to SIGTERM, then SIGKILL.
         """
         deadline = time.monotonic() + timeout
-        if _pid_alive(self.pid):
+        if pid_alive(self.pid):
             with contextlib.suppress(redis.RedisError, OSError), _client(self.url) as client:
                 # A successful SHUTDOWN closes the connection: redis-py raises ConnectionError.
                 client.execute_command("SHUTDOWN", *(() if self.persistent else ("NOSAVE",)))
             exited = _wait_exit(self.pid, max(0.0, deadline - time.monotonic()) * 0.6)
             for sig in (signal.SIGTERM, signal.SIGKILL):
-                if exited or not _is_redis_process(self.pid):
+                if exited or not is_redis_process(self.pid):
                     break
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.pid, sig)
                 remaining = max(0.0, deadline - time.monotonic())
                 exited = _wait_exit(self.pid, remaining * 0.5 if sig == signal.SIGTERM else 5.0)
-            if not exited and _pid_alive(self.pid):
+            if not exited and pid_alive(self.pid):
                 raise EmbeddedRedisError(f"redis-server (pid {self.pid}) did not exit")
         proc = _children.pop(self.pid, None)
         if proc is not None:
@@ -405,183 +390,3 @@ def _start_once(
         f"redis-server at {mask_url(url)} did not answer within {startup_timeout:g}s "
         f"(log {log_path}):\n{tail}"
     )
-
-
-# --- the user's persistent server -------------------------------------------------
-
-
-def _resolve_dir(data_dir: Path | None) -> Path:
-    base = data_dir if data_dir is not None else RedisSettings().data_dir
-    return Path(base).expanduser().resolve()
-
-
-@contextlib.contextmanager
-def _locked(data_dir: Path, timeout: float = _LOCK_TIMEOUT) -> Iterator[None]:
-    """An exclusive `flock` on `<data_dir>/.lock` (released if the holder dies)."""
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise EmbeddedRedisError(
-                        f"timed out waiting for the lock {data_dir / LOCK_FILE}"
-                    ) from None
-                time.sleep(_POLL_INTERVAL)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-def _read_state(data_dir: Path) -> dict[str, Any] | None:
-    try:
-        state = json.loads((data_dir / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) and isinstance(state.get("url"), str) else None
-
-
-def _write_state(server: EmbeddedServer) -> None:
-    state = {
-        "url": server.url,
-        "pid": server.pid,
-        "data_dir": str(server.data_dir),
-        "socket_path": str(server.socket_path) if server.socket_path else None,
-        "port": server.port,
-        "binary": server.binary,
-        "started_at": server.started_at,
-    }
-    path = server.data_dir / STATE_FILE
-    tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(state, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
-def _server_from_state(data_dir: Path, state: dict[str, Any], pid: int) -> EmbeddedServer:
-    socket_path = state.get("socket_path")
-    port = state.get("port")
-    binary = state.get("binary")
-    started_at = state.get("started_at")
-    return EmbeddedServer(
-        url=str(state["url"]),
-        pid=pid,
-        data_dir=data_dir,
-        socket_path=Path(socket_path) if isinstance(socket_path, str) else None,
-        persistent=True,
-        port=port if isinstance(port, int) else None,
-        binary=binary if isinstance(binary, str) else None,
-        started_at=float(started_at) if isinstance(started_at, int | float) else time.time(),
-    )
-
-
-def _find_running(data_dir: Path) -> EmbeddedServer | None:
-    """The server recorded in the state file (or on the data dir's socket), if it answers."""
-    state = _read_state(data_dir)
-    if state is not None:
-        pid = _server_pid(state["url"])
-        if pid is not None:
-            return _server_from_state(data_dir, state, pid)
-    # No (valid) state file, but a server may still own the socket: never start a
-    # second server on the same AOF.
-    socket_path = data_dir / SOCKET_NAME
-    url = f"unix://{quote(str(socket_path))}"
-    if socket_path.exists() and (state is None or state["url"] != url):
-        pid = _server_pid(url)
-        if pid is not None:
-            server = EmbeddedServer(url=url, pid=pid, data_dir=data_dir, socket_path=socket_path)
-            _write_state(server)
-            return server
-    return None
-
-
-def _previous_pid(data_dir: Path) -> int | None:
-    """The pid of a redis-server from an earlier start that is still alive, if any."""
-    candidates: list[int] = []
-    state = _read_state(data_dir)
-    if state is not None and isinstance(state.get("pid"), int):
-        candidates.append(state["pid"])
-    with contextlib.suppress(OSError, ValueError):
-        candidates.append(int((data_dir / PID_FILE).read_text().strip()))
-    for pid in candidates:
-        if pid != os.getpid() and _pid_alive(pid) and _is_redis_process(pid):
-            try:  # our servers run in their data dir; a recycled pid would not
-                if Path(f"/proc/{pid}/cwd").resolve() != data_dir:
-                    continue
-            except OSError:
-                pass  # no /proc (macOS) or not ours to inspect
-            return pid
-    return None
-
-
-def ensure_embedded(data_dir: Path | None = None) -> tuple[EmbeddedServer, bool]:
-    """The user's persistent embedded server: reuse the running one or start it.
-
-    Returns `(server, started)`; `started` is False when an existing server was reused.
-    """
-    data_dir = _resolve_dir(data_dir)
-    server = _find_running(data_dir)
-    if server is not None:
-        return server, False
-    with _locked(data_dir):
-        server = _find_running(data_dir)  # another process may have won the race
-        if server is not None:
-            return server, False
-        stale = _previous_pid(data_dir)
-        if stale is not None:
-            # Alive but not answering (e.g. still loading a large AOF): give it time
-            # rather than starting a second server on the same files.
-            deadline = time.monotonic() + UNRESPONSIVE_WAIT
-            while _pid_alive(stale) and time.monotonic() < deadline:
-                server = _find_running(data_dir)
-                if server is not None:
-                    return server, False
-                time.sleep(0.05)
-            if _pid_alive(stale):
-                raise EmbeddedRedisError(
-                    f"a redis-server (pid {stale}) is running in {data_dir} but does not "
-                    f"answer; stop it and retry (log {data_dir / LOG_FILE})"
-                )
-        state = _read_state(data_dir)
-        binary = state.get("binary") if state else None
-        if not (isinstance(binary, str) and os.access(binary, os.X_OK)):
-            binary = None  # keep the binary that wrote the AOF when it is still there
-        server = start_server(
-            data_dir, persistent=True, unix_socket=True, redis_server_binary=binary
-        )
-        _write_state(server)
-        return server, True
-
-
-def embedded_status(data_dir: Path | None = None) -> EmbeddedServer | None:
-    """The user's embedded server if it is running and answering, else None."""
-    return _find_running(_resolve_dir(data_dir))
-
-
-def stop_embedded(data_dir: Path | None = None) -> bool:
-    """Stop the user's embedded server. Returns False when none was running."""
-    data_dir = _resolve_dir(data_dir)
-    with _locked(data_dir):
-        server = _find_running(data_dir)
-        if server is None:
-            stale = _previous_pid(data_dir)
-            if stale is None:
-                return False
-            server = EmbeddedServer(
-                url="unix://" + quote(str(data_dir / SOCKET_NAME)),
-                pid=stale,
-                data_dir=data_dir,
-                socket_path=data_dir / SOCKET_NAME,
-            )
-        server.stop()
-        with contextlib.suppress(OSError):
-            (data_dir / STATE_FILE).unlink(missing_ok=True)
-        return True

@@ -11,22 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
 
 from engine.cron import zone
 from engine.schedules import ScheduleInfo, Schedules, ScheduleSpec, parse_spec
-
-QUEUE = "scheduled-tasks"
-
-
-class ScheduleSettings(BaseSettings):
-    """Settings of the scheduled tasks (environment, ``.env.local``, ``.env``)."""
-
-    model_config = SettingsConfigDict(env_file=(".env", ".env.local"), extra="ignore")
-
-    init_scheduled_jobs: bool = True
-    messai_timezone: str = "UTC"
+from messai_console.jobs.queues import SCHEDULED_TASKS as QUEUE
+from messai_console.settings import settings
 
 
 @dataclass(frozen=True)
@@ -61,7 +51,7 @@ async def init_scheduled_jobs(
 ) -> list[tuple[str, str]]:
     """Upsert every scheduled task; returns (name, "created" | "updated")."""
     schedules = Schedules(redis, prefix)
-    tz = timezone or ScheduleSettings().messai_timezone
+    tz = timezone or settings().schedules.messai_timezone
     return [(spec.name, await schedules.upsert(spec)) for spec in specs(tz)]
 
 
@@ -78,7 +68,7 @@ async def clean_scheduled_jobs(redis: Redis, prefix: str) -> list[str]:
 
 async def init_if_enabled(redis: Redis, prefix: str) -> list[tuple[str, str]]:
     """What workers and schedulers call at start."""
-    settings = ScheduleSettings()
-    if not settings.init_scheduled_jobs:
+    schedules = settings().schedules
+    if not schedules.init_scheduled_jobs:
         return []
-    return await init_scheduled_jobs(redis, prefix, settings.messai_timezone)
+    return await init_scheduled_jobs(redis, prefix, schedules.messai_timezone)

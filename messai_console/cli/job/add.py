@@ -10,8 +10,8 @@ import typer
 from engine.errors import InvalidJobError
 from engine.queue import BULK_CHUNK, BulkJob, Queue
 from messai_console.cli import parsing
+from messai_console.cli.job.payloads import default_options, validate_payload
 from messai_console.cli.output import print_json, print_line
-from messai_console.cli.payloads import default_options, validate_payload
 from messai_console.cli.progress import progress_bar
 from messai_console.cli.runtime import EXIT_FAILED, fail, runtime
 from messai_console.text import visible

@@ -61,7 +61,7 @@ def demo_plan(
     seeded: SeededData, store: Store, per_queue: int, small: bool, rng: random.Random
 ) -> Plan:
     """The mix of jobs: real work on every queue, plus a few diagnostics."""
-    from messai_console.jobs import QUEUES
+    from messai_console.jobs import QUEUES, queues
     from messai_console.jobs.creators import payloads
 
     plan = Plan()
@@ -80,14 +80,14 @@ def demo_plan(
         plan.chains.append((chain, {}))
     if seeded.papers:
         plan.add(
-            "paper-processing",
+            queues.PAPER_PROCESSING,
             "extract_parameters",
             {"paper_id": seeded.papers[0]},
             delay_ms=int(later * 1000),
         )
     # An upload that was cut short: fails, retries twice, then fails for good.
     plan.add(
-        "paper-processing",
+        queues.PAPER_PROCESSING,
         "extract_pdf",
         {"paper_id": seeded.corrupt_paper},
         attempts=3,
@@ -107,7 +107,9 @@ def demo_plan(
             )
         )
         plan.chains.append((chain, {}))
-    plan.add("experiment-data", "process_results", {"experiment_id": seeded.malformed_experiment})
+    plan.add(
+        queues.EXPERIMENT_DATA, "process_results", {"experiment_id": seeded.malformed_experiment}
+    )
     # Emails: welcomes (the admin's first), and a paced batch.
     for user_id, address in owner.items():
         name = address.split("@")[0].replace(".", " ").title()
@@ -144,10 +146,12 @@ def demo_plan(
     for task in ("remove_orphaned_files", "clean_temp_data", "archive_old_data"):
         plan.add(*payloads.cleanup(task, None))
     plan.add(*payloads.cleanup("optimize_indexes", None), delay_ms=delayed + 1000)
-    plan.add("scheduled-tasks", "system_health_check", {})
-    plan.add("scheduled-tasks", "daily_report", {"email_admins": True}, delay_ms=delayed + 1000)
-    plan.add("scheduled-tasks", "weekly_digest", {}, delay_ms=delayed + 1000)
-    plan.add("scheduled-tasks", "monthly_analytics", {}, delay_ms=delayed + 1000)
+    plan.add(queues.SCHEDULED_TASKS, "system_health_check", {})
+    plan.add(
+        queues.SCHEDULED_TASKS, "daily_report", {"email_admins": True}, delay_ms=delayed + 1000
+    )
+    plan.add(queues.SCHEDULED_TASKS, "weekly_digest", {}, delay_ms=delayed + 1000)
+    plan.add(queues.SCHEDULED_TASKS, "monthly_analytics", {}, delay_ms=delayed + 1000)
     # Diagnostics: a short sleep that reports progress, and a failure that retries.
     for queue in QUEUES:
         for index in range(per_queue):
@@ -165,13 +169,13 @@ def demo_plan(
 
 
 async def enqueue(client: Redis, prefix: str, plan: Plan) -> None:
-    from messai_console.jobs import creators
+    from messai_console.jobs import creators, queues
 
     for steps, options in plan.chains:
         await creators.enqueue_chain(steps, redis=client, prefix=prefix, **options)
     for queue, name, data, options in plan.jobs:
         await creators.enqueue(queue, name, data, redis=client, prefix=prefix, **options)
-    await Queue("email-notifications", client, prefix=prefix).set_rate_limit(*EMAIL_RATE_LIMIT)
+    await Queue(queues.EMAIL_NOTIFICATIONS, client, prefix=prefix).set_rate_limit(*EMAIL_RATE_LIMIT)
 
 
 def demo(

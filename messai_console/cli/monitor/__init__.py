@@ -1,0 +1,1 @@
+"""Commands that watch the queues: ``overview``, ``events``, ``performance``."""

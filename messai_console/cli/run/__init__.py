@@ -1,0 +1,1 @@
+"""Commands that run work: ``worker``, ``demo``, ``bench``."""
