@@ -20,6 +20,7 @@ from messai_console.cli import (
     redis_cmd,
     schedule_cmd,
     scheduler_cmd,
+    serve_cmd,
     worker_cmd,
 )
 from messai_console.cli.runtime import Runtime
@@ -44,6 +45,7 @@ app.command("performance")(performance_cmd.performance)
 app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo_cmd.demo)
 app.command("bench")(bench_cmd.bench)
+app.command("serve")(serve_cmd.serve)
 
 
 @app.callback()
