@@ -104,9 +104,10 @@ class Subscriber:
         """Per queue, the id of the last event handed to the client (its resume cursor)."""
         self.lagged_count = 0
 
-    def offer(self, item: Outgoing) -> None:
-        """Queue ``item`` without waiting (hubs call this for every client)."""
-        if item.queue is not None and item.queue in self._held:
+    def offer(self, item: Outgoing, *, history: bool = False) -> None:
+        """Queue ``item`` without waiting (hubs call this for every client);
+        ``history``: a replayed event, which goes before the held live ones."""
+        if not history and item.queue is not None and item.queue in self._held:
             held = self._held[item.queue]
             if len(held) + len(self._buffer) >= self.limit:
                 held.clear()
@@ -299,7 +300,7 @@ class LiveHub:
             last = stream_id
             event = parse_event(queue.name, stream_id, raw)
             if job_id is None or event.job_id == job_id:
-                subscriber.offer(event_outgoing(event))
+                subscriber.offer(event_outgoing(event), history=True)
         return last
 
     async def unsubscribe(self, subscriber: Subscriber, name: str | None = None) -> None:
