@@ -21,6 +21,7 @@ from messai_console.cli import (
     schedule_cmd,
     scheduler_cmd,
     serve_cmd,
+    web_cmd,
     worker_cmd,
 )
 from messai_console.cli.runtime import Runtime
@@ -46,6 +47,7 @@ app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo_cmd.demo)
 app.command("bench")(bench_cmd.bench)
 app.command("serve")(serve_cmd.serve)
+app.command("web")(web_cmd.web)
 
 
 @app.callback()

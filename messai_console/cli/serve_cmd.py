@@ -74,7 +74,14 @@ def serve(
     url = state.url()
     app = create_app(url, state.prefix, config)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level=log_level, ws="websockets-sansio")
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=5,
+        )
     )
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     asyncio.run(server.serve())

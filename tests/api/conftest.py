@@ -88,7 +88,12 @@ async def uvicorn_server(url: str, config: ApiConfig) -> AsyncIterator[LiveServe
     app = create_app(url, "messai", config)
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=5,
         )
     )
     task = asyncio.create_task(server.serve())
