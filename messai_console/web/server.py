@@ -46,6 +46,7 @@ class ConsoleWebServer(Server):
         width = to_int(request.query.get("width", "80"), 80)
         height = to_int(request.query.get("height", "24"), 24)
         await websocket.prepare(request)
+
         async def close() -> None:
             await websocket.close()
 
