@@ -31,6 +31,7 @@ lint:
 bench *ARGS:
     {{bin}}/messai-console bench {{ARGS}}
 
-# Regenerate screenshots/ from the running console.
+# Regenerate screenshots/ from the running console (and, with chromium, the browser pages).
 screenshots:
     {{bin}}/python -m messai_console.tui.screenshots screenshots
+    MESSAI_SCREENSHOTS=screenshots {{bin}}/pytest -q tests/api/test_browser.py

@@ -30,6 +30,7 @@ from engine.options import Backoff, JobOptions, Keep
 from engine.processors import ProcessorRegistry, diagnostic_processors
 from engine.queue import BulkJob, Queue, list_queues
 from engine.schedules import Scheduler, Schedules, ScheduleSpec, parse_spec
+from engine.watch import JobUpdate, QueueCounts, watch_job, watch_queue
 from engine.worker import Worker
 
 __all__ = [
@@ -49,10 +50,12 @@ __all__ = [
     "JobNotFoundError",
     "JobOptions",
     "JobTimeoutError",
+    "JobUpdate",
     "Keep",
     "LeaseLostError",
     "ProcessorRegistry",
     "Queue",
+    "QueueCounts",
     "QueueKeys",
     "QueueNotFoundError",
     "RateLimitedError",
@@ -70,4 +73,6 @@ __all__ = [
     "list_queues",
     "parse_spec",
     "read_events",
+    "watch_job",
+    "watch_queue",
 ]

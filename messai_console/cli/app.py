@@ -11,7 +11,7 @@ import typer
 from messai_console import __version__
 from messai_console.cli import job, queue, redis_server
 from messai_console.cli.monitor import events, overview, performance
-from messai_console.cli.run import bench, demo, worker
+from messai_console.cli.run import bench, demo, serve, web, worker
 from messai_console.cli.runtime import Runtime
 from messai_console.cli.schedule import scheduler, schedules, tasks
 
@@ -37,6 +37,8 @@ app.command("performance")(performance.performance)
 app.command("worker")(worker.worker)
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
+app.command("serve")(serve.serve)
+app.command("web")(web.web)
 
 
 @app.callback()

@@ -106,11 +106,26 @@ def worker(
     with_scheduler: Annotated[
         bool, typer.Option("--with-scheduler", help="Also fire due schedules in this process.")
     ] = False,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            help="Development: restart gracefully (as on SIGTERM) when a processor's .py file"
+            " changes (the job catalog and the --processors module's directory).",
+        ),
+    ] = False,
 ) -> None:
     """Run a worker in the foreground until SIGTERM or Ctrl-C (twice: at once).
 
     It serves the MESSAI job catalog: every catalog queue unless --queue is
     given, with the catalog's processors plus any --processors."""
+    if reload:
+        from messai_console.cli.run import worker_reload
+
+        paths = worker_reload.source_dirs(processors)
+        raise typer.Exit(
+            worker_reload.run_with_reload(sys.argv[1:], paths, shutdown_grace_ms / 1000)
+        )
     from messai_console import jobs
     from messai_console.jobs.scheduled import init_if_enabled
 
