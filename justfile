@@ -30,3 +30,7 @@ bench *ARGS:
 # Regenerate screenshots/ from the running console.
 screenshots:
     {{bin}}/python -m messai_console.tui.screenshots screenshots
+
+# Chaos scenarios at the long scale, then one table of figures per scenario.
+chaos *ARGS:
+    CHAOS_SCALE=long {{bin}}/python -m tests.chaos.run -p no:xdist {{ARGS}}
