@@ -134,8 +134,7 @@ def check(obs: Observation) -> Report:
 
     def running_now(job_id: str) -> bool:
         return any(
-            run.end is None and obs.process_ends.get(run.pid, 0.0) is None
-            for run in runs_by_job[job_id]
+            run.open and obs.process_ends.get(run.pid, 0.0) is None for run in runs_by_job[job_id]
         )
 
     stuck = [j for j, s in states.items() if s == ["active"] and not running_now(j)]
@@ -210,7 +209,8 @@ def _recovery(obs: Observation, runs_by_job: dict[str, list[Run]]) -> float | No
             for run in obs.runs:
                 if run.pid != fault.target or run.start > fault.start:
                     continue
-                if run.end is not None and run.end <= fault.start:
+                stopped = run.end if run.end is not None else run.cancelled
+                if stopped is not None and stopped <= fault.start:
                     continue
                 later = [
                     r.start

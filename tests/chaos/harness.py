@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import redis.asyncio
 
 from engine import BulkJob, Queue, QueueKeys
@@ -140,7 +141,7 @@ class Chaos:
 
         def running() -> bool:
             runs = read_runs(self.events_dir, worker.pid)
-            return sum(r.end is None for r in runs) >= at_least
+            return sum(r.open for r in runs) >= at_least
 
         await await_until(running, timeout=timeout, interval=0.02, message="the worker ran nothing")
 
@@ -156,7 +157,7 @@ class Chaos:
 
     def open_runs(self, worker: WorkerProcess) -> list[Run]:
         """The runs ``worker`` started and has not ended."""
-        return [r for r in read_runs(self.events_dir, worker.pid) if r.end is None]
+        return [r for r in read_runs(self.events_dir, worker.pid) if r.open]
 
     async def wait_taken_over(self, worker: WorkerProcess, timeout: float = 30.0) -> bool:
         """Wait until every run ``worker`` has open was started again by another
@@ -238,7 +239,11 @@ class Chaos:
         queue = Queue(QUEUE, client)
         holders: dict[str, str] = {}
         for job_id in ids[:50]:
-            job = await queue.get_job(job_id)
+            try:
+                job = await queue.get_job(job_id)
+            except (ValueError, redis.RedisError) as exc:  # a corrupt hash
+                holders[job_id] = f"nobody known (unreadable: {exc})"
+                continue
             worker = job.worker if job is not None else None
             holders[job_id] = f"{worker} ({'alive' if worker in alive else 'gone'})"
         return holders

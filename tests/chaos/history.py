@@ -17,12 +17,20 @@ class Run:
     start: float
     end: float | None = None
     """When its code ran to completion; None if it never did."""
+    cancelled: float | None = None
+    """When the worker stopped it (its code did not complete)."""
+
+    @property
+    def open(self) -> bool:
+        """Neither completed nor stopped: running, or ended by its process's death."""
+        return self.end is None and self.cancelled is None
 
     def interval(self, process_end: float | None, horizon: float) -> tuple[float, float]:
         """When it could have been executing: up to its end, else to its process's death."""
-        if self.end is not None:
-            return self.start, self.end
-        return self.start, process_end if process_end is not None else horizon
+        for stop in (self.end, self.cancelled, process_end):
+            if stop is not None:
+                return self.start, stop
+        return self.start, horizon
 
 
 def read_runs(events_dir: Path, pid: int | None = None) -> list[Run]:
@@ -34,7 +42,7 @@ def read_runs(events_dir: Path, pid: int | None = None) -> list[Run]:
         open_runs: dict[str, list[Run]] = defaultdict(list)
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             parts = line.split(" ")
-            if len(parts) != 5 or parts[0] not in ("start", "end"):
+            if len(parts) != 5 or parts[0] not in ("start", "end", "cancelled"):
                 continue
             kind, job_id, attempt, pid, stamp = parts
             try:
@@ -46,6 +54,10 @@ def read_runs(events_dir: Path, pid: int | None = None) -> list[Run]:
                 runs.append(run)
                 open_runs[job_id].append(run)
             elif open_runs[job_id]:
-                open_runs[job_id].pop(0).end = when
+                ended = open_runs[job_id].pop(0)
+                if kind == "end":
+                    ended.end = when
+                else:
+                    ended.cancelled = when
     runs.sort(key=lambda run: run.start)
     return runs

@@ -6,7 +6,8 @@ appends to its own file ``<CHAOS_EVENTS_DIR>/events-<pid>.log``, one line
 per event, each line one ``write`` on a descriptor opened with O_APPEND (so
 a SIGKILL loses nothing already written, and a line is never torn by
 another thread). A line is ``<kind> <job id> <attempt> <pid> <time>``,
-``kind`` ``start`` or ``end`` (the code ran to completion), ``time`` from
+``kind`` ``start``, ``end`` (the code ran to completion) or ``cancelled``
+(the worker stopped it), ``time`` from
 ``time.monotonic()``: CLOCK_MONOTONIC, one clock for every process of the
 machine, so the checker can order events across processes.
 """
@@ -56,7 +57,11 @@ def _ms(ctx: JobContext) -> float:
 async def work(ctx: JobContext) -> None:
     """Async work: ``data["ms"]`` milliseconds of sleep between its start and end."""
     record("start", ctx)
-    await asyncio.sleep(_ms(ctx) / 1000)
+    try:
+        await asyncio.sleep(_ms(ctx) / 1000)
+    except asyncio.CancelledError:  # lease lost, cancelled, or handed back at shutdown
+        record("cancelled", ctx)
+        raise
     record("end", ctx)
 
 
