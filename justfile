@@ -19,7 +19,7 @@ test *ARGS:
 
 # The test suite without the tests marked `slow` (seconds each), for quick rounds.
 test-fast *ARGS:
-    {{bin}}/pytest -m "not slow" {{ARGS}}
+    {{bin}}/pytest -m "not slow and not chaos" {{ARGS}}
 
 # ruff (lint and format check) and mypy (strict for engine/).
 lint:
@@ -35,3 +35,7 @@ bench *ARGS:
 screenshots:
     {{bin}}/python -m messai_console.tui.screenshots screenshots
     MESSAI_SCREENSHOTS=screenshots {{bin}}/pytest -q tests/api/test_browser.py
+
+# Chaos scenarios at the long scale, then one table of figures per scenario.
+chaos *ARGS:
+    CHAOS_SCALE=long {{bin}}/python -m tests.chaos.run -p no:xdist {{ARGS}}
