@@ -167,6 +167,15 @@ class Exchange:
         """Most jobs one fetch asks for: a share of the slots, so that two exchanges overlap."""
         return max(1, -(-(self.slots.concurrency + self.policy.now) // MAX_IN_FLIGHT))
 
+    def _want(self, state: QueueState, now: float) -> int:
+        """Jobs to ask ``state``'s queue for in this exchange. Free slots can
+        be fewer than none (auto prefetch turned off while prefetched jobs
+        are held): then none, not a negative count that would make the
+        account believe in slots that are not there."""
+        if not state.due(now):
+            return 0
+        return max(min(self.free_slots(), self._batch_cap()), 0)
+
     def should_fetch(self) -> bool:
         if self.free_slots() <= 0:
             return False
@@ -202,7 +211,7 @@ class Exchange:
                 for state in states:
                     name = state.keys.name
                     outcomes = by_queue.pop(name, [])
-                    want = min(self.free_slots(), self._batch_cap()) if state.due(now) else 0
+                    want = self._want(state, now)
                     notices = slots.take_notices(name, outcomes)
                     if not outcomes and not notices and want <= 0:
                         continue

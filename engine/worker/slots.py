@@ -229,6 +229,8 @@ class Slots:
 
     def fetch_sent(self, want: int, start_now: int) -> None:
         """A call asking for ``want`` jobs, ``start_now`` of them to start at once, is out."""
+        if not 0 <= start_now <= want:
+            raise SlotsError(f"a fetch of {want} jobs, {start_now} of them to start at once")
         self.reserved += want
         self.starting += start_now
 

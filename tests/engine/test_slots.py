@@ -6,13 +6,18 @@ hands jobs back)."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis.asyncio
 
-from engine import Backoff, JobContext, Queue
+from engine import Backoff, JobContext, ProcessorRegistry, Queue
 from engine.contracts.worker import OutcomeKind
 from engine.keys import QueueKeys
 from engine.options import DEFAULT_OPTIONS
+from engine.wire import Channel
+from engine.worker.exchange import Exchange, PrefetchPolicy, QueueState
+from engine.worker.runner import JobRunner
 from engine.worker.slots import Outcome, RunningJob, Slots, SlotsError
 from tests.engine.conftest import StartWorker, wait_for_state
 from tests.helpers import await_until
@@ -140,3 +145,52 @@ async def test_workers_keep_the_account_through_runs_and_a_stop(
     for job_id in gated:
         await wait_for_state(queue, job_id, "waiting")
     release.set()
+
+
+async def test_an_exchange_never_asks_for_fewer_than_no_jobs(
+    queue: Queue, redis_client: redis.asyncio.Redis
+) -> None:
+    # Auto prefetch turned off (long jobs) while prefetched jobs are held:
+    # more jobs are held than slots exist. An outcome still goes out, and
+    # its call must ask for no jobs, not for a negative number (which made
+    # the account count slots that are not there, and a concurrent fetch
+    # lease beyond them).
+    slots = Slots(concurrency=2, max_in_flight=2)
+    policy = PrefetchPolicy(concurrency=2, prefetch=None)
+    policy.note_run_time(1.0)
+    assert policy.now == 0
+    held = [_job(str(i), reserved=True, keys=queue.keys) for i in range(3)]
+    for job in held:
+        slots.lease(job)
+    ended = _job("9", keys=queue.keys)
+    slots.put_back([Outcome.of(ended, OutcomeKind.COMPLETED, "null")])
+    pool = ThreadPoolExecutor(1)
+    runner = JobRunner(
+        worker_id="w",
+        redis=redis_client,
+        processors=ProcessorRegistry(),
+        pool=pool,
+        ended=lambda *_: None,
+        lease_lost=lambda *_: None,
+    )
+    channel = Channel(redis_client)
+    reported: list[bool] = []
+    exchange = Exchange(
+        worker_id="w",
+        lease_ms=30_000,
+        queues=[QueueState.of(queue.keys)],
+        channel=channel,
+        slots=slots,
+        policy=policy,
+        runner=runner,
+        launch=lambda: None,
+        reported=lambda _outcome, lost: reported.append(lost),
+        check_slots=True,
+    )
+    try:
+        await exchange.run()
+    finally:
+        await channel.close()
+        pool.shutdown()
+    assert reported == [True]  # sent (and refused: that job was never leased)
+    assert slots.reserved == slots.starting == 0 and slots.held_count == 3
