@@ -79,6 +79,24 @@ async def test_the_operations_keep_the_invariant() -> None:
     assert slots.idle
 
 
+async def test_an_abandoned_run_ending_leaves_the_new_lease_of_its_job_held() -> None:
+    # The lease of a running job was lost, and this same worker leased the
+    # job again: when the abandoned run ends, the new lease must stay held
+    # (else its heartbeat stops and it stalls).
+    slots = Slots(concurrency=2, max_in_flight=2)
+    old = _job("1")
+    slots.lease(old)
+    assert slots.start_next() is old
+    old.task = asyncio.ensure_future(_forever())
+    slots.abandon(old)
+    new = _job("1")
+    slots.lease(new)
+    slots.finish(old, None)
+    old.task.cancel()
+    assert slots.get(KEYS.name, "1") is new
+    slots.check()
+
+
 async def test_the_check_catches_a_broken_account() -> None:
     slots = Slots(concurrency=2, max_in_flight=2)
     job = _job("1")
