@@ -1,17 +1,22 @@
 --[[
   sweep: the maintenance any worker may run; throttled by a lock key so
   that only one worker per interval does the work.
-  Includes: common, retention, deps
-  ARGV[2] interval ms (lock time), ARGV[3] max stalls before failing,
-  ARGV[4] completed keep count, ARGV[5] completed keep age ms,
-  ARGV[6] failed keep count, ARGV[7] failed keep age ms, ARGV[8] force ("1"
-  skips the lock)
   Re-queues active jobs whose lease expired (their holder is gone) and fails
   those that stalled more than the limit; a prefetched job that its worker
   never started (rsv = 1) goes back to the front without counting a stall.
   Trims finished jobs.
-  Returns {swept (0 when another worker holds the lock), requeued, failed, trimmed}.
-  Emits: job:stalled, job:failed, job:waiting (a prefetched job released).
+  Includes: common, retention, deps
+  ARGV[1] prefix                 the queue's key prefix
+  ARGV[2] interval_ms            lock time: no other sweep within it
+  ARGV[3] max_stalled            stalls a job may have before it fails
+  ARGV[4] completed_keep_count   -1: all
+  ARGV[5] completed_keep_age_ms  -1: any age
+  ARGV[6] failed_keep_count
+  ARGV[7] failed_keep_age_ms
+  ARGV[8] force                  "1" skips the lock
+  Returns: {swept (0 when another worker holds the lock), requeued, failed, trimmed}
+  Emits: job:stalled, job:failed, job:waiting
+  Writes: sweep, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics
 ]]
 local STALL_LIMIT = 1000
 if ARGV[8] ~= "1" and not redis.call("SET", sweep_key, "1", "NX", "PX", ARGV[2]) then
@@ -25,24 +30,24 @@ for i = 1, #expired do
   local id = expired[i]
   local jk = job_key(id)
   redis.call("ZREM", active_key, id)
-  redis.call("HDEL", jk, "tok")
-  local fields = redis.call("HMGET", jk, "n", "rsv")
+  redis.call("HDEL", jk, JF.TOKEN)
+  local fields = redis.call("HMGET", jk, JF.NAME, JF.RESERVED)
   if fields[1] and fields[2] == "1" then
-    redis.call("HSET", jk, "rsv", "0")
+    redis.call("HSET", jk, JF.RESERVED, "0")
     enqueue_waiting(id, jk, true)
     emit("job:waiting", id, "reason", "released")
     requeued = requeued + 1
   elseif fields[1] then
-    local stalls = redis.call("HINCRBY", jk, "stl", 1)
+    local stalls = redis.call("HINCRBY", jk, JF.STALLS, 1)
     if stalls > max_stalled then
       local message = "job stalled " .. stalls .. " times (its worker died or stopped responding); limit is " .. max_stalled
-      local attempt = redis.call("HINCRBY", jk, "att", 1)
-      redis.call("HSET", jk, "e", message, "stk", "", "fin", now)
+      local attempt = redis.call("HINCRBY", jk, JF.ATTEMPTS, 1)
+      redis.call("HSET", jk, JF.ERROR, message, JF.STACK, "", JF.FINISHED, now)
       append_log(id, "[attempt " .. attempt .. "] failed: " .. message, 0)
       redis.call("ZADD", failed_key, now, id)
       add_metric(now, "f", 1)
       emit("job:failed", id, "att", attempt, "err", message)
-      if redis.call("HGET", jk, "hd") then release_dependents(now, prefix, id, nil, message) end
+      if redis.call("HGET", jk, JF.HAS_DEPENDENTS) then release_dependents(now, prefix, id, nil, message) end
       failed = failed + 1
     else
       enqueue_waiting(id, jk, true)

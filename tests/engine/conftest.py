@@ -6,11 +6,20 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import pytest
 import pytest_asyncio
 import redis.asyncio
 
 from engine import Queue, Worker
-from engine.scripts import scripts
+from engine.contracts.base import call
+from engine.contracts.worker import SweepReply, SweepRequest
+from engine.worker.lifecycle import CHECK_SLOTS_ENV
+
+
+@pytest.fixture(autouse=True)
+def check_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker checks its slot account after every exchange (and fails on a break)."""
+    monkeypatch.setenv(CHECK_SLOTS_ENV, "1")
 
 
 @pytest_asyncio.fixture
@@ -64,7 +73,6 @@ async def wait_for_state(queue: Queue, job_id: str, state: str, timeout: float =
 async def sweep_now(queue: Queue) -> list[int]:
     """Run the sweep at once (no lock; a stall limit of 5, no retention):
     {swept, requeued, failed, trimmed}."""
-    reply = await scripts().sweep(
-        queue.redis, queue.keys.script_keys, [queue.keys.base, 1000, 5, -1, -1, -1, -1, "1"]
-    )
-    return [int(value) for value in reply]
+    request = SweepRequest(1000, 5, -1, -1, -1, -1, force=True)
+    reply = SweepReply.parse(await call(queue.redis, queue.keys, request))
+    return [int(reply.swept), reply.requeued, reply.failed, reply.trimmed]

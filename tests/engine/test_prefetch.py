@@ -11,18 +11,16 @@ import redis.asyncio
 
 from engine import Queue, Worker
 from engine.context import JobContext
-from engine.scripts import scripts
+from engine.contracts.base import call
+from engine.contracts.worker import FetchReply, FetchRequest
 from tests.engine.conftest import StartWorker, sweep_now, wait_for_state
 from tests.helpers import await_until
 
 
 async def _fetch(queue: Queue, token: str, want: int, start_now: int) -> list[str]:
-    reply = await scripts().fetch(
-        queue.redis,
-        queue.keys.script_keys,
-        [queue.keys.base, token, "w-" + token, 50, want, start_now],
-    )
-    return [str(reply[i]) for i in range(3, len(reply), 10)]
+    request = FetchRequest("w-" + token, 50, want, token, start_now)
+    reply = FetchReply.parse(await call(queue.redis, queue.keys, request))
+    return [job.job_id for job in reply.jobs]
 
 
 async def _lease_expired(client: redis.asyncio.Redis, queue: Queue) -> bool:

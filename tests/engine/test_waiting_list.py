@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from engine import FlowJob, JobNotFoundError, Queue, add_flow
+from engine.contracts.base import call
+from engine.contracts.worker import FetchRequest
 from engine.monitor import queue_stats
-from engine.scripts import scripts
 from messai_console.tui.backend import Backend
 from tests.engine.conftest import StartWorker, sweep_now, wait_for_state
 from tests.helpers import await_until
@@ -78,10 +79,8 @@ async def _tags(
 async def _fetch(queue: Queue, want: int, lease_ms: int = 60_000) -> set[str]:
     """Lease up to ``want`` jobs as a worker would; returns the tags leased."""
     before = {job.id for job in await queue.get_jobs("active", 0, -1)}
-    await scripts().fetch(
-        queue.redis,
-        queue.keys.script_keys,
-        [queue.keys.base, "test-token", "test-worker", lease_ms, want, want],
+    await call(
+        queue.redis, queue.keys, FetchRequest("test-worker", lease_ms, want, "test-token", want)
     )
     leased = [job for job in await queue.get_jobs("active", 0, -1) if job.id not in before]
     return {job.data["tag"] for job in leased}

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from engine.worker.lifecycle import CHECK_SLOTS_ENV
 from tests.reliability.workers import WorkerPool
+
+
+@pytest.fixture(autouse=True)
+def check_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker (in-process, or a process started from here) checks its
+    slot account after every exchange and fails on a break."""
+    monkeypatch.setenv(CHECK_SLOTS_ENV, "1")
 
 
 @pytest.fixture

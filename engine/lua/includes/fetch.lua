@@ -3,18 +3,22 @@
   then leases up to `want` waiting jobs (in run order, see common) unless
   the queue is paused, rate limited or at its global concurrency cap.
 
-  Returns {status, next_due, jobs...} where status is "ok", "paused" or
-  "limited:<ms>", next_due the earliest delayed due time (or -1), and each
+  Returns {status, next_due, jobs...} where status is "ok", "paused",
+  "busy" (at the global concurrency cap) or "limited:<ms>", next_due the earliest delayed due time (or -1), and each
   job is a flat run of id, JOB_FIELDS, then the results of its dependencies
   (a nested field/value list, or "" when it has none).
   Jobs beyond the first `start_now` are prefetched: the worker holds them
-  before it starts them, so they are marked reserved (rsv = 1) until it says
+  before it starts them, so they are marked reserved (JF.RESERVED = 1) until it says
   it started them; a reserved job of a dead worker goes back to waiting
   without counting a stall (sweep.lua), since it never ran.
   Emits: job:waiting (promoted), job:active.
 ]]
 local PROMOTE_LIMIT = 1000
-local JOB_FIELDS = {"n", "d", "o", "att", "stl", "ts", "hd", "pr"}
+-- engine/contracts/worker.py reads each job by this list (FETCHED_FIELDS);
+-- a test holds the two equal.
+local JOB_FIELDS = {JF.NAME, JF.DATA, JF.OPTIONS, JF.ATTEMPTS, JF.STALLS, JF.CREATED,
+  JF.HAS_DEPENDENTS, JF.HAS_RESULTS}
+local JOB_HAS_RESULTS = 8 -- index of JF.HAS_RESULTS in JOB_FIELDS
 
 -- Moves due delayed jobs to waiting; returns the earliest due time left
 -- (or -1). One call when nothing is due.
@@ -84,13 +88,13 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
       leases[#leases + 1] = id
       local reserved = "0"
       if taken >= start_now then reserved = "1" end
-      redis.call("HSET", jk, "tok", token, "w", worker, "st", stamp, "rsv", reserved)
+      redis.call("HSET", jk, JF.TOKEN, token, JF.WORKER, worker, JF.STARTED, stamp, JF.RESERVED, reserved)
       emit("job:active", id, "w", worker)
       result[#result + 1] = id
       for f = 1, #fields do
         result[#result + 1] = fields[f] or ""
       end
-      if fields[8] == "1" then
+      if fields[JOB_HAS_RESULTS] == "1" then
         result[#result + 1] = redis.call("HGETALL", jk .. ":results")
       else
         result[#result + 1] = ""

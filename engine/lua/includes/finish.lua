@@ -2,14 +2,15 @@
   finish_job(batch, now, id, token, kind, value, stack, runtime_ms, delay_ms,
              keep_count, keep_logs, attempt, has_dependents)
 
-  Ends one run of a leased job. kind:
-    "c" completed (value = result JSON)
-    "f" failed for good (value = error message, stack)
-    "r" failed, retry after delay_ms (value = error message, stack)
-    "x" cancelled while active
-    "h" handed back (at shutdown, or a prefetched job held too long; value =
-        the reason, "" for shutdown): waiting again, no attempt spent
-    "l" rate limited by the processor: delayed by delay_ms, no attempt spent
+  Ends one run of a leased job. kind (OUTCOME, mirroring OutcomeKind in
+  engine/contracts/worker.py; a test holds the two equal):
+    COMPLETED     value = result JSON
+    FAILED        failed for good (value = error message, stack)
+    RETRY         failed, retry after delay_ms (value = error message, stack)
+    CANCELLED     cancelled while active
+    HANDED_BACK   at shutdown, or a prefetched job held too long (value = the
+                  reason, "" for shutdown): waiting again, no attempt spent
+    RATE_LIMITED  by the processor: delayed by delay_ms, no attempt spent
   `attempt` is the number of this run (the worker read the attempts made when
   it leased the job, and nobody else changes them while the lease holds).
   Work common to a batch (adding to the finished sets, metrics, retention by
@@ -23,6 +24,15 @@
   Emits: job:completed, job:failed, job:retrying, job:cancelled, job:waiting,
   job:delayed.
 ]]
+local OUTCOME = {
+  COMPLETED = "c",
+  FAILED = "f",
+  RETRY = "r",
+  CANCELLED = "x",
+  HANDED_BACK = "h",
+  RATE_LIMITED = "l",
+}
+
 local function new_batch()
   return {completed = {}, failed = {}, keep = {completed = -1, failed = -1},
           done = 0, failed_count = 0, run_time = 0}
@@ -50,12 +60,12 @@ end
 local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms, delay_ms,
                           keep_count, keep_logs, attempt, has_dependents)
   local jk = job_key(id)
-  if redis.call("HGET", jk, "tok") ~= token or redis.call("ZREM", active_key, id) == 0 then
+  if redis.call("HGET", jk, JF.TOKEN) ~= token or redis.call("ZREM", active_key, id) == 0 then
     return "lost"
   end
-  if kind == "c" then
-    redis.call("HSET", jk, "att", attempt, "r", value, "fin", now, "rt", runtime_ms)
-    if attempt > 1 then redis.call("HDEL", jk, "e", "stk") end
+  if kind == OUTCOME.COMPLETED then
+    redis.call("HSET", jk, JF.ATTEMPTS, attempt, JF.RESULT, value, JF.FINISHED, now, JF.RUN_TIME, runtime_ms)
+    if attempt > 1 then redis.call("HDEL", jk, JF.ERROR, JF.STACK) end
     emit("job:completed", id, "att", attempt, "rt", runtime_ms)
     if has_dependents then release_dependents(now, prefix, id, value, nil) end
     batch.done = batch.done + 1
@@ -63,26 +73,26 @@ local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms,
     record_finished(batch, "completed", id, now, keep_count)
     return "ok"
   end
-  if kind == "h" then
-    redis.call("HDEL", jk, "tok")
+  if kind == OUTCOME.HANDED_BACK then
+    redis.call("HDEL", jk, JF.TOKEN)
     enqueue_waiting(id, jk, true)
     if value == "" then value = "shutdown" end
     emit("job:waiting", id, "reason", value)
     return "ok"
   end
-  if kind == "l" then
-    redis.call("HDEL", jk, "tok")
+  if kind == OUTCOME.RATE_LIMITED then
+    redis.call("HDEL", jk, JF.TOKEN)
     redis.call("ZADD", delayed_key, now + delay_ms, id)
     redis.call("ZADD", marker_key, 0, "1")
     emit("job:delayed", id, "reason", "rate-limited", "delay", delay_ms)
     return "ok"
   end
   local label = "failed"
-  if kind == "x" then label = "cancelled" end
+  if kind == OUTCOME.CANCELLED then label = "cancelled" end
   append_log(id, "[attempt " .. attempt .. "] " .. label .. ": " .. value, keep_logs)
-  redis.call("HSET", jk, "att", attempt, "e", value, "stk", stack, "rt", runtime_ms)
-  if kind == "r" then
-    redis.call("HDEL", jk, "tok")
+  redis.call("HSET", jk, JF.ATTEMPTS, attempt, JF.ERROR, value, JF.STACK, stack, JF.RUN_TIME, runtime_ms)
+  if kind == OUTCOME.RETRY then
+    redis.call("HDEL", jk, JF.TOKEN)
     if delay_ms > 0 then
       redis.call("ZADD", delayed_key, now + delay_ms, id)
       redis.call("ZADD", marker_key, 0, "1")
@@ -92,11 +102,11 @@ local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms,
     emit("job:retrying", id, "att", attempt, "delay", delay_ms, "err", value)
     return "ok"
   end
-  redis.call("HSET", jk, "fin", now)
+  redis.call("HSET", jk, JF.FINISHED, now)
   batch.failed_count = batch.failed_count + 1
   batch.run_time = batch.run_time + runtime_ms
-  if kind == "x" then
-    redis.call("HSET", jk, "cx", "1")
+  if kind == OUTCOME.CANCELLED then
+    redis.call("HSET", jk, JF.CANCELLED, "1")
     emit("job:cancelled", id, "att", attempt)
   else
     emit("job:failed", id, "att", attempt, "err", value)

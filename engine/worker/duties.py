@@ -1,0 +1,348 @@
+"""The worker's background duties, each a small loop of its own:
+
+- :class:`Wakeups`: while the main loop waits with free slots, block on the
+  queues' wake-up markers (``BZPOPMIN``) with a timeout no later than the
+  next delayed job, so a new job starts within milliseconds and nothing polls;
+- :class:`Heartbeat`: extend all of this worker's leases in one call per
+  queue, learn which jobs were cancelled or lost, and keep the worker's
+  entry in the registry of workers;
+- :class:`Sweeper`: recover the jobs of dead workers and trim finished
+  ones (throttled in Redis, so one worker does it per interval);
+- :class:`CancelListener`: hear at once when an operator cancels a job.
+
+Each runs until its ``closed`` flag is set (see :meth:`Duty.close`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from engine.contracts.worker import (
+    HeartbeatReply,
+    HeartbeatRequest,
+    HeldLease,
+    SweepReply,
+    SweepRequest,
+    WorkerBeatRequest,
+    WorkerDetail,
+    worker_beat_keys,
+)
+from engine.options import Keep
+from engine.scripts import scripts
+from engine.worker.exchange import IDLE_RECHECK_S, QueueState
+from engine.worker.slots import Slots
+
+log = logging.getLogger("engine.worker")
+
+CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+"""What a lost connection to Redis raises: a duty backs off and goes on."""
+
+StopJob = Callable[[str, str, str], None]
+"""``stop_job(queue, job_id, reason)``, reason "operator" or "lease-lost"."""
+
+
+def backoff_s(failures: int) -> float:
+    """The wait after ``failures`` failed calls in a row."""
+    return min(0.05 * 2.0**failures, 5.0)
+
+
+class Wakeup:
+    """A flag the main loop waits on with a timeout: set, clear, wait(seconds).
+
+    Cheaper than ``asyncio.wait_for(event.wait(), t)``, which creates a task
+    for every wait (the main loop waits once per job at concurrency 1)."""
+
+    __slots__ = ("_is_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._is_set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._is_set = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._is_set = False
+
+    async def wait(self, seconds: float) -> None:
+        """Until set, or ``seconds`` passed."""
+        if self._is_set:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(seconds, _release, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class Duty:
+    """A background loop of the worker."""
+
+    name = "duty"
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        """End the loop at its next turn. The client library can swallow a
+        cancellation that lands inside a blocking command, so the loops
+        watch this flag as well as being cancelled."""
+        self.closed = True
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+
+class Wakeups(Duty):
+    """Blocks on the wake-up markers whenever the main loop is hungry."""
+
+    name = "wake"
+
+    def __init__(
+        self,
+        redis: Redis,
+        queues: list[QueueState],
+        changed: Wakeup,
+        free_slots: Callable[[], int],
+    ) -> None:
+        super().__init__()
+        self.redis = redis
+        self.queues = queues
+        self.changed = changed
+        self.free_slots = free_slots
+        self.hungry = asyncio.Event()
+        """Set while the main loop waits with free slots."""
+        self._by_marker = {state.keys.marker: state for state in queues}
+
+    def close(self) -> None:
+        super().close()
+        self.hungry.set()
+
+    async def run(self) -> None:
+        markers = list(self._by_marker)
+        failures = 0
+        while not self.closed:
+            await self.hungry.wait()
+            if self.closed:
+                return
+            timeout = IDLE_RECHECK_S
+            now = time.monotonic()
+            for state in self.queues:
+                if state.next_check:
+                    timeout = min(timeout, max(state.next_check - now, 0.001))
+            try:
+                popped = await self.redis.bzpopmin(markers, timeout=timeout)
+                failures = 0
+            except CONNECTION_ERRORS:
+                failures += 1
+                await asyncio.sleep(backoff_s(failures))
+                continue
+            if popped:
+                state = self._by_marker[str(popped[0])]
+                state.maybe_has_work = True
+                if self.free_slots() <= 0:
+                    # not hungry any more: leave the wake-up for another worker
+                    await self.redis.zadd(state.keys.marker, {"1": 0})
+            else:
+                for state in self.queues:
+                    state.maybe_has_work = True
+            self.hungry.clear()
+            self.changed.set()
+
+
+class Heartbeat(Duty):
+    """Extends this worker's leases and keeps its entry in the worker registry."""
+
+    name = "heartbeat"
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        worker_id: str,
+        prefix: str,
+        lease_ms: int,
+        heartbeat_ms: int,
+        queues: list[QueueState],
+        slots: Slots,
+        stop_job: StopJob,
+        describe: Callable[[], dict[str, str | int]],
+    ) -> None:
+        super().__init__()
+        self.redis = redis
+        self.worker_id = worker_id
+        self.prefix = prefix
+        self.lease_ms = lease_ms
+        self.heartbeat_ms = heartbeat_ms
+        self.queues = {state.keys.name: state for state in queues}
+        self.slots = slots
+        self.stop_job = stop_job
+        self.describe = describe
+        self._scripts = scripts()
+
+    async def run(self) -> None:
+        while not self.closed:
+            await asyncio.sleep(self.heartbeat_ms / 1000)
+            try:
+                await self.extend_leases()
+                await self.beat()
+            except CONNECTION_ERRORS as exc:
+                log.warning("worker %s: heartbeat failed (%s)", self.worker_id, exc)
+
+    async def extend_leases(self) -> None:
+        by_queue: dict[str, list[HeldLease]] = {}
+        for job in self.slots.held():
+            if job.stop_reason is None:
+                by_queue.setdefault(job.queue.name, []).append(HeldLease(job.job_id, job.token))
+        for name, leases in by_queue.items():
+            keys = self.queues[name].keys
+            request = HeartbeatRequest(self.lease_ms, tuple(leases))
+            reply = HeartbeatReply.parse(
+                await self._scripts.heartbeat(
+                    self.redis, keys.script_keys, request.full_argv(keys.base)
+                )
+            )
+            for job_id in reply.lost:
+                self.stop_job(name, job_id, "lease-lost")
+            for job_id in reply.cancelled:
+                self.stop_job(name, job_id, "operator")
+
+    async def beat(self, gone: bool = False) -> None:
+        """Record this worker in the registry (or remove it: ``gone``)."""
+        details = () if gone else tuple(WorkerDetail(k, v) for k, v in self.describe().items())
+        request = WorkerBeatRequest(
+            gone, max(self.heartbeat_ms * 3 // 1000, 5), self.worker_id, details
+        )
+        await self._scripts.worker_beat(
+            self.redis,
+            worker_beat_keys(self.prefix, self.worker_id),
+            request.full_argv(self.prefix),
+        )
+
+
+class Sweeper(Duty):
+    """Recovers abandoned jobs and trims finished ones, every stall interval."""
+
+    name = "sweep"
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        worker_id: str,
+        queues: list[QueueState],
+        stall_interval_ms: int,
+        max_stalled: int,
+        keep_completed: Keep,
+        keep_failed: Keep,
+        recovered: Callable[[], None],
+    ) -> None:
+        super().__init__()
+        self.redis = redis
+        self.worker_id = worker_id
+        self.queues = queues
+        self.stall_interval_ms = stall_interval_ms
+        self.max_stalled = max_stalled
+        self.keep_completed = keep_completed
+        self.keep_failed = keep_failed
+        self.recovered = recovered
+        self._scripts = scripts()
+
+    async def run(self) -> None:
+        while not self.closed:
+            try:
+                await self.sweep()
+            except CONNECTION_ERRORS as exc:
+                log.warning("worker %s: sweep failed (%s)", self.worker_id, exc)
+            await asyncio.sleep(self.stall_interval_ms / 1000)
+
+    async def sweep(self, force: bool = False) -> dict[str, int]:
+        """Recover abandoned jobs and trim finished ones (if no other worker just did)."""
+        totals = {"requeued": 0, "failed": 0, "trimmed": 0}
+        request = SweepRequest(
+            self.stall_interval_ms,
+            self.max_stalled,
+            self.keep_completed.count,
+            self.keep_completed.age_ms,
+            self.keep_failed.count,
+            self.keep_failed.age_ms,
+            force,
+        )
+        for state in self.queues:
+            keys = state.keys
+            reply = SweepReply.parse(
+                await self._scripts.sweep(
+                    self.redis, keys.script_keys, request.full_argv(keys.base)
+                )
+            )
+            totals["requeued"] += reply.requeued
+            totals["failed"] += reply.failed
+            totals["trimmed"] += reply.trimmed
+            if reply.requeued or reply.failed:
+                log.warning(
+                    "queue %s: recovered %d abandoned jobs, failed %d that stalled too often",
+                    keys.name,
+                    reply.requeued,
+                    reply.failed,
+                )
+                state.maybe_has_work = True
+                self.recovered()
+        return totals
+
+
+class CancelListener(Duty):
+    """Learns at once when an operator cancels one of this worker's jobs.
+
+    The heartbeat also reports cancellations, so a message missed while
+    disconnected is only late, not lost.
+    """
+
+    name = "cancel-listener"
+
+    def __init__(self, redis: Redis, queues: list[QueueState], stop_job: StopJob) -> None:
+        super().__init__()
+        self.redis = redis
+        self.stop_job = stop_job
+        self._by_channel = {state.keys.cancel_channel: state for state in queues}
+
+    async def run(self) -> None:
+        failures = 0
+        while not self.closed:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(*self._by_channel)
+                failures = 0
+                async for message in pubsub.listen():
+                    self._heard(message)
+            except CONNECTION_ERRORS:
+                failures += 1
+                await asyncio.sleep(backoff_s(failures))
+            finally:
+                with contextlib.suppress(*CONNECTION_ERRORS):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _heard(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "message":
+            state = self._by_channel.get(message["channel"])
+            if state is not None:
+                self.stop_job(state.keys.name, str(message["data"]), "operator")

@@ -1,0 +1,493 @@
+"""The worker: its settings, its life from start to stop, and its main loop.
+
+One asyncio loop per process drives everything. The main loop here decides
+when to exchange with Redis (:mod:`engine.worker.exchange`: outcomes out,
+jobs in, one script call per queue), starts the jobs that arrive
+(:mod:`engine.worker.runner` runs each), and waits for the next change: a
+job ending, a wake-up, a stop. The background duties
+(:mod:`engine.worker.duties`) extend leases, sweep, and listen for wake-ups
+and cancellations. Every count of jobs and slots lives in one object,
+:class:`engine.worker.slots.Slots`.
+
+Shutdown: the first :meth:`Worker.request_stop` stops fetching and lets
+running jobs finish until ``shutdown_grace_ms``; jobs still running then go
+back to ``waiting`` without spending an attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from engine.contracts.worker import OutcomeKind
+from engine.keys import DEFAULT_PREFIX, QueueKeys
+from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
+from engine.processors import Processor, ProcessorRegistry, diagnostic_processors
+from engine.wire import Channel
+from engine.worker.duties import (
+    CONNECTION_ERRORS,
+    CancelListener,
+    Duty,
+    Heartbeat,
+    Sweeper,
+    Wakeup,
+    Wakeups,
+    backoff_s,
+)
+from engine.worker.exchange import (
+    IDLE_RECHECK_S,
+    MAX_IN_FLIGHT,
+    Exchange,
+    PrefetchPolicy,
+    QueueState,
+)
+from engine.worker.runner import JobRunner
+from engine.worker.slots import Outcome, RunningJob, Slots, SlotsError
+
+log = logging.getLogger("engine.worker")
+
+JobListener = Callable[[str, RunningJob, dict[str, Any]], None]
+"""Called as ``listener(event, job, details)`` on every state change this worker causes."""
+
+CHECK_SLOTS_ENV = "MESSAI_CHECK_SLOTS"
+"""Set to "1", a worker checks its slot account after every exchange (tests do)."""
+
+_EVENTS = {
+    OutcomeKind.COMPLETED: "completed",
+    OutcomeKind.FAILED: "failed",
+    OutcomeKind.RETRY: "retrying",
+    OutcomeKind.CANCELLED: "cancelled",
+    OutcomeKind.HANDED_BACK: "handed-back",
+    OutcomeKind.RATE_LIMITED: "rate-limited",
+}
+_WITH_ERROR = (OutcomeKind.FAILED, OutcomeKind.RETRY, OutcomeKind.CANCELLED)
+
+
+class Worker:
+    """Runs jobs from one or more queues.
+
+    Args:
+        queues: names of the queues to serve.
+        redis: an asyncio Redis client (``decode_responses=True``).
+        processors: the processors by job name; the diagnostic ones (noop,
+            sleep, echo, fail) are always there too.
+        concurrency: jobs run at once by this process, across its queues.
+        prefix: key prefix of the deployment.
+        lease_ms: how long a lease lasts without a heartbeat; a job whose
+            lease runs out is taken to be abandoned and runs again.
+        heartbeat_ms: how often leases are extended (default lease_ms / 3).
+        stall_interval_ms: how often some worker sweeps for abandoned jobs.
+        max_stalled: how many times a job may be abandoned before it fails.
+        shutdown_grace_ms: how long running jobs may finish after a stop
+            request before they are handed back to ``waiting``.
+        prefetch: jobs leased beyond ``concurrency``, so that the next job
+            starts the moment one finishes instead of a round trip later.
+            They count as active in Redis; a stop hands them back at once,
+            and if the process dies they go back to waiting without
+            counting a stall (they never ran). None (the default) is auto:
+            as many as ``concurrency`` while this worker's jobs are short
+            (a recent mean run time under AUTO_PREFETCH_MAX_MS), none
+            otherwise; and a prefetched job not started within
+            PREFETCH_HOLD_MS goes back to waiting, so that a job that turns
+            out long holds up nothing behind it while other workers idle.
+        thread_pool_size: threads for plain-function processors (default:
+            concurrency).
+        keep_completed, keep_failed: retention that the background sweep
+            enforces (jobs can ask for less with their own options).
+        worker_id: a name for this worker (default host:pid:random).
+        listener: called on every job state change (for log lines).
+    """
+
+    def __init__(
+        self,
+        queues: Sequence[str] | str,
+        redis: Redis,
+        processors: ProcessorRegistry | Mapping[str, Processor] | None = None,
+        *,
+        concurrency: int = 1,
+        prefix: str = DEFAULT_PREFIX,
+        lease_ms: int = 30_000,
+        heartbeat_ms: int | None = None,
+        stall_interval_ms: int = 5_000,
+        max_stalled: int = 1,
+        shutdown_grace_ms: int = 30_000,
+        prefetch: int | None = None,
+        thread_pool_size: int | None = None,
+        keep_completed: Keep = DEFAULT_KEEP_COMPLETED,
+        keep_failed: Keep = DEFAULT_KEEP_FAILED,
+        worker_id: str | None = None,
+        listener: JobListener | None = None,
+    ) -> None:
+        names = [queues] if isinstance(queues, str) else list(queues)
+        if not names:
+            raise ValueError("a worker needs at least one queue")
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        if lease_ms < 100:
+            raise ValueError("lease_ms must be >= 100")
+        if prefetch is not None and prefetch < 0:
+            raise ValueError("prefetch must be >= 0 (or None: auto)")
+        self.redis = redis
+        self.prefix = prefix
+        self.concurrency = concurrency
+        self.prefetch = prefetch
+        """As configured: a number of jobs, or None (auto)."""
+        self.lease_ms = lease_ms
+        self.heartbeat_ms = heartbeat_ms or max(lease_ms // 3, 50)
+        self.stall_interval_ms = stall_interval_ms
+        self.max_stalled = max_stalled
+        self.shutdown_grace_ms = shutdown_grace_ms
+        self.keep_completed = keep_completed
+        self.keep_failed = keep_failed
+        self.listener = listener
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        registry = (
+            processors
+            if isinstance(processors, ProcessorRegistry)
+            else ProcessorRegistry(processors)
+        )
+        self.processors = diagnostic_processors().merged(registry)
+        self._queues = {
+            name: QueueState.of(QueueKeys(name, prefix)) for name in dict.fromkeys(names)
+        }
+        states = list(self._queues.values())
+        self.slots = Slots(concurrency, MAX_IN_FLIGHT)
+        """Every job this worker holds, and the counts of its slots."""
+        self._pool = ThreadPoolExecutor(
+            max_workers=thread_pool_size or concurrency, thread_name_prefix="messai-job"
+        )
+        self._changed = Wakeup()
+        """Set when a job finished, a wake-up arrived or a stop was requested."""
+        self._policy = PrefetchPolicy(concurrency, prefetch)
+        self._runner = JobRunner(
+            worker_id=self.id,
+            redis=redis,
+            processors=self.processors,
+            pool=self._pool,
+            ended=self._job_ended,
+            lease_lost=lambda queue, job_id: self._stop_job(queue, job_id, "lease-lost"),
+        )
+        self._channel = Channel(redis)
+        """The hot path's own pipelined connection (finish and fetch)."""
+        self._exchange = Exchange(
+            worker_id=self.id,
+            lease_ms=lease_ms,
+            queues=states,
+            channel=self._channel,
+            slots=self.slots,
+            policy=self._policy,
+            runner=self._runner,
+            launch=self._launch,
+            reported=self._reported,
+            check_slots=os.environ.get(CHECK_SLOTS_ENV) == "1",
+        )
+        self._wakeups = Wakeups(redis, states, self._changed, self._exchange.free_slots)
+        self._heartbeat = Heartbeat(
+            redis,
+            worker_id=self.id,
+            prefix=prefix,
+            lease_ms=lease_ms,
+            heartbeat_ms=self.heartbeat_ms,
+            queues=states,
+            slots=self.slots,
+            stop_job=self._stop_job,
+            describe=self._describe,
+        )
+        self._sweeper = Sweeper(
+            redis,
+            worker_id=self.id,
+            queues=states,
+            stall_interval_ms=stall_interval_ms,
+            max_stalled=max_stalled,
+            keep_completed=keep_completed,
+            keep_failed=keep_failed,
+            recovered=self._changed.set,
+        )
+        self._cancels = CancelListener(redis, states, self._stop_job)
+        self._stopping = False
+        self._stop_deadline = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started_at = 0
+        self._done = 0
+        self._failed = 0
+        self._signal_count = 0
+        self._exchange_error: BaseException | None = None
+        self._failures = 0
+        """Exchanges failed in a row (Redis unreachable): sets the back-off."""
+        self._exchanges: set[asyncio.Task[None]] = set()
+        self._broken: SlotsError | None = None
+        """The slot account failed its check in a background exchange."""
+
+    # -- public ---------------------------------------------------------------
+
+    @property
+    def queue_names(self) -> list[str]:
+        return list(self._queues)
+
+    @property
+    def running_count(self) -> int:
+        """Jobs running now (prefetched ones not included)."""
+        return self.slots.active
+
+    @property
+    def prefetch_now(self) -> int:
+        """Jobs this worker leases beyond its concurrency at the moment."""
+        return self._policy.now
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def request_stop(self) -> None:
+        """Stop fetching; let running jobs finish within the grace period."""
+        if not self._stopping:
+            self._stopping = True
+            self._exchange.stopping = True
+            self._stop_deadline = time.monotonic() + self.shutdown_grace_ms / 1000
+            log.info("worker %s stopping: %d jobs running", self.id, self.slots.active)
+            # prefetched jobs that never started go back to waiting at once
+            self.slots.hand_back_buffered()
+        self._changed.set()
+
+    def install_signal_handlers(self) -> None:
+        """First SIGTERM/SIGINT: graceful stop. Second: exit at once (leases
+        expire and another worker's sweep recovers the jobs)."""
+        loop = asyncio.get_running_loop()
+
+        def handle(signum: int) -> None:
+            self._signal_count += 1
+            if self._signal_count == 1:
+                log.warning(
+                    "received %s: finishing running jobs (up to %d ms); send again to exit at once",
+                    signal.Signals(signum).name,
+                    self.shutdown_grace_ms,
+                )
+                self.request_stop()
+            else:
+                log.warning("received %s again: exiting now", signal.Signals(signum).name)
+                logging.shutdown()
+                os._exit(130)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, handle, signum)
+
+    async def run(self) -> None:
+        """Serve the queues until :meth:`request_stop` (or a signal) and a clean stop."""
+        self._loop = self._runner.loop = asyncio.get_running_loop()
+        self._started_at = int(time.time() * 1000)
+        await self._warn_if_unsafe_server()
+        await self._heartbeat.beat()
+        duties: list[Duty] = [self._heartbeat, self._sweeper, self._wakeups, self._cancels]
+        helpers = [asyncio.create_task(duty.run(), name=duty.name) for duty in duties]
+        try:
+            await self._main_loop()
+        finally:
+            await self._stop_duties(duties, helpers)
+            await self._channel.close()
+            with contextlib.suppress(*CONNECTION_ERRORS):
+                await self._heartbeat.beat(gone=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def sweep(self, force: bool = False) -> dict[str, int]:
+        """Recover abandoned jobs and trim finished ones (if no other worker just did)."""
+        return await self._sweeper.sweep(force)
+
+    def _describe(self) -> dict[str, str | int]:
+        """This worker, as the registry of workers lists it."""
+        return {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queues": ",".join(self._queues),
+            "concurrency": self.concurrency,
+            "running": self.slots.active,
+            "done": self._done,
+            "failed": self._failed,
+            "started": self._started_at,
+            "heartbeat_ms": self.heartbeat_ms,
+        }
+
+    async def _warn_if_unsafe_server(self) -> None:
+        try:
+            policy = (await self.redis.config_get("maxmemory-policy")).get("maxmemory-policy")
+        except ResponseError:
+            return  # CONFIG is disabled on some managed servers
+        if policy and policy != "noeviction":
+            log.warning(
+                "Redis maxmemory-policy is %s: under memory pressure Redis may evict jobs; set it to noeviction",
+                policy,
+            )
+
+    async def _stop_duties(self, duties: list[Duty], helpers: list[asyncio.Task[None]]) -> None:
+        # The client library can swallow a cancellation that lands inside a
+        # blocking command, so the loops also watch their closed flag and the
+        # cancel is repeated until every duty has ended.
+        for duty in duties:
+            duty.close()
+        for _ in range(100):
+            pending = [task for task in helpers if not task.done()]
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.1)
+        for task in helpers:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.warning(
+                    "worker %s: %s ended with %r", self.id, task.get_name(), task.exception()
+                )
+
+    # -- main loop --------------------------------------------------------
+
+    async def _main_loop(self) -> None:
+        slots, exchange = self.slots, self._exchange
+        while True:
+            if self._broken is not None:
+                raise self._broken
+            if self._stopping:
+                if slots.idle:
+                    return
+                if slots.held_count and time.monotonic() >= self._stop_deadline:
+                    self._hand_back_all()
+            error, self._exchange_error = self._exchange_error, None
+            if error is not None:
+                self._failures += 1
+                delay = backoff_s(self._failures)
+                log.warning(
+                    "worker %s: Redis unreachable (%s); retrying in %.2fs", self.id, error, delay
+                )
+                # Not _wait(): it returns at once while outcomes are pending,
+                # and the failed exchange just put them back (a busy loop).
+                self._changed.clear()
+                await self._changed.wait(delay)
+                continue
+            hold = self._policy.release_held(slots)
+            if exchange.wanted():
+                if slots.active or slots.in_flight:
+                    # Jobs are running or coming: exchange in the background,
+                    # so that their outcomes can go out in a second call while
+                    # this one is in flight (Redis and this process work at once).
+                    self._spawn_exchange()
+                    continue
+                # Nothing could finish or arrive meanwhile: no task needed.
+                try:
+                    await exchange.run()
+                    self._failures = 0
+                except CONNECTION_ERRORS as exc:
+                    self._exchange_error = exc
+                continue
+            if exchange.free_slots() > 0 and not slots.in_flight:
+                self._wakeups.hungry.set()
+            await self._wait(min(self._wait_timeout(), hold))
+
+    def _spawn_exchange(self) -> None:
+        assert self._loop is not None
+        self.slots.exchange_sent()
+        task = self._loop.create_task(self._background_exchange())
+        self._exchanges.add(task)
+        task.add_done_callback(self._exchanges.discard)
+
+    async def _background_exchange(self) -> None:
+        try:
+            await self._exchange.run(counted=True)
+            self._failures = 0
+        except CONNECTION_ERRORS as exc:
+            self._exchange_error = exc
+        except SlotsError as exc:
+            self._broken = exc  # raised by the main loop: a task's exception is lost
+        finally:
+            self._changed.set()
+
+    def _wait_timeout(self) -> float:
+        if self._stopping:
+            if not self.slots.held_count:
+                return 0.0
+            return max(0.0, min(self._stop_deadline - time.monotonic(), 1.0))
+        return IDLE_RECHECK_S
+
+    async def _wait(self, seconds: float) -> None:
+        self._changed.clear()
+        slots = self.slots
+        if slots.in_flight < MAX_IN_FLIGHT and (
+            slots.has_report or (self._stopping and not slots.held_count and not slots.in_flight)
+        ):
+            return
+        await self._changed.wait(seconds)
+
+    # -- jobs starting and ending -------------------------------------------
+
+    def _launch(self) -> None:
+        """Start buffered jobs while there are free slots."""
+        slots = self.slots
+        if self._stopping:  # a fetch that was in flight when the stop came
+            slots.hand_back_buffered()
+            return
+        while (job := slots.start_next()) is not None:
+            self._runner.start(job)
+            if self.listener:
+                self.listener("active", job, {"attempt": job.attempt})
+
+    def _job_ended(self, job: RunningJob, outcome: Outcome | None, seconds: float) -> None:
+        self.slots.finish(job, outcome)
+        self._policy.note_run_time(seconds)
+        self._launch()
+        self._changed.set()
+
+    def _reported(self, outcome: Outcome, lost: bool) -> None:
+        kind = outcome.kind
+        if lost:
+            log.warning(
+                "job %s/%s: lease lost before its outcome was recorded (another worker may have run it)",
+                outcome.job.queue.name,
+                outcome.job.job_id,
+            )
+        elif kind is OutcomeKind.COMPLETED:
+            self._done += 1
+        elif kind is OutcomeKind.FAILED or kind is OutcomeKind.CANCELLED:
+            self._failed += 1
+        if self.listener:
+            args = outcome.args
+            details: dict[str, Any] = {"runtime_ms": args.runtime_ms, "lost": lost}
+            if kind in _WITH_ERROR:
+                details["error"] = args.value
+            if args.delay_ms:
+                details["delay_ms"] = args.delay_ms
+            self.listener(_EVENTS[kind], outcome.job, details)
+
+    def _hand_back_all(self) -> None:
+        """The grace period is over: running jobs go back to waiting."""
+        for job in self.slots.held():
+            if job.task and not job.task.done() and job.stop_reason is None:
+                self._runner.stop(job, "shutdown")
+
+    def _stop_job(self, queue: str, job_id: str, reason: str) -> None:
+        """Stop one held job: an operator cancelled it, or its lease was lost."""
+        job = self.slots.get(queue, job_id)
+        if job is None or job.stop_reason is not None:
+            return
+        if job.task is None:  # prefetched, not started
+            cancelled = (
+                Outcome.of(job, OutcomeKind.CANCELLED, "cancelled by an operator")
+                if reason == "operator"
+                else None
+            )
+            self.slots.drop(job, cancelled)
+            self._changed.set()
+            return
+        self._runner.stop(job, reason)
+        if reason == "lease-lost":
+            log.warning(
+                "job %s/%s: lease lost; another worker may run it; abandoning", queue, job_id
+            )
+            self.slots.abandon(job)
