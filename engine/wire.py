@@ -26,6 +26,10 @@ Producers share one :class:`SharedChannel` per client and event loop
 retry policy, as redis-py's own commands do, and is closed with the client
 (clients made by ``engine.connect``), by :func:`close_shared_channel`, or
 when the client is garbage-collected.
+
+Only the public asyncio API is used (protocols, transports and their extra
+info), so that any event loop runs it: asyncio's own and uvloop, whose
+transports do not subclass ``asyncio.Transport``.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import select
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import hiredis
 from redis.asyncio import Redis
@@ -106,8 +110,9 @@ class _Connection(asyncio.Protocol):
         self._error: Exception = RedisConnectionError("Redis closed the connection")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # No isinstance check: uvloop's stream transports have the methods of
+        # asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         parser, pending = self.parser, self.pending
@@ -241,9 +246,11 @@ class WireChannel(Channel):
             try:
                 async with asyncio.timeout(timeout):
                     if self._unix_path:
-                        await loop.create_unix_connection(lambda: connection, self._unix_path)
+                        transport, _ = await loop.create_unix_connection(
+                            lambda: connection, self._unix_path
+                        )
                     else:
-                        await loop.create_connection(
+                        transport, _ = await loop.create_connection(
                             lambda: connection,
                             settings.get("host", "localhost"),
                             settings.get("port", 6379),
@@ -251,8 +258,8 @@ class WireChannel(Channel):
                         )
             except (OSError, TimeoutError) as exc:
                 raise RedisConnectionError(f"cannot connect to Redis: {exc}") from exc
-            transport = connection.transport
-            assert transport is not None
+            # Not only from connection_made: uvloop may call it after this returns.
+            connection.transport = transport
             sock = transport.get_extra_info("socket")
             if sock is not None and sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

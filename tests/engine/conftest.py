@@ -11,6 +11,10 @@ import redis.asyncio
 
 from engine import Queue, Worker
 from engine.scripts import scripts
+from tests.loops import LOOP_FACTORIES, loop_factories
+
+if LOOP_FACTORIES is not None:  # MESSAI_TEST_LOOP=uvloop (see tests/loops.py)
+    pytest_asyncio_loop_factories = loop_factories
 
 
 @pytest_asyncio.fixture

@@ -1,5 +1,5 @@
 """The engine's hot-path connection: request packing, the one reload path
-over both implementations, and the ``MESSAI_WIRE`` switch."""
+over both implementations, the ``MESSAI_WIRE`` switch, and other event loops."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio
+import uvloop
 
 import engine.scripts as scripts_module
 from engine import Queue, Worker
@@ -16,6 +17,7 @@ from engine.plain_channel import PlainChannel, SingleTryChannel
 from engine.scripts import BoundScript, scripts
 from engine.wire import SharedChannel, WireChannel, encode_arg, pack, pack_args
 from tests.helpers import RedisFactory
+from tests.loops import LOOP_FACTORIES
 
 CHANNELS = [WireChannel, SingleTryChannel, PlainChannel]
 
@@ -175,6 +177,31 @@ async def _drain(queue: Queue, client: redis.asyncio.Redis, total: int) -> None:
         await asyncio.wait_for(task, 15)
 
 
+def test_the_hot_path_runs_on_uvloop(redis_url: str) -> None:
+    """uvloop's transports are not ``asyncio.Transport`` subclasses and may
+    report the connection after ``create_connection`` returns."""
+
+    async def scenario() -> None:
+        assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+        client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+        queue = Queue("uvloop", client)
+        try:
+            await queue.add("noop")
+            await asyncio.gather(*(queue.add("noop", {"i": i}) for i in range(20)))
+            await queue.add_bulk([("noop", None)] * 9)
+            await _drain(queue, client, 30)
+            # The server closes the idle shared connection: noticed, replaced.
+            await client.client_kill_filter(_type="normal", skipme=True)
+            await queue.add("noop")
+            assert (await queue.counts())["waiting"] == 1
+        finally:
+            await queue.aclose()
+            await client.aclose()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(scenario())
+
+
 @pytest.mark.parametrize("kind", CHANNELS)
 async def test_a_channel_takes_a_request_packed_or_as_arguments(
     redis_client: redis.asyncio.Redis, kind: type[Channel]
@@ -186,3 +213,8 @@ async def test_a_channel_takes_a_request_packed_or_as_arguments(
         assert await channel.command("ECHO", 3) == "3"
     finally:
         await channel.close()
+
+
+async def test_the_tests_run_on_the_loop_that_messai_test_loop_names() -> None:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, uvloop.Loop) == (LOOP_FACTORIES is not None)
