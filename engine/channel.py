@@ -46,8 +46,9 @@ Request = bytes | tuple[Arg, ...]
 
 
 def wire_enabled() -> bool:
-    """Whether new channels are the hand-written ones (``MESSAI_WIRE`` is not ``0``)."""
-    return os.environ.get(WIRE_SWITCH, "1").strip() != "0"
+    """Whether new channels are the hand-written ones: unless ``MESSAI_WIRE``
+    is ``0`` (or ``false``, ``no``, ``off``)."""
+    return os.environ.get(WIRE_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def server_address(settings: dict[str, Any]) -> str:

@@ -54,6 +54,7 @@ class SingleTryChannel(PlainChannel):
 
     def __init__(self, client: Redis) -> None:
         super().__init__(client)
+        self._connections: list[AbstractConnection] = []
         self._idle: list[AbstractConnection] = []
 
     async def command(self, *args: Arg) -> Any:
@@ -67,12 +68,13 @@ class SingleTryChannel(PlainChannel):
             self._idle.append(connection)
 
     async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for connection in idle:
+        connections, self._connections, self._idle = self._connections, [], []
+        for connection in connections:
             await connection.disconnect()
 
     def _new_connection(self) -> AbstractConnection:
         pool = self._client.connection_pool
         connection: AbstractConnection = pool.make_connection()  # type: ignore[no-untyped-call]
         connection.retry = Retry(NoBackoff(), 0)
+        self._connections.append(connection)
         return connection

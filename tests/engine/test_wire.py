@@ -16,7 +16,7 @@ from engine.channel import Channel, close_shared_channel, shared_channel
 from engine.plain_channel import PlainChannel, SingleTryChannel
 from engine.scripts import BoundScript, scripts
 from engine.wire import SharedChannel, WireChannel, encode_arg, pack, pack_args
-from tests.helpers import RedisFactory
+from tests.helpers import RedisFactory, await_until
 from tests.loops import LOOP_FACTORIES
 
 CHANNELS = [WireChannel, SingleTryChannel, PlainChannel]
@@ -129,14 +129,38 @@ async def test_the_switch_picks_the_implementation(
     try:
         assert type(Channel(first)) is WireChannel
         assert type(shared_channel(first)) is SharedChannel
-        monkeypatch.setenv("MESSAI_WIRE", "0")
+        monkeypatch.setenv("MESSAI_WIRE", "off")
         assert type(Channel(first)) is SingleTryChannel
+        monkeypatch.setenv("MESSAI_WIRE", "0")
         assert type(shared_channel(first)) is SharedChannel  # made before the switch
         assert type(shared_channel(second)) is PlainChannel
     finally:
         for client in (first, second):
             await close_shared_channel(client)
             await client.aclose()
+
+
+@pytest.mark.parametrize("kind", [WireChannel, SingleTryChannel])
+async def test_a_workers_channel_closes_the_connections_it_opened(
+    redis_factory: RedisFactory, kind: type[Channel]
+) -> None:
+    server = redis_factory()
+
+    def connections() -> int:
+        with server.client() as observer:
+            return len(observer.client_list()) - 1
+
+    client = redis.asyncio.Redis.from_url(server.url, decode_responses=True)
+    channel = kind(client)
+    try:
+        assert await asyncio.gather(*(channel.command("ECHO", i) for i in range(5))) == [
+            str(i) for i in range(5)
+        ]
+        assert connections() >= 1
+        await channel.close()
+        await await_until(lambda: connections() == 0, message="a connection was left open")
+    finally:
+        await client.aclose()
 
 
 async def test_with_the_switch_off_the_hot_calls_go_through_redis_py(
