@@ -14,6 +14,11 @@ side never replace each other's code. A function missing from the server
 (a restart without persistence, ``FUNCTION FLUSH``) is loaded again
 transparently. On a server without functions (Redis 6.2) the same source
 runs with EVALSHA, reloaded on NOSCRIPT.
+
+All of that is written once, in :class:`BoundScript`, over the
+:class:`engine.channel.Channel` interface: the hot calls go over the
+engine's own connection (or redis-py with ``MESSAI_WIRE=0``), every other
+call over the redis-py client it is given (:meth:`Script.__call__`).
 """
 
 from __future__ import annotations
@@ -21,14 +26,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoPermissionError, NoScriptError, ResponseError
 
-from engine.wire import Arg, Channel, encode_arg, pack_args, server_address
+from engine.channel import Channel, Request, RequestHead
+from engine.plain_channel import PlainChannel
+from engine.resp import Arg
 
 _INCLUDES_LINE = re.compile(r"Includes:\s*([a-z_, ]+)")
 
@@ -63,9 +71,9 @@ def _no_functions(error: ResponseError, address: str) -> bool:
     """Whether ``error`` says the server at ``address`` (or this user) cannot
     use functions; if so, scripts run there with EVALSHA from now on."""
     message = str(error).upper()
-    if ("UNKNOWN COMMAND" in message or "NOPERM" in message) and (
-        "FCALL" in message or "FUNCTION" in message
-    ):
+    # redis-py turns "NOPERM ..." into a NoPermissionError without the prefix.
+    refused = isinstance(error, NoPermissionError) or "NOPERM" in message
+    if (refused or "UNKNOWN COMMAND" in message) and ("FCALL" in message or "FUNCTION" in message):
         _NO_FUNCTIONS.add(address)
         return True
     return False
@@ -92,93 +100,74 @@ class Script:
             f"bind(KEYS, ARGV)\n{body}\nend)\n"
         )
 
-    async def __call__(self, client: Redis, keys: list[str], args: list[Any]) -> Any:
-        address = server_address(client.connection_pool.connection_kwargs)
-        if address not in _NO_FUNCTIONS:
-            try:
-                return await client.fcall(self.function, len(keys), *keys, *args)
-            except ResponseError as exc:
-                if not _function_missing(exc) and not _no_functions(exc, address):
-                    raise
-            if address not in _NO_FUNCTIONS:
-                await self.load(client)
-                # EVAL this once: a flush may land between the load and a call.
-                return await client.eval(self.source, len(keys), *keys, *args)
-        try:
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            # EVAL runs the source and caches it in one step; SCRIPT LOAD and a
-            # second EVALSHA would fail if another flush landed in between.
-            return await client.eval(self.source, len(keys), *keys, *args)
-
-    async def load(self, client: Redis) -> None:
-        """Load this script's library (REPLACE: another process may just have);
-        a server that refuses falls back to scripts."""
-        try:
-            await client.function_load(self.library, replace=True)
-        except ResponseError as exc:
-            if not _no_functions(exc, server_address(client.connection_pool.connection_kwargs)):
-                raise
+    async def __call__(self, client: Redis, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Call the script with redis-py's ``client`` (the path of every call
+        but the hot ones, which bind their keys once: :class:`BoundScript`)."""
+        return await BoundScript(self, keys)(PlainChannel(client), args)
 
 
 class BoundScript:
-    """A script with its KEYS packed once, called over a :class:`Channel`:
-    each call only encodes its ARGV."""
+    """A script with its KEYS given once, called over a :class:`Channel`:
+    each call only adds its ARGV.
 
-    __slots__ = ("_eval_head", "_fcall_head", "_head_count", "_keys", "_sha_head", "script")
+    The one place that calls a script on any channel: ``FCALL``; a function
+    missing from the server (``FUNCTION FLUSH``, a restart without
+    persistence) is loaded again for the next calls while this call runs with
+    ``EVAL`` (loading and calling are two commands: a flush may land between
+    them); a server without functions, or a user who may not use them, gets
+    ``EVALSHA`` from then on, and a script missing there (``SCRIPT FLUSH``)
+    runs with ``EVAL``, which also caches it.
+    """
 
-    def __init__(self, script: Script, keys: list[str]) -> None:
+    __slots__ = ("_eval_head", "_fcall_head", "_keys", "_sha_head", "script")
+
+    def __init__(self, script: Script, keys: Sequence[str]) -> None:
         self.script = script
         self._keys = tuple(keys)
-        self._head_count = 3 + len(keys)
-        self._fcall_head = self._pack_head("FCALL", script.function)
-        self._sha_head = self._pack_head("EVALSHA", script.sha)
-        self._eval_head: bytes | None = None
-        """EVAL with the whole source: packed when a server first lacks the script."""
+        self._fcall_head = RequestHead("FCALL", script.function, len(keys), *keys)
+        self._sha_head = RequestHead("EVALSHA", script.sha, len(keys), *keys)
+        self._eval_head: RequestHead | None = None
+        """EVAL with the whole source: made when a server first lacks the script."""
 
-    def _pack_head(self, command: str, script: str) -> bytes:
-        head: list[Arg] = [command, script, len(self._keys)]
-        head.extend(self._keys)
-        return b"".join(encode_arg(part) for part in head)
-
-    def _request(self, head: bytes, args: list[Arg]) -> bytes:
-        return b"*%d\r\n" % (self._head_count + len(args)) + head + pack_args(args)
-
-    def _eval_request(self, args: list[Arg]) -> bytes:
-        if self._eval_head is None:
-            self._eval_head = self._pack_head("EVAL", self.script.source)
-        return self._request(self._eval_head, args)
-
-    def request(self, channel: Channel, args: list[Arg]) -> bytes:
-        """The packed call for ``channel``'s server, ready for :meth:`Channel.execute`."""
+    def request(self, channel: Channel, args: Sequence[Arg]) -> Request:
+        """The call for ``channel``'s server, ready for :meth:`Channel.execute`."""
         head = self._sha_head if channel.address in _NO_FUNCTIONS else self._fcall_head
-        return self._request(head, args)
+        return channel.request(head, args)
 
-    async def __call__(self, channel: Channel, args: list[Arg]) -> Any:
-        return await self._send(channel, args, self.request(channel, args))
-
-    async def _send(self, channel: Channel, args: list[Arg], request: bytes) -> Any:
+    async def __call__(self, channel: Channel, args: Sequence[Arg]) -> Any:
         try:
-            return await channel.execute(request)
-        except NoScriptError:
-            # EVAL runs and caches the script in one step (see Script.__call__).
-            return await channel.execute(self._eval_request(args))
-        except ResponseError as exc:
-            if not _function_missing(exc) and not _no_functions(exc, channel.address):
-                raise
-        if channel.address not in _NO_FUNCTIONS:
-            # Load the library for the next calls and EVAL this one (pipelined):
-            # a flush may land between the load and a call.
-            load = channel.command("FUNCTION", "LOAD", "REPLACE", self.script.library)
-            call = channel.execute(self._eval_request(args))
-            results: tuple[Any, Any] = await asyncio.gather(load, call, return_exceptions=True)
-            loaded, reply = results
-            if isinstance(loaded, ResponseError):
-                _no_functions(loaded, channel.address)
-            if isinstance(reply, BaseException):
-                raise reply
-            return reply
-        return await self._send(channel, args, self.request(channel, args))
+            return await channel.execute(self.request(channel, args))
+        except ResponseError as error:
+            return await self._recover(channel, args, error)
+
+    async def _recover(self, channel: Channel, args: Sequence[Arg], error: ResponseError) -> Any:
+        """Run the call that failed with ``error`` if the server only lacked
+        the script, or functions; raise ``error`` otherwise."""
+        if isinstance(error, NoScriptError):
+            return await channel.execute(self._eval_request(channel, args))
+        if not _function_missing(error) and not _no_functions(error, channel.address):
+            raise error
+        if channel.address in _NO_FUNCTIONS:
+            return await self(channel, args)  # now with EVALSHA
+        # Load the library for the next calls and EVAL this one, concurrently
+        # (on the wire: pipelined). REPLACE: another process may just have.
+        load = channel.command("FUNCTION", "LOAD", "REPLACE", self.script.library)
+        call = channel.execute(self._eval_request(channel, args))
+        results: tuple[Any, Any] = await asyncio.gather(load, call, return_exceptions=True)
+        loaded, reply = results
+        if isinstance(loaded, ResponseError):
+            # Refused to this user: EVALSHA from now on. Any other failure
+            # leaves the next call to load again.
+            _no_functions(loaded, channel.address)
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+    def _eval_request(self, channel: Channel, args: Sequence[Arg]) -> Request:
+        if self._eval_head is None:
+            keys = self._keys
+            self._eval_head = RequestHead("EVAL", self.script.source, len(keys), *keys)
+        return channel.request(self._eval_head, args)
 
 
 SCRIPT_NAMES = (

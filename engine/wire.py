@@ -2,12 +2,20 @@
 
 The general client (redis-py) spends more time per call in Python than a
 loopback round trip takes. The hot calls (a worker's finish-and-fetch, a
-producer's add) go through a :class:`Channel` instead: one connection, the
-RESP request packed once per call from a pre-encoded head, and replies parsed
-in the loop's read callback (an asyncio Protocol, no reader task), which
-resolves callers in order. Calls made concurrently
-share the connection and are pipelined by construction; cancelling a caller
-does not desynchronise the stream (its reply is read and dropped).
+producer's add) go through a :class:`WireChannel` instead: one connection,
+the RESP request packed once per call from a pre-encoded head, and replies
+parsed in the loop's read callback (an asyncio Protocol, no reader task),
+which resolves callers in order. Calls made concurrently share the
+connection and are pipelined by construction; cancelling a caller does not
+desynchronise the stream (its reply is read and dropped).
+
+It is the default implementation of :class:`engine.channel.Channel`;
+``MESSAI_WIRE=0`` in the environment sends the same calls through redis-py
+instead (:mod:`engine.plain_channel`): slower, same behaviour, for when this
+layer is suspected. The names callers use (``Channel(client)``,
+:func:`shared_channel`, :func:`close_shared_channel`, ``Arg``, the packing
+helpers) are re-exported here from :mod:`engine.channel` and
+:mod:`engine.resp`, and pick the implementation.
 
 Connection settings (TCP or unix socket, TLS, user, password, database)
 come from the redis-py client the engine was given, so there is one place
@@ -18,21 +26,23 @@ Producers share one :class:`SharedChannel` per client and event loop
 retry policy, as redis-py's own commands do, and is closed with the client
 (clients made by ``engine.connect``), by :func:`close_shared_channel`, or
 when the client is garbage-collected.
+
+Only the public asyncio API is used (protocols, transports and their extra
+info), so that any event loop runs it: asyncio's own and uvloop, whose
+transports do not subclass ``asyncio.Transport``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import copy
 import inspect
 import select
 import socket
 import time
-import weakref
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import hiredis
 from redis.asyncio import Redis
@@ -48,7 +58,29 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-Arg = str | int | float | bytes
+from engine.channel import (
+    Channel,
+    Request,
+    RequestHead,
+    close_shared_channel,
+    server_address,
+    shared_channel,
+)
+from engine.resp import Arg, encode_arg, pack, pack_args
+
+__all__ = [
+    "Arg",
+    "Channel",
+    "SharedChannel",
+    "WireChannel",
+    "close_shared_channel",
+    "encode_arg",
+    "pack",
+    "pack_args",
+    "server_address",
+    "shared_channel",
+]
+
 T = TypeVar("T")
 _HIGH_WATER = 1 << 20
 _IDLE_CHECK_S = 0.01
@@ -56,47 +88,8 @@ _IDLE_CHECK_S = 0.01
 connection before it sends (as redis-py checks a pooled connection)."""
 
 
-def encode_arg(value: Arg) -> bytes:
-    """One RESP bulk string."""
-    if isinstance(value, bytes):
-        data = value
-    elif isinstance(value, str):
-        data = value.encode()
-    else:
-        data = repr(value).encode() if isinstance(value, float) else str(value).encode()
-    return b"$%d\r\n%s\r\n" % (len(data), data)
-
-
-def server_address(settings: dict[str, Any]) -> str:
-    """A server's address (unix socket path, or host:port) from the settings
-    of a redis-py connection pool."""
-    path = settings.get("path")
-    if path:
-        return str(path)
-    return f"{settings.get('host', 'localhost')}:{settings.get('port', 6379)}"
-
-
-def pack(args: list[Arg]) -> bytes:
-    """A whole RESP request."""
-    return b"*%d\r\n" % len(args) + b"".join(encode_arg(arg) for arg in args)
-
-
-def pack_args(args: list[Arg]) -> bytes:
-    """The bulk strings of ``args``, without the array header: for requests
-    whose head is packed once. The same bytes as :func:`encode_arg` gives,
-    packed by hiredis when it takes the arguments (about four times faster)."""
-    if not args:
-        return b""
-    try:
-        # hiredis's stub says a 1-tuple; it takes any number of arguments
-        packed: bytes = hiredis.pack_command(tuple(args))  # type: ignore[arg-type]
-    except (TypeError, ValueError):  # what hiredis refuses (bool, None...) is packed as before
-        return b"".join(map(encode_arg, args))
-    return packed[packed.index(b"\n") + 1 :]
-
-
 class _Connection(asyncio.Protocol):
-    """One connection of a :class:`Channel`. Replies resolve their callers'
+    """One connection of a :class:`WireChannel`. Replies resolve their callers'
     futures as they arrive, in order, from the loop's read callback: no
     reader task, so a reply costs one turn of the event loop, not two."""
 
@@ -117,8 +110,9 @@ class _Connection(asyncio.Protocol):
         self._error: Exception = RedisConnectionError("Redis closed the connection")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # No isinstance check: uvloop's stream transports have the methods of
+        # asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         parser, pending = self.parser, self.pending
@@ -177,7 +171,7 @@ async def _close_with_loop(connection: _Connection) -> None:
             connection.transport.close()
 
 
-class Channel:
+class WireChannel(Channel):
     """One pipelined connection to the server that ``client`` is configured for."""
 
     def __init__(self, client: Redis) -> None:
@@ -199,8 +193,10 @@ class Channel:
             and not connection.transport.is_closing()
         )
 
-    async def execute(self, request: bytes) -> Any:
-        """Send one packed request and wait for its reply."""
+    async def execute(self, request: Request) -> Any:
+        """Send one request and wait for its reply."""
+        if not isinstance(request, bytes):
+            request = pack(request)
         if not self.connected:
             await self._connect()
         connection = self._connection
@@ -213,7 +209,10 @@ class Channel:
         return await future
 
     async def command(self, *args: Arg) -> Any:
-        return await self.execute(pack(list(args)))
+        return await self.execute(pack(args))
+
+    def request(self, head: RequestHead, args: Sequence[Arg]) -> bytes:
+        return b"*%d\r\n" % (head.count + len(args)) + head.packed + pack_args(args)
 
     async def close(self) -> None:
         """Disconnect (calls in flight fail); a later call connects again."""
@@ -247,9 +246,11 @@ class Channel:
             try:
                 async with asyncio.timeout(timeout):
                     if self._unix_path:
-                        await loop.create_unix_connection(lambda: connection, self._unix_path)
+                        transport, _ = await loop.create_unix_connection(
+                            lambda: connection, self._unix_path
+                        )
                     else:
-                        await loop.create_connection(
+                        transport, _ = await loop.create_connection(
                             lambda: connection,
                             settings.get("host", "localhost"),
                             settings.get("port", 6379),
@@ -257,8 +258,8 @@ class Channel:
                         )
             except (OSError, TimeoutError) as exc:
                 raise RedisConnectionError(f"cannot connect to Redis: {exc}") from exc
-            transport = connection.transport
-            assert transport is not None
+            # Not only from connection_made: uvloop may call it after this returns.
+            connection.transport = transport
             sock = transport.get_extra_info("socket")
             if sock is not None and sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -312,7 +313,7 @@ def _classify(error: ResponseError) -> Exception:
     return error
 
 
-class SharedChannel(Channel):
+class SharedChannel(WireChannel):
     """The channel that every queue on one client shares in one event loop
     (see :func:`shared_channel`).
 
@@ -325,12 +326,10 @@ class SharedChannel(Channel):
 
     def __init__(self, client: Redis) -> None:
         super().__init__(client)
-        self.loop = asyncio.get_running_loop()
         self._timeout: float | None = self._settings.get("socket_timeout")
         self._retry = _retry_policy(self._settings)
         self._closed = False
         self._last_used = 0.0
-        self.finalizer: weakref.finalize[[SharedChannel], Redis]
 
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
         """``call()`` (requests on this channel) under the client's timeout and retry policy."""
@@ -341,7 +340,7 @@ class SharedChannel(Channel):
                 raise
             return await self._retry_after(error, call)
 
-    async def execute(self, request: bytes) -> Any:
+    async def execute(self, request: Request) -> Any:
         connection = self._connection
         if connection is not None and not connection.pending and self.connected:
             now = time.monotonic()
@@ -413,39 +412,3 @@ def _retry_policy(settings: dict[str, Any]) -> Retry | None:
     if extra:
         policy.update_supported_errors(extra)
     return policy
-
-
-_shared: weakref.WeakKeyDictionary[Redis, SharedChannel] = weakref.WeakKeyDictionary()
-
-
-def shared_channel(client: Redis) -> SharedChannel:
-    """The :class:`SharedChannel` of ``client`` in the running event loop."""
-    channel = _shared.get(client)
-    if channel is None or channel.loop is not asyncio.get_running_loop():
-        if channel is not None:
-            _release(channel)
-        channel = _shared[client] = SharedChannel(client)
-        # A client dropped without being closed takes its channel with it.
-        channel.finalizer = weakref.finalize(client, _release, channel)
-        channel.finalizer.atexit = False
-    return channel
-
-
-async def close_shared_channel(client: Redis) -> None:
-    """Close ``client``'s shared channel, if it has one; a later call opens a new one."""
-    channel = _shared.pop(client, None)
-    if channel is None:
-        return
-    if channel.loop is asyncio.get_running_loop():
-        channel.finalizer.detach()
-        await channel.close()
-    else:
-        _release(channel)
-
-
-def _release(channel: SharedChannel) -> None:
-    """Close a channel from any thread, on its own loop (if that loop still runs)."""
-    channel.finalizer.detach()
-    if not channel.loop.is_closed():
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            channel.loop.call_soon_threadsafe(channel.abort)

@@ -14,6 +14,10 @@ from engine import Queue, Worker
 from engine.contracts.base import call
 from engine.contracts.worker import SweepReply, SweepRequest
 from engine.worker.lifecycle import CHECK_SLOTS_ENV
+from tests.loops import LOOP_FACTORIES, loop_factories
+
+if LOOP_FACTORIES is not None:  # MESSAI_TEST_LOOP=uvloop (see tests/loops.py)
+    pytest_asyncio_loop_factories = loop_factories
 
 
 @pytest.fixture(autouse=True)

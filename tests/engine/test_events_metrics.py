@@ -101,5 +101,6 @@ async def test_metrics_count_completed_failed_and_run_time(
     assert len(points) == 60
     assert sum(p["completed"] for p in points) == 5
     assert sum(p["failed"] for p in points) == 2
-    assert sum(p["run_time_ms"] for p in points) >= 5 * 20
+    # 19: uvloop's timers may fire up to a millisecond early (libuv's cached loop time)
+    assert sum(p["run_time_ms"] for p in points) >= 5 * 19
     assert len(await queue.metrics("week")) == 10080

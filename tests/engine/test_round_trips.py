@@ -2,7 +2,9 @@
 
 Counted on the client side: every request sent (over the engine's pipelined
 channels and the general client) while a worker drains 1,000 no-op jobs, and
-while a producer adds jobs one at a time.
+while a producer adds jobs one at a time. With ``MESSAI_WIRE=0`` the same
+calls go through redis-py (a worker's on connections of its own, counted by
+``SingleTryChannel.command``), and the same counts hold.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import redis.asyncio
 from redis.asyncio.client import Pipeline
 
 from engine import Queue, Worker
-from engine.wire import Channel
+from engine.plain_channel import SingleTryChannel
+from engine.wire import WireChannel
 
 
 @pytest.fixture
@@ -29,7 +32,8 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
         return wrapper
 
-    monkeypatch.setattr(Channel, "execute", counting(Channel.execute))
+    monkeypatch.setattr(WireChannel, "execute", counting(WireChannel.execute))
+    monkeypatch.setattr(SingleTryChannel, "command", counting(SingleTryChannel.command))
     monkeypatch.setattr(
         redis.asyncio.Redis, "execute_command", counting(redis.asyncio.Redis.execute_command)
     )

@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 from engine.worker.lifecycle import CHECK_SLOTS_ENV
+from tests.loops import LOOP_FACTORIES, loop_factories
 from tests.reliability.workers import WorkerPool
+
+if LOOP_FACTORIES is not None:  # MESSAI_TEST_LOOP=uvloop (see tests/loops.py)
+    pytest_asyncio_loop_factories = loop_factories
 
 
 @pytest.fixture(autouse=True)
