@@ -72,7 +72,6 @@ class AddRequest(Request):
         "waiting",
         "waiting:list",
         "delayed",
-        "pending",
         "events",
         "marker",
         "registry",

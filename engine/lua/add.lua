@@ -12,7 +12,7 @@
           options JSON ("" when default); lifo "1" or ""
   Returns: a flat list, per job: id, created (1 new, 0 the id existed already)
   Emits: job:added
-  Writes: seq, job, waiting, waiting:list, delayed, pending, events, marker, registry
+  Writes: seq, job, waiting, waiting:list, delayed, events, marker, registry
 ]]
 local now = now_ms()
 local stamp = now_stamp()
