@@ -83,7 +83,7 @@ class AddRequest(Request):
 
 
 pack_add: Callable[[list[Arg], str, tuple[AddJob, ...]], list[Arg]] = AddRequest.values_packer()
-"""``pack_add([prefix], queue_name, jobs)`` is ``AddRequest(queue_name, jobs).argv(prefix)``
+"""``pack_add([prefix], queue_name, jobs)`` is ``AddRequest(queue_name, jobs).full_argv(prefix)``
 without building the request: a producer's ``Queue.add``."""
 
 

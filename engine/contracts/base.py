@@ -93,16 +93,19 @@ class Request:
     """The script's KEYS by name, as its header's ``KEYS[n]`` lines say; empty
     for a script on one queue's keys (``QueueKeys.script_keys``)."""
 
-    def argv(self, prefix: str | None = None) -> list[Arg]:
-        """ARGV in header order: the whole of it from ``prefix`` (``ARGV[1]``)
-        when given, else ``ARGV[2:]``."""
+    def argv(self) -> list[Arg]:
+        """``ARGV[2:]`` in header order (the caller puts the prefix first)."""
         cls = type(self)
-        packers = _PACKERS.get(cls) or _compile_packers(cls)
-        return packers[0](self, [] if prefix is None else [prefix])
+        return (_PACKERS.get(cls) or _compile_packers(cls))[0](self, [])
+
+    def full_argv(self, prefix: Arg) -> list[Arg]:
+        """The whole ARGV: ``prefix`` (``ARGV[1]``, the key prefix), then :meth:`argv`."""
+        cls = type(self)
+        return (_PACKERS.get(cls) or _compile_packers(cls))[0](self, [prefix])
 
     @classmethod
     def values_packer(cls) -> Callable[..., list[Arg]]:
-        """A function ``(out, *field values) -> out + ARGV``: ``cls(*values).argv(prefix)``
+        """A function ``(out, *field values) -> out + ARGV``: ``cls(*values).full_argv(prefix)``
         is ``packer([prefix], *values)``, without building the request. For a hot
         path (a frozen dataclass costs about a microsecond to build): give it a
         typed name next to the contract; the contract test holds the two equal."""
@@ -128,7 +131,7 @@ async def call(client: Redis, keys: QueueKeys, request: Request) -> Any:
     if isinstance(request, OwnKeysRequest):
         raise TypeError(f"{type(request).__name__} has keys of its own: use call_own_keys")
     script: Script = getattr(scripts(), request.SCRIPT)
-    return await script(client, keys.script_keys, request.argv(keys.base))
+    return await script(client, keys.script_keys, request.full_argv(keys.base))
 
 
 async def call_own_keys(client: Redis, prefix: str, request: OwnKeysRequest) -> Any:
@@ -136,7 +139,7 @@ async def call_own_keys(client: Redis, prefix: str, request: OwnKeysRequest) -> 
     deployment ``prefix``; the reply is raw, for the contract's parser."""
     script: Script = getattr(scripts(), request.SCRIPT)
     return await script(
-        client, request.script_keys(prefix), request.argv(request.argv_prefix(prefix))
+        client, request.script_keys(prefix), request.full_argv(request.argv_prefix(prefix))
     )
 
 

@@ -205,7 +205,8 @@ def _sample(cls: type[Any]) -> Any:
 def test_argv_has_one_value_per_header_line(script: str) -> None:
     contract = contracts()[script]
     request = _sample(contract)
-    argv = request.argv("p")
+    argv = request.full_argv("p")
+    assert request.argv() == argv[1:]
     expected = 1
     for entry in argv_layout(contract):
         if isinstance(entry, tuple):
@@ -231,7 +232,7 @@ def test_add_packs_the_same_without_the_request() -> None:
         AddJob.of("a", {"x": 1}, parse_options(priority=3, lifo=True)),
         AddJob.of("b", None, parse_options()),
     )
-    assert pack_add(["p"], "q", jobs) == AddRequest("q", jobs).argv("p")
+    assert pack_add(["p"], "q", jobs) == AddRequest("q", jobs).full_argv("p")
 
 
 def test_common_lists_the_queue_keys_in_their_order() -> None:
