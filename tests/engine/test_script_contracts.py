@@ -14,6 +14,7 @@ event and write no key that its header leaves out.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import importlib
 import pkgutil
 import re
@@ -194,6 +195,8 @@ def _sample(cls: type[Any]) -> Any:
             values.append((_sample(item), _sample(item)) if item not in (str, int) else (7, 8))
         elif hint is bool:
             values.append(index % 2 == 0)
+        elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+            values.append(next(iter(hint)))
         elif hint is int or hint == int | None:
             values.append(index)
         else:
