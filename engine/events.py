@@ -10,6 +10,10 @@ from redis.asyncio import Redis
 
 from engine.keys import QueueKeys
 
+EVENTS_MAXLEN = 10_000
+"""A queue's stream keeps about this many events (``XADD MAXLEN ~``; copied in
+``lua/includes/common.lua``)."""
+
 EVENT_NAMES: tuple[str, ...] = (
     "job:added",
     "job:waiting",

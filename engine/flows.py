@@ -29,12 +29,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from engine.codec import dumps
+from engine.contracts.add import AddGraphReply, AddGraphRequest, DependencyMode, GraphJob
+from engine.contracts.base import call
 from engine.errors import InvalidJobError
 from engine.job import Job
 from engine.keys import DEFAULT_PREFIX, QueueKeys, validate_queue_name
 from engine.options import JobOptions, parse_options
-from engine.scripts import scripts
 
 MAX_GRAPH_JOBS = 10_000
 """Jobs in one chain or flow: the whole graph is created in one script call."""
@@ -60,7 +60,7 @@ class _Node:
     data: Any
     options: JobOptions
     deps: int = 0
-    dependents: list[tuple[int, str]] = field(default_factory=list)
+    dependents: list[tuple[int, DependencyMode]] = field(default_factory=list)
 
 
 async def _add_graph(redis: Redis, nodes: list[_Node], prefix: str) -> list[Job]:
@@ -70,34 +70,26 @@ async def _add_graph(redis: Redis, nodes: list[_Node], prefix: str) -> list[Job]
         raise InvalidJobError(
             f"a chain or flow may hold at most {MAX_GRAPH_JOBS} jobs, not {len(nodes)}"
         )
-    args: list[Any] = [QueueKeys(nodes[0].queue, prefix).base, len(nodes)]
-    for node in nodes:
-        validate_queue_name(node.queue)
-        if not node.name or len(node.name) > 200:
-            raise InvalidJobError("job name must be a string of 1 to 200 characters")
-        options = node.options
-        args.extend(
-            [
-                node.queue,
-                options.job_id or "",
+    request = AddGraphRequest(
+        tuple(
+            GraphJob.of(
+                validate_queue_name(node.queue),
                 node.name,
-                dumps(node.data),
-                options.stored(),
-                options.priority,
-                "1" if options.lifo else "0",
-                options.delay_ms,
+                node.data,
+                node.options,
                 node.deps,
-                ",".join(f"{index + 1}:{mode}" for index, mode in node.dependents),
-                "",
-            ]
+                node.dependents,
+            )
+            for node in nodes
         )
-    reply = await scripts().add_graph(redis, QueueKeys(nodes[0].queue, prefix).script_keys, args)
+    )
+    reply = AddGraphReply.parse(await call(redis, QueueKeys(nodes[0].queue, prefix), request))
     jobs = []
-    for node, index in zip(nodes, range(0, len(reply), 3), strict=True):
+    for node, added in zip(nodes, reply.jobs, strict=True):
         state = "pending" if node.deps else "delayed" if node.options.delay_ms else "waiting"
         jobs.append(
             Job(
-                id=str(reply[index + 1]),
+                id=added.id,
                 queue=node.queue,
                 name=node.name,
                 data=node.data,
@@ -136,7 +128,7 @@ class JobChain:
         node = _Node(queue, name, data, opts)
         if self._nodes:
             node.deps = 1
-            self._nodes[-1].dependents.append((len(self._nodes), "fail"))
+            self._nodes[-1].dependents.append((len(self._nodes), DependencyMode.FAIL))
         self._nodes.append(node)
         return self
 
@@ -157,7 +149,8 @@ async def add_flow(redis: Redis, flow: FlowJob, prefix: str = DEFAULT_PREFIX) ->
         index = len(nodes)
         nodes.append(_Node(job.queue, job.name, job.data, opts, deps=len(job.children)))
         if parent is not None:
-            nodes[index].dependents.append((parent, "ignore" if job.ignore_failure else "fail"))
+            mode = DependencyMode.IGNORE if job.ignore_failure else DependencyMode.FAIL
+            nodes[index].dependents.append((parent, mode))
         for child in job.children:
             visit(child, index)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.codec import loads
+from engine.jobhash import JobField
 from engine.options import JobOptions
 
 
@@ -36,30 +37,33 @@ class Job:
 
     @classmethod
     def from_hash(cls, queue: str, job_id: str, state: str, fields: dict[str, str]) -> Job:
-        stored_options = loads(fields.get("o"))
+        """The job from its stored hash (fields as :class:`JobField` names them)."""
+        stored_options = loads(fields.get(JobField.OPTIONS))
         options = JobOptions.model_validate(stored_options) if stored_options else JobOptions()
-        finished = fields.get("fin")
+        finished = fields.get(JobField.FINISHED)
+        started = fields.get(JobField.STARTED)
+        run_time = fields.get(JobField.RUN_TIME)
         return cls(
             id=job_id,
             queue=queue,
-            name=fields.get("n", ""),
-            data=loads(fields.get("d")),
+            name=fields.get(JobField.NAME, ""),
+            data=loads(fields.get(JobField.DATA)),
             state=state,
             options=options,
-            attempts_made=int(fields.get("att", 0)),
-            stalls=int(fields.get("stl", 0)),
-            manual_retries=int(fields.get("rtr", 0)),
-            progress=loads(fields.get("p")),
-            result=loads(fields.get("r")),
-            error=fields.get("e"),
-            stack=fields.get("stk") or None,
-            created_ms=int(float(fields.get("ts", 0))),
-            started_ms=int(float(fields["st"])) if "st" in fields else None,
+            attempts_made=int(fields.get(JobField.ATTEMPTS, 0)),
+            stalls=int(fields.get(JobField.STALLS, 0)),
+            manual_retries=int(fields.get(JobField.MANUAL_RETRIES, 0)),
+            progress=loads(fields.get(JobField.PROGRESS)),
+            result=loads(fields.get(JobField.RESULT)),
+            error=fields.get(JobField.ERROR),
+            stack=fields.get(JobField.STACK) or None,
+            created_ms=int(float(fields.get(JobField.CREATED, 0))),
+            started_ms=int(float(started)) if started is not None else None,
             finished_ms=int(finished) if finished else None,
-            run_time_ms=int(fields["rt"]) if "rt" in fields else None,
-            worker=fields.get("w"),
-            cancelled=state == "failed" and "cx" in fields,
-            cancel_requested=state == "active" and "cx" in fields,
+            run_time_ms=int(run_time) if run_time is not None else None,
+            worker=fields.get(JobField.WORKER),
+            cancelled=state == "failed" and JobField.CANCELLED in fields,
+            cancel_requested=state == "active" and JobField.CANCELLED in fields,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Field names are short because a queue holds millions of hashes and each
 byte of a name is paid once per job. The Lua include
-``lua/includes/common.lua`` mirrors these names in its ``F`` table; a test
+``lua/includes/common.lua`` mirrors these names in its ``JF`` table; a test
 checks that the two agree, and that no script reads or writes a job field
 that is not listed here.
 """

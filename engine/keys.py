@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 
 DEFAULT_PREFIX = "messai"
 
+WAITLIST_SUFFIX = "waiting:list"
+"""A queue's list of waiting jobs of the default priority, beside its zset
+(copied in ``lua/includes/common.lua``, which builds other queues' keys)."""
+
 STATES: tuple[str, ...] = ("waiting", "active", "delayed", "completed", "failed", "pending")
 """Every state of a queue; a job is in exactly one of them. Each state is one
 sorted set, except ``waiting``: a sorted set for jobs with a priority of their
@@ -19,7 +23,7 @@ own plus a list (``waiting:list``) for jobs of the default priority."""
 
 _SCRIPT_KEY_SUFFIXES: tuple[str, ...] = (
     "waiting",
-    "waiting:list",
+    WAITLIST_SUFFIX,
     "active",
     "delayed",
     "completed",
@@ -31,6 +35,10 @@ _SCRIPT_KEY_SUFFIXES: tuple[str, ...] = (
     "seq",
     "limiter",
 )
+
+SCRIPT_KEY_NAMES: tuple[str, ...] = (*_SCRIPT_KEY_SUFFIXES, "registry", "sweep")
+"""The names of :attr:`QueueKeys.script_keys`, in order: the roles that script
+headers use in ``Writes:`` (``lua/includes/common.lua`` lists them too)."""
 
 
 def validate_queue_name(name: str) -> str:
@@ -59,6 +67,21 @@ def worker_key(worker_id: str, prefix: str = DEFAULT_PREFIX) -> str:
     return f"{prefix}:worker:{worker_id}"
 
 
+def schedule_due_key(prefix: str = DEFAULT_PREFIX) -> str:
+    """Zset of schedule names scored by their next fire time (ms)."""
+    return f"{prefix}:{{schedules}}:due"
+
+
+def schedule_definition_prefix(prefix: str = DEFAULT_PREFIX) -> str:
+    """Prefix of the per-schedule hashes (``<prefix><name>``): spec, version, counts."""
+    return f"{prefix}:{{schedules}}:def:"
+
+
+def schedule_names_key(prefix: str = DEFAULT_PREFIX) -> str:
+    """Set of every schedule name."""
+    return f"{prefix}:{{schedules}}:names"
+
+
 @dataclass(frozen=True)
 class QueueKeys:
     """Key names for one queue."""
@@ -85,7 +108,7 @@ class QueueKeys:
 
         A list entry costs a few bytes where a zset entry costs about a hundred,
         and most jobs never set a priority."""
-        return self.base + "waiting:list"
+        return self.base + WAITLIST_SUFFIX
 
     @property
     def active(self) -> str:

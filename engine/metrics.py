@@ -18,6 +18,9 @@ from engine.keys import QueueKeys
 MetricsWindow = Literal["hour", "day", "week"]
 WINDOW_MINUTES: dict[str, int] = {"hour": 60, "day": 1440, "week": 10080}
 MS_PER_DAY = 86_400_000
+METRICS_TTL_S = 8 * 86_400
+"""A day's hash expires this long after its last write (copied in
+``lua/includes/common.lua``): a week of history is always there."""
 
 
 async def read_metrics(

@@ -12,9 +12,16 @@ from engine.errors import InvalidJobError
 MAX_PRIORITY = 1_048_575
 """Priorities run from 0 (first) to MAX_PRIORITY (last)."""
 
+PRIORITY_BAND = 2**33
+"""A waiting job's zset score is ``priority * PRIORITY_BAND + FIFO_BASE +/- seq``
+(copied in ``lua/includes/common.lua``): FIFO or LIFO within a priority."""
+FIFO_BASE = 2**32
+"""The middle of a priority's band: FIFO entries count up from it, LIFO down."""
+
 PRIORITY_NAMES: dict[str, int] = {"high": 1, "normal": 5, "low": 10}
 DEFAULT_PRIORITY = PRIORITY_NAMES["normal"]
-"""Jobs without a priority run after high (1) and before low (10) ones."""
+"""Jobs without a priority run after high (1) and before low (10) ones (copied
+in ``lua/includes/common.lua``: the job hash stores only other priorities)."""
 
 
 class Backoff(BaseModel):

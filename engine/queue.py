@@ -14,17 +14,33 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
-from engine.codec import dumps
-from engine.contracts.admin import PauseRequest
-from engine.contracts.base import call
-from engine.errors import InvalidJobError, InvalidStateError, JobNotFoundError, QueueNotFoundError
+from engine.contracts.add import AddJob, AddReply, pack_add
+from engine.contracts.admin import (
+    CancelReply,
+    CancelRequest,
+    CleanReply,
+    CleanRequest,
+    DrainReply,
+    DrainRequest,
+    ObliterateReply,
+    ObliterateRequest,
+    PauseRequest,
+    PromoteRequest,
+    RemoveReply,
+    RemoveRequest,
+    RetryReply,
+    RetryRequest,
+)
+from engine.contracts.base import Refusal, call
+from engine.contracts.reads import GetJobsReply, GetJobsRequest
+from engine.errors import InvalidStateError, JobNotFoundError, QueueNotFoundError
 from engine.events import Event, read_events
 from engine.job import Job
 from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, queue_registry_key
-from engine.metrics import MetricsWindow, read_metrics
+from engine.metrics import METRICS_TTL_S, MetricsWindow, read_metrics
 from engine.options import DEFAULT_OPTIONS, JobOptions, parse_options
 from engine.scripts import BoundScript, scripts
-from engine.wire import close_shared_channel, shared_channel
+from engine.wire import Arg, close_shared_channel, shared_channel
 
 BULK_CHUNK = 1000
 """Jobs per script call in add_bulk: bounds how long one call holds Redis."""
@@ -79,9 +95,7 @@ class Queue:
         self.name = name
         self.redis = redis
         self.keys = QueueKeys(name, prefix)
-        self._script_keys = self.keys.script_keys
-        self._scripts = scripts()
-        self._add = BoundScript(self._scripts.add, self._script_keys)
+        self._add = BoundScript(scripts().add, self.keys.script_keys)
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
@@ -92,19 +106,6 @@ class Queue:
         await close_shared_channel(self.redis)
 
     # -- adding -----------------------------------------------------------
-
-    def _job_args(self, name: str, data: Any, options: JobOptions) -> list[Any]:
-        if not isinstance(name, str) or not name or len(name) > 200:
-            raise InvalidJobError("job name must be a string of 1 to 200 characters")
-        return [
-            options.job_id or "",
-            name,
-            dumps(data),
-            options.stored(),
-            options.priority,
-            "1" if options.lifo else "0",
-            options.delay_ms,
-        ]
 
     async def add(
         self,
@@ -123,10 +124,9 @@ class Queue:
             opts = parse_options(
                 dict(options) if isinstance(options, Mapping) else options, **option_fields
             )
-        args = [self.keys.base, self.name, 1, *self._job_args(name, data, opts)]
+        args = pack_add([self.keys.base], self.name, (AddJob.of(name, data, opts),))
         channel = shared_channel(self.redis)
-        reply = await channel.run(lambda: self._add(channel, args))
-        job_id, created = str(reply[0]), int(reply[1])
+        job_id, created = AddReply.parse_one(await channel.run(lambda: self._add(channel, args)))
         if not created:
             existing = await self.get_job(job_id)
             if existing is not None:
@@ -165,8 +165,8 @@ class Queue:
 
     def _bulk_chunk_args(
         self, chunk: list[BulkJob | tuple[str, Any] | Mapping[str, Any]]
-    ) -> list[Any]:
-        args: list[Any] = [self.keys.base, self.name, len(chunk)]
+    ) -> list[Arg]:
+        jobs: list[AddJob] = []
         for item in chunk:
             if isinstance(item, BulkJob):
                 spec = item
@@ -177,10 +177,10 @@ class Queue:
             opts = parse_options(
                 dict(spec.options) if isinstance(spec.options, Mapping) else spec.options
             )
-            args.extend(self._job_args(spec.name, spec.data, opts))
-        return args
+            jobs.append(AddJob.of(spec.name, spec.data, opts))
+        return pack_add([self.keys.base], self.name, tuple(jobs))
 
-    async def _send_chunks(self, chunks: list[list[Any]]) -> list[str]:
+    async def _send_chunks(self, chunks: list[list[Arg]]) -> list[str]:
         # Pipelined on the shared connection: redis-py's packing costs more than
         # Redis's work for them. The first goes alone, so that a server that
         # lost the script is sent its source once, not once per chunk.
@@ -191,13 +191,13 @@ class Queue:
                 *(channel.run(functools.partial(self._add, channel, args)) for args in chunks[1:])
             )
         )
-        return [str(reply[i]) for reply in replies for i in range(0, len(reply), 2)]
+        return [job_id for reply in replies for job_id in AddReply.parse_ids(reply)]
 
     # -- reading ------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> Job | None:
         """The job with its current state, or None."""
-        jobs = await self._get_jobs(["ids", job_id])
+        jobs = await self._get_jobs(GetJobsRequest.by_ids(job_id))
         return jobs[0] if jobs else None
 
     async def require_job(self, job_id: str) -> Job:
@@ -213,17 +213,12 @@ class Queue:
         ones newest first.
         """
         self.keys.state(state)
-        newest_first = "1" if state in ("completed", "failed") else "0"
-        return await self._get_jobs(["range", state, start, end, newest_first])
+        newest_first = state in ("completed", "failed")
+        return await self._get_jobs(GetJobsRequest.page(state, start, end, newest_first))
 
-    async def _get_jobs(self, args: list[Any]) -> list[Job]:
-        reply = await self._scripts.get_jobs(self.redis, self._script_keys, [self.keys.base, *args])
-        jobs: list[Job] = []
-        for i in range(0, len(reply), 3):
-            flat = reply[i + 2]
-            fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            jobs.append(Job.from_hash(self.name, str(reply[i]), str(reply[i + 1]), fields))
-        return jobs
+    async def _get_jobs(self, request: GetJobsRequest) -> list[Job]:
+        reply = GetJobsReply.parse(await call(self.redis, self.keys, request))
+        return [Job.from_hash(self.name, job.id, job.state, job.fields) for job in reply.jobs]
 
     async def get_logs(self, job_id: str, start: int = 0, end: int = -1) -> list[str]:
         lines = await self.redis.lrange(self.keys.logs(job_id), start, end)
@@ -298,11 +293,9 @@ class Queue:
         """Remove every waiting and delayed job (active ones run on). Returns how many."""
         total = 0
         while True:
-            removed, remaining = await self._scripts.drain(
-                self.redis, self._script_keys, [self.keys.base, PAGE]
-            )
-            total += int(removed)
-            if int(remaining) == 0:
+            reply = DrainReply.parse(await call(self.redis, self.keys, DrainRequest(PAGE)))
+            total += reply.removed
+            if reply.remaining == 0:
                 return total
 
     async def clean(self, state: str, grace_ms: int = 0, limit: int = 0) -> int:
@@ -314,39 +307,38 @@ class Queue:
         total, offset = 0, 0
         while limit <= 0 or total < limit:
             page = PAGE if limit <= 0 else min(PAGE, limit - total)
-            removed, offset = await self._scripts.clean(
-                self.redis, self._script_keys, [self.keys.base, state, grace_ms, page, offset]
-            )
-            total += int(removed)
-            if int(offset) < 0:
+            request = CleanRequest(state, grace_ms, page, offset)
+            reply = CleanReply.parse(await call(self.redis, self.keys, request))
+            total += reply.removed
+            if reply.done:
                 break
+            offset = reply.next_offset
         return total
 
     async def obliterate(self, force: bool = False) -> None:
         """Delete every key of the queue. Refuses while jobs run unless ``force``."""
+        # every day whose metrics hash may still exist (a day's hash lives
+        # METRICS_TTL_S after its last write), and tomorrow for clocks ahead
         today = int(time.time() // 86400)
-        days = ",".join(str(day) for day in range(today - 9, today + 2))
+        days = tuple(range(today - METRICS_TTL_S // 86400 - 1, today + 2))
+        request = ObliterateRequest(force, PAGE, self.name, days)
         while True:
             try:
-                left = await self._scripts.obliterate(
-                    self.redis,
-                    self._script_keys,
-                    [self.keys.base, "1" if force else "0", PAGE, self.name, days],
-                )
+                reply = ObliterateReply.parse(await call(self.redis, self.keys, request))
             except ResponseError as exc:
-                if str(exc).startswith("active:"):
-                    count = str(exc).split(":", 1)[1]
+                refusal = Refusal.parse(exc)
+                if refusal.reason == "active":
                     raise InvalidStateError(
-                        f"queue {self.name!r} has {count} active jobs; stop its workers or force"
+                        f"queue {self.name!r} has {refusal.detail} active jobs; stop its workers or force"
                     ) from None
                 raise
-            if int(left) == 0:
+            if reply.left == 0:
                 return
 
     async def retry_job(self, job_id: str) -> None:
         """Send a failed job back to waiting with fresh attempts; its logs keep the old errors."""
         try:
-            await self._scripts.retry(self.redis, self._script_keys, [self.keys.base, job_id, 0])
+            await call(self.redis, self.keys, RetryRequest.one(job_id))
         except ResponseError as exc:
             raise self._job_error(exc, job_id, "retry") from None
 
@@ -356,11 +348,8 @@ class Queue:
         initial = (await self.counts())["failed"]
         budget = initial if limit <= 0 else min(limit, initial)
         while total < budget:
-            moved = int(
-                await self._scripts.retry(
-                    self.redis, self._script_keys, [self.keys.base, "", min(PAGE, budget - total)]
-                )
-            )
+            request = RetryRequest.oldest(min(PAGE, budget - total))
+            moved = RetryReply.parse(await call(self.redis, self.keys, request)).retried
             if moved == 0:
                 break
             total += moved
@@ -369,42 +358,41 @@ class Queue:
     async def cancel(self, job_id: str) -> str:
         """Cancel a job: "removed" if it had not started, "requested" if its worker was told."""
         try:
-            reply = await self._scripts.cancel(
-                self.redis, self._script_keys, [self.keys.base, job_id, self.keys.cancel_channel]
-            )
+            request = CancelRequest(job_id, self.keys.cancel_channel)
+            reply = CancelReply.parse(await call(self.redis, self.keys, request))
         except ResponseError as exc:
             raise self._job_error(exc, job_id, "cancel") from None
-        return str(reply)
+        return reply.value
 
     async def remove(self, job_id: str) -> str:
         """Delete a job that is not running. Returns the state it was in."""
         try:
-            return str(
-                await self._scripts.remove(self.redis, self._script_keys, [self.keys.base, job_id])
-            )
+            reply = await call(self.redis, self.keys, RemoveRequest(job_id))
+            return RemoveReply.parse(reply).state
         except ResponseError as exc:
             raise self._job_error(exc, job_id, "remove") from None
 
     async def promote(self, job_id: str) -> None:
         """Move a delayed job to waiting now."""
         try:
-            await self._scripts.promote(self.redis, self._script_keys, [self.keys.base, job_id])
+            await call(self.redis, self.keys, PromoteRequest(job_id))
         except ResponseError as exc:
             raise self._job_error(exc, job_id, "promote") from None
 
     def _job_error(self, exc: ResponseError, job_id: str, action: str) -> Exception:
-        reason = str(exc)
-        if reason == "missing":
+        refusal = Refusal.parse(exc)
+        if refusal.reason == "missing":
             return JobNotFoundError(self.name, job_id)
-        if reason == "active":
+        if refusal.reason == "active":
             return InvalidStateError(f"job {job_id!r} is running; cancel it instead of removing it")
-        if reason == "finished":
+        if refusal.reason == "finished":
             return InvalidStateError(f"job {job_id!r} has already finished; nothing to {action}")
-        if ":" in reason:
-            kind, state = reason.split(":", 1)
-            expected = {"not-failed": "failed", "not-delayed": "delayed"}.get(kind, kind)
+        if refusal.detail:
+            expected = {"not-failed": "failed", "not-delayed": "delayed"}.get(
+                refusal.reason, refusal.reason
+            )
             return InvalidStateError(
-                f"cannot {action} job {job_id!r}: it is {state}, not {expected}"
+                f"cannot {action} job {job_id!r}: it is {refusal.detail}, not {expected}"
             )
         return exc
 

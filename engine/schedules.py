@@ -28,6 +28,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.codec import dumps, loads
+from engine.contracts.base import call_own_keys
+from engine.contracts.schedules import (
+    ScheduleDueReply,
+    ScheduleDueRequest,
+    ScheduleFireReply,
+    ScheduleFireRequest,
+    ScheduleUpsertReply,
+    ScheduleUpsertRequest,
+)
 from engine.cron import (
     InvalidScheduleError,
     from_ms,
@@ -37,27 +46,17 @@ from engine.cron import (
     validate_cron,
     zone,
 )
-from engine.keys import DEFAULT_PREFIX, QueueKeys, validate_queue_name
+from engine.keys import DEFAULT_PREFIX, validate_queue_name
+from engine.keys import schedule_definition_prefix as definition_prefix
+from engine.keys import schedule_due_key as due_key
+from engine.keys import schedule_names_key as names_key
 from engine.options import parse_options
-from engine.scripts import scripts
 
 log = logging.getLogger("engine.schedules")
 
 POLL_S = 0.5
 """A scheduler looks for due schedules at least this often."""
 DUE_BATCH = 100
-
-
-def due_key(prefix: str = DEFAULT_PREFIX) -> str:
-    return f"{prefix}:{{schedules}}:due"
-
-
-def definition_prefix(prefix: str = DEFAULT_PREFIX) -> str:
-    return f"{prefix}:{{schedules}}:def:"
-
-
-def names_key(prefix: str = DEFAULT_PREFIX) -> str:
-    return f"{prefix}:{{schedules}}:names"
 
 
 class ScheduleSpec(BaseModel):
@@ -168,10 +167,6 @@ class Schedules:
     def __init__(self, redis: Redis, prefix: str = DEFAULT_PREFIX) -> None:
         self.redis = redis
         self.prefix = prefix
-        self._scripts = scripts()
-
-    def _keys(self, name: str) -> list[str]:
-        return [due_key(self.prefix), definition_prefix(self.prefix) + name, names_key(self.prefix)]
 
     async def upsert(self, spec: ScheduleSpec) -> str:
         """Create or replace ``spec.name``; returns "created" or "updated"."""
@@ -179,25 +174,19 @@ class Schedules:
         first = now_ms if spec.immediately else spec.next_after(now_ms)
         if spec.immediately and spec.start_ms is not None and spec.start_ms > now_ms:
             first = spec.start_ms
-        version = uuid.uuid4().hex
-        reply = await self._scripts.schedule_upsert(
-            self.redis,
-            self._keys(spec.name),
-            [
-                self.prefix,
-                spec.name,
-                dumps(spec.model_dump(), "schedule"),
-                -1 if first is None else first,
-                version,
-            ],
+        request = ScheduleUpsertRequest(
+            name=spec.name,
+            spec=dumps(spec.model_dump(), "schedule"),
+            first_fire_ms=-1 if first is None else first,
+            version=uuid.uuid4().hex,
         )
-        return str(reply)
+        reply = await call_own_keys(self.redis, self.prefix, request)
+        return ScheduleUpsertReply.parse(reply).value
 
     async def remove(self, name: str) -> bool:
-        reply = await self._scripts.schedule_upsert(
-            self.redis, self._keys(name), [self.prefix, name, "", -1, ""]
-        )
-        return str(reply) == "removed"
+        request = ScheduleUpsertRequest.removal(name)
+        reply = ScheduleUpsertReply.parse(await call_own_keys(self.redis, self.prefix, request))
+        return reply is ScheduleUpsertReply.REMOVED
 
     async def get(self, name: str) -> ScheduleInfo | None:
         fields: dict[str, str] = await self.redis.hgetall(definition_prefix(self.prefix) + name)  # type: ignore[assignment]
@@ -249,7 +238,6 @@ class Scheduler:
         self.redis = redis
         self.prefix = prefix
         self.poll_s = poll_s
-        self._scripts = scripts()
         self._stop = asyncio.Event()
         self.fired = 0
 
@@ -273,27 +261,21 @@ class Scheduler:
         """Fire what is due; returns how long to wait before the next look.
 
         ``at_ms`` replaces Redis's clock (for tests of calendar edge cases)."""
-        reply = await self._scripts.schedule_due(
-            self.redis,
-            [due_key(self.prefix), definition_prefix(self.prefix)],
-            [self.prefix, DUE_BATCH, "" if at_ms is None else at_ms],
-        )
-        now_ms, head = int(reply[0]), int(float(reply[1]))
-        fields = 5
-        for i in range(2, len(reply), fields):
-            name, score, spec_json, version, count = reply[i : i + fields]
-            if not spec_json:
+        request = ScheduleDueRequest(limit=DUE_BATCH, at_ms=at_ms)
+        reply = ScheduleDueReply.parse(await call_own_keys(self.redis, self.prefix, request))
+        for due in reply.due:
+            if not due.spec:
                 continue
             try:
-                spec = ScheduleSpec.model_validate(loads(spec_json))
-                await self._fire(spec, int(float(score)), version, int(count), now_ms)
+                spec = ScheduleSpec.model_validate(loads(due.spec))
+                await self._fire(spec, due.due_ms, due.version, due.count, reply.now_ms)
             except (InvalidScheduleError, ValidationError, ValueError) as exc:
-                log.error("schedule %s cannot fire: %s", name, exc)
-        if len(reply) >= 2 + fields * DUE_BATCH:
+                log.error("schedule %s cannot fire: %s", due.name, exc)
+        if len(reply.due) >= DUE_BATCH:
             return 0.0
-        if head < 0:
+        if reply.next_due_ms is None:
             return self.poll_s
-        return min(max((head - now_ms) / 1000, 0.0), self.poll_s)
+        return min(max((reply.next_due_ms - reply.now_ms) / 1000, 0.0), self.poll_s)
 
     async def _fire(
         self, spec: ScheduleSpec, due_ms: int, version: str, count: int, now_ms: int
@@ -310,28 +292,19 @@ class Scheduler:
             following = spec.next_after(max(tick, now_ms))
         if spec.limit is not None and count + 1 >= spec.limit:
             following = None
-        options = parse_options(spec.options)
-        keys = QueueKeys(spec.queue, self.prefix)
-        reply = await self._scripts.schedule_fire(
-            self.redis,
-            [*keys.script_keys, due_key(self.prefix), definition_prefix(self.prefix) + spec.name],
-            [
-                keys.base,
-                spec.queue,
-                spec.name,
-                due_ms,
-                version,
-                tick,
-                -1 if following is None else following,
-                spec.job,
-                dumps(spec.data),
-                options.stored(),
-                options.priority,
-                "1" if options.lifo else "0",
-                options.delay_ms,
-                "1" if fire else "0",
-            ],
+        request = ScheduleFireRequest.of(
+            queue_name=spec.queue,
+            schedule=spec.name,
+            expected_due_ms=due_ms,
+            version=version,
+            fire_ms=tick,
+            following_ms=following,
+            job_name=spec.job,
+            data=spec.data,
+            options=parse_options(spec.options),
+            fire=fire,
         )
-        if int(reply[0]) == 1 and fire:
+        reply = ScheduleFireReply.parse(await call_own_keys(self.redis, self.prefix, request))
+        if reply.won and fire:
             self.fired += 1
-            log.info("schedule %s fired job %s on %s", spec.name, reply[1], spec.queue)
+            log.info("schedule %s fired job %s on %s", spec.name, reply.job_id, spec.queue)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, NamedTuple
 
-from engine.contracts.base import Request
+from engine.contracts.base import OwnKeysRequest, Request
 from engine.jobhash import JobField
 from engine.keys import worker_key, worker_registry_key
 
@@ -88,6 +88,7 @@ class FetchRequest(Request):
         "marker",
         "events",
         "job",
+        "seq",
     )
 
     worker: str
@@ -129,6 +130,7 @@ class FinishRequest(Request):
         "results",
         "deps",
         "metrics",
+        "seq",
     )
 
     worker: str
@@ -324,6 +326,7 @@ class SweepRequest(Request):
         "results",
         "deps",
         "metrics",
+        "seq",
     )
 
     interval_ms: int
@@ -357,11 +360,12 @@ class WorkerDetail:
 
 
 @dataclass(frozen=True, slots=True)
-class WorkerBeatRequest(Request):
+class WorkerBeatRequest(OwnKeysRequest):
     """Record a worker's heartbeat in the worker registry, or remove it.
     Runs on the keys of :func:`worker_beat_keys`, not a queue's."""
 
     SCRIPT: ClassVar[str] = "worker_beat"
+    KEYS: ClassVar[tuple[str, ...]] = ("workers", "worker")
     WRITES: ClassVar[tuple[str, ...]] = ("workers", "worker")
 
     gone: bool
@@ -370,6 +374,9 @@ class WorkerBeatRequest(Request):
     """The worker's hash expires after this without a beat."""
     worker: str
     details: tuple[WorkerDetail, ...]
+
+    def script_keys(self, prefix: str) -> list[str]:
+        return worker_beat_keys(prefix, self.worker)
 
 
 def worker_beat_keys(prefix: str, worker_id: str) -> list[str]:

@@ -1,26 +1,31 @@
 --[[
-  add: adds one or many jobs (add_bulk sends a chunk per call).
+  add: adds one or many jobs to the queue (add_bulk sends a chunk per call).
+  A job whose id exists is left as it is.
   Includes: common, add_job
-  ARGV[2] queue name (for the registry: the job that begins the queue's
-          sequence registers it; obliterate, the only script that takes a
-          name out of the registry, deletes the sequence with it)
-  ARGV[3] number of jobs, then 7 values per job:
-          id ("" for a generated one), name, data JSON, opts JSON ("" when
-          default), priority, lifo ("1"/"0"), delay_ms
-  Returns a flat list: id, created (1 new, 0 the id existed already), ...
-  Emits: job:added (with state waiting or delayed).
+  ARGV[1] prefix      the queue's key prefix
+  ARGV[2] queue_name  for the registry: the job that begins the queue's
+                      sequence registers it (obliterate, the only script that
+                      takes a name out of the registry, deletes the sequence)
+  ARGV[3] jobs        number of jobs that follow
+  ARGV[+] jobs * (job_id, name, data, options, priority, lifo, delay_ms)
+          job_id "" takes the next number of the sequence; data JSON;
+          options JSON ("" when default); lifo "1" or ""
+  Returns: a flat list, per job: id, created (1 new, 0 the id existed already)
+  Emits: job:added
+  Writes: seq, job, waiting, waiting:list, delayed, events, marker, registry
 ]]
 local now = now_ms()
 local stamp = now_stamp()
+local queue_name = ARGV[2]
 local count = tonumber(ARGV[3])
 local result = {}
 local woke = false
 local waiting = new_waiting_batch()
 for i = 0, count - 1 do
-  local base = 4 + i * 7
-  local id, created, began = add_job(now, stamp, ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3],
-    tonumber(ARGV[base + 4]), ARGV[base + 5] == "1", tonumber(ARGV[base + 6]), waiting)
-  if began then redis.call("SADD", registry_key, ARGV[2]) end
+  local b = 4 + i * 7
+  local id, created, began = add_job(now, stamp, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
+    tonumber(ARGV[b + 4]), ARGV[b + 5] == "1", tonumber(ARGV[b + 6]), waiting)
+  if began then redis.call("SADD", registry_key, queue_name) end
   result[#result + 1] = id
   result[#result + 1] = created
   if created == 1 then woke = true end

@@ -1,22 +1,25 @@
 --[[
   add_graph: adds a set of jobs that depend on each other (a chain, a flow),
-  across queues, all at once. Includes: common, add_job, deps
-  KEYS as every script (of the first job's queue: it only provides the key
-  prefix; jobs name their own queues).
-  ARGV[2] number of jobs, then 11 values per job: queue name, id ("" for a
-  generated one), name, data JSON, opts JSON, priority, lifo, delay_ms,
-  number of dependencies (jobs of this graph it waits for), dependents
-  ("" or a comma-separated list of "<index>:<mode>", index 1-based into this
-  graph, mode fail|ignore), (unused)
-  Returns a flat list: queue, id, created, per job.
-  Emits: job:added on each job's queue.
+  across queues, all at once. Run on the keys of the first job's queue: they
+  only provide the deployment's key prefix; jobs name their own queues.
+  Includes: common, add_job, deps
+  ARGV[1] prefix      the first job's queue's key prefix
+  ARGV[2] jobs        number of jobs that follow
+  ARGV[+] jobs * (queue, job_id, name, data, options, priority, lifo, delay_ms, dependencies, dependents)
+          dependencies: how many jobs of this graph it waits for;
+          dependents: "" or "<index>:<mode>,..." (index from 1 into this
+          graph's jobs, mode fail|ignore): the jobs that wait for it
+  Returns: a flat list, per job: queue, id, created (1 new, 0 the id existed)
+  Emits: job:added (on each job's queue)
+  Writes: seq, job, deps, waiting, waiting:list, delayed, pending, events, marker, registry
 ]]
+local STRIDE = 10
 local now = now_ms()
 local stamp = now_stamp()
 local count = tonumber(ARGV[2])
 local ids, bases, result = {}, {}, {}
 for i = 1, count do
-  local b = 3 + (i - 1) * 11
+  local b = 3 + (i - 1) * STRIDE
   local queue = ARGV[b]
   local base = base_of(queue)
   local id, created = add_job_in(base, now, stamp, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4],
@@ -29,14 +32,13 @@ for i = 1, count do
   result[#result + 1] = created
 end
 for i = 1, count do
-  local b = 3 + (i - 1) * 11
-  local dependents = ARGV[b + 9]
+  local dependents = ARGV[3 + (i - 1) * STRIDE + 9]
   if dependents ~= "" then
-    local key = bases[i] .. "job:" .. ids[i]
-    redis.call("HSET", key, "hd", "1")
+    local jk = bases[i] .. "job:" .. ids[i]
+    redis.call("HSET", jk, JF.HAS_DEPENDENTS, "1")
     for index, mode in string.gmatch(dependents, "(%d+):(%a+)") do
       local j = tonumber(index)
-      redis.call("RPUSH", key .. ":deps", ARGV[3 + (j - 1) * 11] .. "|" .. ids[j] .. "|" .. mode)
+      redis.call("RPUSH", jk .. ":deps", ARGV[3 + (j - 1) * STRIDE] .. "|" .. ids[j] .. "|" .. mode)
     end
   end
 end

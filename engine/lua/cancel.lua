@@ -1,15 +1,19 @@
 --[[
   cancel: waiting, delayed or pending jobs are removed at once; an active
-  job is flagged and its worker told (PUBLISH on ARGV[3]); it then ends as
-  cancelled. Jobs waiting for a removed one fail (unless they ignore its
-  failure). Includes: common, deps
-  A waiting job of the default priority is found in the waiting list:
-  O(n) in the list's length.
-  ARGV[2] job id, ARGV[3] cancel channel
-  Returns "removed", "requested", or an error: "missing", "finished".
-  Emits: job:cancelled (removed at once) or job:cancel-requested.
+  job is flagged and its worker told (PUBLISH on the cancel channel); it
+  then ends as cancelled. Jobs waiting for a removed one fail (unless they
+  ignore its failure). A waiting job of the default priority is found in
+  the waiting list: O(n) in the list's length.
+  Includes: common, deps
+  ARGV[1] prefix          the queue's key prefix
+  ARGV[2] job_id
+  ARGV[3] cancel_channel  where workers listen for cancellations
+  Returns: "removed" or "requested"; error "missing" (no such job) or
+  "finished" (it completed or failed already)
+  Emits: job:cancelled, job:cancel-requested, job:failed, job:waiting
+  Writes: waiting, waiting:list, delayed, pending, failed, seq, job, logs, deps, results, events, marker
 ]]
-local id = ARGV[2]
+local id, cancel_channel = ARGV[2], ARGV[3]
 local state = state_of(id)
 if not state then
   if redis.call("EXISTS", job_key(id)) == 0 then return redis.error_reply("missing") end
@@ -17,13 +21,13 @@ if not state then
 end
 if state == "completed" or state == "failed" then return redis.error_reply("finished") end
 if state == "active" then
-  redis.call("HSET", job_key(id), "cx", "1")
-  redis.call("PUBLISH", ARGV[3], id)
+  redis.call("HSET", job_key(id), JF.CANCELLED, "1")
+  redis.call("PUBLISH", cancel_channel, id)
   emit("job:cancel-requested", id)
   return "requested"
 end
 leave_state(state, id)
-if redis.call("HGET", job_key(id), "hd") then
+if redis.call("HGET", job_key(id), JF.HAS_DEPENDENTS) then
   release_dependents(now_ms(), prefix, id, nil, "cancelled before it ran")
 end
 delete_job(id)

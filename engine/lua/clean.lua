@@ -1,10 +1,17 @@
 --[[
   clean: deletes jobs of one state older than a grace period, a page per
   call. Finished sets are ordered by finish time; for waiting and delayed
-  the job's creation time decides, scanning from ARGV[5] (waiting: a rank
-  of the run order across its zset and list). Includes: common
-  ARGV[2] state, ARGV[3] grace ms, ARGV[4] page size, ARGV[5] scan offset
-  Returns {removed, next_offset (-1 when done)}. Emits: queue:cleaned.
+  the job's creation time decides, scanning from `offset` (waiting: a rank
+  of the run order across its zset and list).
+  Includes: common
+  ARGV[1] prefix    the queue's key prefix
+  ARGV[2] state     waiting, delayed, completed or failed
+  ARGV[3] grace_ms  only jobs older than this go
+  ARGV[4] page      most jobs to delete in this call
+  ARGV[5] offset    where the scan of waiting or delayed goes on (0 first)
+  Returns: {removed, next_offset (-1 when done)}; error "bad-state:<state>"
+  Emits: queue:cleaned
+  Writes: waiting, waiting:list, delayed, completed, failed, job, logs, deps, results, events
 ]]
 local LIST_TOMBSTONE = "\0 removed" -- no job id holds a space
 local state, grace, page, offset = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -27,7 +34,7 @@ else
   end
   local doomed, listed = {}, 0
   for i = 1, #ids do
-    local ts = tonumber(redis.call("HGET", job_key(ids[i]), "ts") or "0")
+    local ts = tonumber(redis.call("HGET", job_key(ids[i]), JF.CREATED) or "0")
     if ts <= cutoff then
       delete_job(ids[i])
       if at[i] then

@@ -1,8 +1,13 @@
 --[[
   drain: removes waiting and delayed jobs, a page per call; active jobs are
-  left alone; jobs waiting for a drained one fail. Includes: common, deps
-  ARGV[2] page size
-  Returns {removed, remaining}. Emits queue:drained when nothing remains.
+  left alone; jobs waiting for a drained one fail (unless they ignore its
+  failure).
+  Includes: common, deps
+  ARGV[1] prefix  the queue's key prefix
+  ARGV[2] page    most jobs to delete in this call
+  Returns: {removed, remaining (waiting and delayed jobs left)}
+  Emits: queue:drained (when nothing remains), job:failed, job:waiting
+  Writes: waiting, waiting:list, delayed, pending, failed, seq, job, logs, deps, results, events, marker
 ]]
 local page = tonumber(ARGV[2])
 local removed = delete_jobs_in({waiting_key, waitlist_key, delayed_key}, page, "drained before it ran")

@@ -1,28 +1,38 @@
 --[[
-  get_jobs: reads jobs with their state in one consistent snapshot.
+  get_jobs: reads jobs with their state in one consistent snapshot: a page
+  of one state, or the jobs of given ids.
   Includes: common
-  ARGV[2] mode: "ids" (ARGV[3..] are job ids) or "range" (ARGV[3] state,
-  ARGV[4] start, ARGV[5] end, ARGV[6] "1" for newest first; for waiting,
-  ranks of the run order across its zset and list, see common)
-  Returns a flat list: per job, id, state, then the hash as field/value
-  pairs in a nested table.
+  ARGV[1] prefix        the queue's key prefix
+  ARGV[2] state         the state to page through; "" reads the jobs of `ids`
+  ARGV[3] start         first rank of the page, from 0 (negative: from the end)
+  ARGV[4] stop          last rank, inclusive (for waiting, ranks of the run
+                        order across its zset and list, see common)
+  ARGV[5] newest_first  "1": reverse order
+  ARGV[6] ids           number of job ids that follow
+  ARGV[+] ids * (id)
+  Returns: a flat list, per job that exists: id, state ("unknown": a hash
+  in no state), then its hash as a nested field/value list; error
+  "bad-state:<state>"
+  Emits: nothing
+  Writes: nothing
 ]]
+local state, start, stop, newest_first = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == "1"
 local ids
 local states = {}
-if ARGV[2] == "range" then
-  local set_key = STATE_KEYS[ARGV[3]]
-  if not set_key then return redis.error_reply("bad-state:" .. ARGV[3]) end
-  if ARGV[3] == "waiting" then
-    ids = waiting_range(tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == "1")
-  elseif ARGV[6] == "1" then
-    ids = redis.call("ZREVRANGE", set_key, ARGV[4], ARGV[5])
+if state ~= "" then
+  local set_key = STATE_KEYS[state]
+  if not set_key then return redis.error_reply("bad-state:" .. state) end
+  if state == "waiting" then
+    ids = waiting_range(start, stop, newest_first)
+  elseif newest_first then
+    ids = redis.call("ZREVRANGE", set_key, start, stop)
   else
-    ids = redis.call("ZRANGE", set_key, ARGV[4], ARGV[5])
+    ids = redis.call("ZRANGE", set_key, start, stop)
   end
-  for i = 1, #ids do states[i] = ARGV[3] end
+  for i = 1, #ids do states[i] = state end
 else
   ids = {}
-  for i = 3, #ARGV do
+  for i = 7, 6 + tonumber(ARGV[6]) do
     ids[#ids + 1] = ARGV[i]
     states[#ids] = state_of(ARGV[i]) or "unknown"
   end

@@ -1,13 +1,21 @@
 --[[
   obliterate: deletes every key of the queue, a page of jobs per call.
   Refuses while jobs are active unless forced. Jobs of other queues waiting
-  for one of its jobs fail. Includes: common, deps
-  ARGV[2] force ("1"), ARGV[3] page size, ARGV[4] queue name,
-  ARGV[5] metrics days to delete (comma separated day numbers)
-  Returns the number of jobs still left (0 when the queue is gone);
-  error "active:<n>" when jobs run and force is off.
+  for one of its jobs fail (unless they ignore its failure).
+  Includes: common, deps
+  ARGV[1] prefix        the queue's key prefix
+  ARGV[2] force         "1": go on while jobs are active
+  ARGV[3] page          most jobs to delete in this call
+  ARGV[4] queue_name    taken out of the registry with the last key
+  ARGV[5] metrics_days  number of days that follow
+  ARGV[+] metrics_days * (day)
+          day numbers (since the epoch) whose metrics hashes go with the last key
+  Returns: the number of jobs still left (0: the queue is gone); error
+  "active:<n>" when jobs are active and force is off
+  Emits: job:failed, job:waiting (on other queues, for jobs that waited for its jobs)
+  Writes: waiting, waiting:list, active, delayed, completed, failed, pending, meta, events, marker, seq, limiter, sweep, registry, metrics, job, logs, deps, results
 ]]
-local force, page = ARGV[2] == "1", tonumber(ARGV[3])
+local force, page, queue_name = ARGV[2] == "1", tonumber(ARGV[3]), ARGV[4]
 if not force then
   local active = redis.call("ZCARD", active_key)
   if active > 0 then return redis.error_reply("active:" .. active) end
@@ -22,9 +30,9 @@ end
 if left == 0 then
   redis.call("DEL", waiting_key, waitlist_key, active_key, delayed_key, completed_key, failed_key,
     pending_key, meta_key, events_key, marker_key, seq_key, limiter_key, sweep_key)
-  for day in string.gmatch(ARGV[5], "[^,]+") do
-    redis.call("DEL", prefix .. "metrics:" .. day)
+  for i = 6, 5 + tonumber(ARGV[5]) do
+    redis.call("DEL", prefix .. "metrics:" .. ARGV[i])
   end
-  redis.call("SREM", registry_key, ARGV[4])
+  redis.call("SREM", registry_key, queue_name)
 end
 return left

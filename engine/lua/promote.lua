@@ -1,7 +1,11 @@
 --[[
-  promote: moves a delayed job to waiting now. Includes: common
-  ARGV[2] job id
-  Errors: "missing", "not-delayed:<state>". Emits: job:waiting.
+  promote: moves a delayed job to waiting now.
+  Includes: common
+  ARGV[1] prefix  the queue's key prefix
+  ARGV[2] job_id
+  Returns: "ok"; error "missing" or "not-delayed:<state>"
+  Emits: job:waiting
+  Writes: delayed, waiting, waiting:list, seq, marker, events
 ]]
 local id = ARGV[2]
 if redis.call("ZREM", delayed_key, id) == 0 then

@@ -1,11 +1,14 @@
 --[[
   remove: deletes a job that is not running; jobs waiting for it fail
-  (unless they ignore its failure). Includes: common, deps
-  A waiting job of the default priority is found in the waiting list:
-  O(n) in the list's length.
-  ARGV[2] job id
-  Returns the state it was removed from; errors "missing" or "active".
-  Emits: job:removed.
+  (unless they ignore its failure). A waiting job of the default priority
+  is found in the waiting list: O(n) in the list's length.
+  Includes: common, deps
+  ARGV[1] prefix  the queue's key prefix
+  ARGV[2] job_id
+  Returns: the state it was removed from ("orphan": a hash in no state);
+  error "missing" or "active"
+  Emits: job:removed, job:failed, job:waiting
+  Writes: waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker
 ]]
 local id = ARGV[2]
 local state = state_of(id)
@@ -16,7 +19,7 @@ if not state then
 end
 if state == "active" then return redis.error_reply("active") end
 leave_state(state, id)
-if (state == "waiting" or state == "delayed" or state == "pending") and redis.call("HGET", job_key(id), "hd") then
+if (state == "waiting" or state == "delayed" or state == "pending") and redis.call("HGET", job_key(id), JF.HAS_DEPENDENTS) then
   release_dependents(now_ms(), prefix, id, nil, "removed before it ran")
 end
 delete_job(id)

@@ -1,31 +1,37 @@
 --[[
   retry: moves failed jobs back to waiting with a fresh set of attempts.
-  The job's logs keep the earlier errors; `rtr` counts manual retries.
-  Jobs that failed because this one failed (chains, flows) wait again.
+  The job's logs keep the earlier errors; JF.MANUAL_RETRIES counts manual
+  retries. Jobs that failed because this one failed (chains, flows) wait
+  again.
   Includes: common, deps
-  ARGV[2] job id, or "" to retry the oldest ARGV[3] failed jobs (a page)
-  Returns the number of jobs retried; error "missing" / "not-failed:<state>"
-  for a single id. Emits: job:retried.
+  ARGV[1] prefix  the queue's key prefix
+  ARGV[2] job_id  "" retries the oldest `page` failed jobs
+  ARGV[3] page    how many, when job_id is ""
+  Returns: the number of jobs retried; error "missing" or
+  "not-failed:<state>" for a single id
+  Emits: job:retried, job:pending
+  Writes: failed, pending, waiting, waiting:list, seq, marker, job, logs, events
 ]]
 local function retry_one(id)
   local jk = job_key(id)
   redis.call("ZREM", failed_key, id)
-  local err = redis.call("HGET", jk, "e")
+  local err = redis.call("HGET", jk, JF.ERROR)
   if err then append_log(id, "[retried] after: " .. err, 0) end
-  redis.call("HDEL", jk, "e", "stk", "fin", "cx", "att", "stl", "tok")
-  redis.call("HINCRBY", jk, "rtr", 1)
-  if redis.call("HGET", jk, "dfail") then
+  redis.call("HDEL", jk, JF.ERROR, JF.STACK, JF.FINISHED, JF.CANCELLED, JF.ATTEMPTS, JF.STALLS,
+    JF.TOKEN)
+  redis.call("HINCRBY", jk, JF.MANUAL_RETRIES, 1)
+  if redis.call("HGET", jk, JF.DEPENDENCY_FAILED) then
     -- it never ran: its dependency failed; it waits for that one again
-    redis.call("HDEL", jk, "dfail")
+    redis.call("HDEL", jk, JF.DEPENDENCY_FAILED)
     redis.call("ZADD", pending_key, now_ms(), id)
   else
     enqueue_waiting(id, jk, false)
   end
   emit("job:retried", id)
-  if redis.call("HGET", jk, "hd") then revive_dependents(prefix, id) end
+  if redis.call("HGET", jk, JF.HAS_DEPENDENTS) then revive_dependents(prefix, id) end
 end
 
-local id = ARGV[2]
+local id, page = ARGV[2], tonumber(ARGV[3])
 if id ~= "" then
   if not redis.call("ZSCORE", failed_key, id) then
     if redis.call("EXISTS", job_key(id)) == 0 then return redis.error_reply("missing") end
@@ -34,6 +40,6 @@ if id ~= "" then
   retry_one(id)
   return 1
 end
-local ids = redis.call("ZRANGE", failed_key, 0, tonumber(ARGV[3]) - 1)
+local ids = redis.call("ZRANGE", failed_key, 0, page - 1)
 for i = 1, #ids do retry_one(ids[i]) end
 return #ids

@@ -4,39 +4,52 @@
   fire time and definition version, and the job id
   "schedule:<name>:<fire ms>" that cannot be added twice.
   Includes: common, add_job
-  KEYS: the target queue's keys (see common), then the due zset and the
-  schedule's definition hash (the last two)
-  ARGV[2] queue name, ARGV[3] schedule name, ARGV[4] expected next fire ms,
-  ARGV[5] expected definition version, ARGV[6] fire ms (the tick fired),
-  ARGV[7] following fire ms (-1: the schedule has ended), ARGV[8] job name,
-  ARGV[9] data JSON, ARGV[10] opts JSON, ARGV[11] priority, ARGV[12] lifo,
-  ARGV[13] delay ms, ARGV[14] "0" to move the schedule on without firing
-  (missed ticks skipped)
-  Returns {1, job id, created} when this call fired (or moved on), {0} when
-  another instance did or the schedule changed.
-  Emits: job:added on the target queue.
+  KEYS[*] queue       the target queue's keys, as common lists them
+  KEYS[+] due         zset of schedule names, score = next fire ms
+  KEYS[+] definition  the schedule's definition hash
+  ARGV[1] prefix           the target queue's key prefix
+  ARGV[2] queue_name       for the registry
+  ARGV[3] schedule         the schedule's name
+  ARGV[4] expected_due_ms  the fire time the scheduler read
+  ARGV[5] version          the definition version the scheduler read
+  ARGV[6] fire_ms          the tick fired
+  ARGV[7] following_ms     the next fire time (-1: the schedule has ended)
+  ARGV[8] job_name
+  ARGV[9] data             JSON
+  ARGV[10] options         JSON ("" when default)
+  ARGV[11] priority
+  ARGV[12] lifo            "1" or ""
+  ARGV[13] delay_ms
+  ARGV[14] fire            "" moves the schedule on without firing (missed
+                           ticks skipped)
+  Returns: {1, job id, created} when this call fired (or {1, "", 0} moved
+  on); {0} when another instance did or the schedule changed
+  Emits: job:added (on the target queue)
+  Writes: due, definition, seq, job, waiting, waiting:list, delayed, events, marker, registry
 ]]
-local due_key, def_key = KEYS[#KEYS - 1], KEYS[#KEYS]
-local name = ARGV[3]
-local current = redis.call("ZSCORE", due_key, name)
-if not current or tonumber(current) ~= tonumber(ARGV[4]) or redis.call("HGET", def_key, "ver") ~= ARGV[5] then
+local due_key, definition_key = KEYS[#KEYS - 1], KEYS[#KEYS]
+local queue_name, schedule, expected_due_ms, version = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local fire_ms, following_ms = ARGV[6], tonumber(ARGV[7])
+local current = redis.call("ZSCORE", due_key, schedule)
+if not current or tonumber(current) ~= expected_due_ms
+    or redis.call("HGET", definition_key, "ver") ~= version then
   return {0}
 end
 local now = now_ms()
-if ARGV[14] == "0" then
-  if tonumber(ARGV[7]) >= 0 then redis.call("ZADD", due_key, ARGV[7], name) end
+if ARGV[14] ~= "1" then
+  if following_ms >= 0 then redis.call("ZADD", due_key, following_ms, schedule) end
   return {1, "", 0}
 end
-local id, created = add_job(now, now_stamp(), "schedule:" .. name .. ":" .. ARGV[6], ARGV[8], ARGV[9], ARGV[10],
-  tonumber(ARGV[11]), ARGV[12] == "1", tonumber(ARGV[13]))
-redis.call("SADD", registry_key, ARGV[2])
+local id, created = add_job(now, now_stamp(), "schedule:" .. schedule .. ":" .. fire_ms, ARGV[8], ARGV[9],
+  ARGV[10], tonumber(ARGV[11]), ARGV[12] == "1", tonumber(ARGV[13]))
+redis.call("SADD", registry_key, queue_name)
 if created == 1 then redis.call("ZADD", marker_key, 0, "1") end
-if tonumber(ARGV[7]) >= 0 then
-  redis.call("ZADD", due_key, ARGV[7], name)
+if following_ms >= 0 then
+  redis.call("ZADD", due_key, following_ms, schedule)
 else
-  redis.call("ZREM", due_key, name)
-  redis.call("HSET", def_key, "ended", now)
+  redis.call("ZREM", due_key, schedule)
+  redis.call("HSET", definition_key, "ended", now)
 end
-redis.call("HINCRBY", def_key, "count", 1)
-redis.call("HSET", def_key, "last", ARGV[6], "last_job", id)
+redis.call("HINCRBY", definition_key, "count", 1)
+redis.call("HSET", definition_key, "last", fire_ms, "last_job", id)
 return {1, id, created}

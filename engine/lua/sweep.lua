@@ -16,7 +16,7 @@
   ARGV[8] force                  "1" skips the lock
   Returns: {swept (0 when another worker holds the lock), requeued, failed, trimmed}
   Emits: job:stalled, job:failed, job:waiting
-  Writes: sweep, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics
+  Writes: sweep, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics, seq
 ]]
 local STALL_LIMIT = 1000
 if ARGV[8] ~= "1" and not redis.call("SET", sweep_key, "1", "NX", "PX", ARGV[2]) then

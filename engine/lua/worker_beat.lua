@@ -1,9 +1,9 @@
 --[[
   worker_beat: records a worker's heartbeat in the worker registry, or
-  removes the worker when it stops. Uses its own KEYS, not the queue's:
-    KEYS[1] worker registry zset (score = last heartbeat ms)
-    KEYS[2] worker hash
+  removes the worker when it stops. Uses its own KEYS, not the queue's.
   Includes: common
+  KEYS[1] workers  the worker registry, a zset (score = last heartbeat ms)
+  KEYS[2] worker   this worker's hash
   ARGV[1] prefix   unused (the keys are the script's own)
   ARGV[2] gone     "1": the worker stops (remove it), "": a heartbeat
   ARGV[3] ttl_s    the worker hash expires after this without a beat

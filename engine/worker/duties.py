@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from engine.contracts.base import call_own_keys
 from engine.contracts.worker import (
     HeartbeatReply,
     HeartbeatRequest,
@@ -34,7 +35,6 @@ from engine.contracts.worker import (
     SweepRequest,
     WorkerBeatRequest,
     WorkerDetail,
-    worker_beat_keys,
 )
 from engine.options import Keep
 from engine.scripts import scripts
@@ -233,11 +233,7 @@ class Heartbeat(Duty):
         request = WorkerBeatRequest(
             gone, max(self.heartbeat_ms * 3 // 1000, 5), self.worker_id, details
         )
-        await self._scripts.worker_beat(
-            self.redis,
-            worker_beat_keys(self.prefix, self.worker_id),
-            request.full_argv(self.prefix),
-        )
+        await call_own_keys(self.redis, self.prefix, request)
 
 
 class Sweeper(Duty):

@@ -11,7 +11,9 @@ import pytest
 
 from engine import FlowJob, JobNotFoundError, Queue, add_flow
 from engine.contracts.base import call
+from engine.contracts.reads import GetJobsReply, GetJobsRequest
 from engine.contracts.worker import FetchRequest
+from engine.job import Job
 from engine.monitor import queue_stats
 from messai_console.tui.backend import Backend
 from tests.engine.conftest import StartWorker, sweep_now, wait_for_state
@@ -70,8 +72,9 @@ the list (LIFO at its head), then priorities 6+."""
 async def _tags(
     queue: Queue, start: int = 0, end: int = -1, newest_first: bool = False
 ) -> list[str]:
-    flag = "1" if newest_first else "0"
-    jobs = await queue._get_jobs(["range", "waiting", start, end, flag])
+    request = GetJobsRequest.page("waiting", start, end, newest_first)
+    reply = GetJobsReply.parse(await call(queue.redis, queue.keys, request))
+    jobs = [Job.from_hash(queue.name, job.id, job.state, job.fields) for job in reply.jobs]
     assert all(job.state == "waiting" for job in jobs)
     return [job.data["tag"] for job in jobs]
 

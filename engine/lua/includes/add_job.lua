@@ -1,18 +1,21 @@
 --[[
+  Adding jobs.
+  add_job(now, stamp, id, name, data, opts, priority, lifo, delay_ms, batch)
+  adds one job to the script's own queue unless its id exists: to `delayed`
+  when delay_ms > 0, else to waiting. A waiting job of the default priority
+  goes to the queue's list (RPUSH, or LPUSH when LIFO), any other to its
+  zset (see common). `batch`, when given (new_waiting_batch), collects the
+  waiting entries for one ZADD, RPUSH and LPUSH by the caller
+  (push_waiting_batch).
   add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay_ms, deps)
-  Adds one job to the queue whose keys start with `base` unless its id
-  exists. An empty id takes the next number of that queue's sequence
-  (skipping numbers that a caller used as its own id). With deps > 0 the job
-  waits in `pending` until that many dependencies have finished.
-  Returns id, created (1 new, 0 the id existed already), and true when this
-  call began the queue's sequence: its first job since the queue was created
-  or obliterated (obliterate deletes the sequence).
+  is the same for the queue whose keys start with `base`; with deps > 0 the
+  job waits in `pending` until that many dependencies have finished.
+  An empty id takes the next number of the queue's sequence (skipping
+  numbers that a caller used as its own id).
+  Both return id, created (1 new, 0 the id existed already), and true when
+  this call began the queue's sequence: its first job since the queue was
+  created or obliterated (obliterate deletes the sequence).
   Emits: job:added (with state waiting, delayed or pending).
-  A waiting job of the default priority goes to the queue's list (RPUSH,
-  or LPUSH when LIFO), any other to its zset (see common).
-  add_job(...) is the same for the script's own queue. `batch`, when given
-  (new_waiting_batch), collects the waiting entries for one ZADD, RPUSH and
-  LPUSH by the caller (add_bulk; push_waiting_batch).
 ]]
 local function new_waiting_batch()
   return {zset = {}, tail = {}, head = {}}
@@ -24,7 +27,9 @@ local function push_waiting_batch(batch)
   if #batch.head > 0 then redis.call("LPUSH", waitlist_key, unpack(batch.head)) end
 end
 
-local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay, deps, batch)
+-- Writes the job's hash unless its id exists. Returns id, created, began,
+-- and the sequence number that orders it among its priority.
+local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps)
   local seq = redis.call("INCR", base .. "seq")
   local began = seq == 1
   if id == "" then
@@ -34,57 +39,76 @@ local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo
       id = tostring(seq)
     end
   elseif redis.call("EXISTS", base .. "job:" .. id) == 1 then
-    return id, 0, began
+    return id, 0, began, seq
   end
-  local fields = {"n", name, "d", data, "ts", stamp}
+  local fields = {JF.NAME, name, JF.DATA, data, JF.CREATED, stamp}
   if opts ~= "" then
-    fields[#fields + 1] = "o"
+    fields[#fields + 1] = JF.OPTIONS
     fields[#fields + 1] = opts
   end
   if priority ~= DEFAULT_PRIORITY then
-    fields[#fields + 1] = "pri"
+    fields[#fields + 1] = JF.PRIORITY
     fields[#fields + 1] = priority
   end
   if lifo then
-    fields[#fields + 1] = "lifo"
+    fields[#fields + 1] = JF.LIFO
     fields[#fields + 1] = "1"
   end
   if deps > 0 then
-    fields[#fields + 1] = "deps"
+    fields[#fields + 1] = JF.DEPENDENCIES
     fields[#fields + 1] = deps
-    fields[#fields + 1] = "pr"
+    fields[#fields + 1] = JF.HAS_RESULTS
     fields[#fields + 1] = "1"
   end
   redis.call("HSET", base .. "job:" .. id, unpack(fields))
+  return id, 1, began, seq
+end
+
+-- Puts a new job of queue `base` into delayed or waiting, and says so.
+local function queue_new_job_in(base, now, id, name, priority, lifo, delay, seq, batch)
   local events = base .. "events"
-  if deps > 0 then
-    redis.call("ZADD", base .. "pending", now, id)
-    redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
-      "state", "pending")
-  elseif delay > 0 then
+  if delay > 0 then
     redis.call("ZADD", base .. "delayed", now + delay, id)
     redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
       "state", "delayed", "delay", delay)
-  else
-    if priority == DEFAULT_PRIORITY then
-      if batch then
-        local side = lifo and batch.head or batch.tail
-        side[#side + 1] = id
-      else
-        redis.call(lifo and "LPUSH" or "RPUSH", base .. WAITLIST_SUFFIX, id)
-      end
-    elseif batch then
-      batch.zset[#batch.zset + 1] = fmt(waiting_score(priority, seq, lifo))
-      batch.zset[#batch.zset + 1] = id
+    return
+  end
+  if priority == DEFAULT_PRIORITY then
+    if batch then
+      local side = lifo and batch.head or batch.tail
+      side[#side + 1] = id
     else
-      redis.call("ZADD", base .. "waiting", fmt(waiting_score(priority, seq, lifo)), id)
+      redis.call(lifo and "LPUSH" or "RPUSH", base .. WAITLIST_SUFFIX, id)
     end
-    redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
-      "state", "waiting")
+  elseif batch then
+    batch.zset[#batch.zset + 1] = fmt(waiting_score(priority, seq, lifo))
+    batch.zset[#batch.zset + 1] = id
+  else
+    redis.call("ZADD", base .. "waiting", fmt(waiting_score(priority, seq, lifo)), id)
+  end
+  redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
+    "state", "waiting")
+end
+
+local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay, deps)
+  local created, began, seq
+  id, created, began, seq = new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps)
+  if created == 0 then return id, 0, began end
+  if deps > 0 then
+    redis.call("ZADD", base .. "pending", now, id)
+    redis.call("XADD", base .. "events", "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id,
+      "n", name, "state", "pending")
+  else
+    queue_new_job_in(base, now, id, name, priority, lifo, delay, seq, nil)
   end
   return id, 1, began
 end
 
 local function add_job(now, stamp, id, name, data, opts, priority, lifo, delay, batch)
-  return add_job_in(prefix, now, stamp, id, name, data, opts, priority, lifo, delay, 0, batch)
+  local created, began, seq
+  id, created, began, seq = new_job_in(prefix, stamp, id, name, data, opts, priority, lifo, 0)
+  if created == 1 then
+    queue_new_job_in(prefix, now, id, name, priority, lifo, delay, seq, batch)
+  end
+  return id, created, began
 end

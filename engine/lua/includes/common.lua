@@ -18,7 +18,7 @@
     KEYS[11] seq        string counter for job ids and FIFO order
     KEYS[12] limiter    zset  job starts of the rate-limit window (score = ms)
     KEYS[13] registry   set   every queue name under the prefix
-    KEYS[14] sweep lock string throttles stalled and retention sweeps
+    KEYS[14] sweep      string throttles stalled and retention sweeps (a lock)
   ARGV[1] is always the key prefix of the queue ("messai:{name}:"); job keys
   are derived from it, since their ids are only known inside the script.
 
@@ -83,14 +83,16 @@ local JF = {
   DEPENDENCY_FAILED = "dfail",
 }
 
-local EVENTS_MAXLEN = 10000
-local METRICS_TTL_S = 8 * 86400
-local PRIORITY_BAND = 8589934592 -- 2^33
-local FIFO_BASE = 4294967296 -- 2^32
-local DEFAULT_PRIORITY = 5 -- engine/options.py; not stored in the job hash
+-- Copies of Python constants: each names its source, and a test checks that
+-- the two agree.
+local EVENTS_MAXLEN = 10000 -- engine/events.py EVENTS_MAXLEN
+local METRICS_TTL_S = 691200 -- engine/metrics.py METRICS_TTL_S (8 days)
+local PRIORITY_BAND = 8589934592 -- engine/options.py PRIORITY_BAND (2^33)
+local FIFO_BASE = 4294967296 -- engine/options.py FIFO_BASE (2^32)
+local DEFAULT_PRIORITY = 5 -- engine/options.py DEFAULT_PRIORITY; not stored in the job hash
+local WAITLIST_SUFFIX = "waiting:list" -- engine/keys.py WAITLIST_SUFFIX: a queue's list beside its zset
 -- zset scores below this run before the list, the others after it
 local AFTER_LIST_SCORE = (DEFAULT_PRIORITY + 1) * PRIORITY_BAND
-local WAITLIST_SUFFIX = "waiting:list" -- engine/keys.py: a queue's list beside its zset
 
 local function now_ms()
   server_time = server_time or redis.call("TIME")
@@ -155,7 +157,7 @@ end
 
 -- push_waiting for a job of this script's queue, and wakes a worker.
 local function enqueue_waiting(id, jk, front)
-  local fields = redis.call("HMGET", jk, "pri", "lifo")
+  local fields = redis.call("HMGET", jk, JF.PRIORITY, JF.LIFO)
   push_waiting(waiting_key, waitlist_key, seq_key, id, tonumber(fields[1]) or DEFAULT_PRIORITY,
     fields[2] == "1", front)
   redis.call("ZADD", marker_key, 0, "1")

@@ -3,9 +3,9 @@
   and flows (a parent waits for all its children), across any queues.
 
   A job with unfinished dependencies waits in its queue's `pending` set;
-  its hash counts them in `deps` and has `pr` = 1 (it will receive their
+  its hash counts them in JF.DEPENDENCIES and has JF.HAS_RESULTS = 1 (it will receive their
   results in job:<id>:results, a hash of "<queue>:<id>" -> result JSON). A
-  job that others wait for has `hd` = 1 and lists them in job:<id>:deps as
+  job that others wait for has JF.HAS_DEPENDENTS = 1 and lists them in job:<id>:deps as
   "<queue>|<id>|<mode>": mode "fail" fails the dependent when this job fails
   for good ("dependency <queue>:<id> failed: ..."), mode "ignore" lets it
   run anyway with {"error": ...} as this job's result.
@@ -28,7 +28,7 @@ local function emit_in(base, event, id, ...)
 end
 
 local function enqueue_in(base, id)
-  local fields = redis.call("HMGET", base .. "job:" .. id, "pri", "lifo")
+  local fields = redis.call("HMGET", base .. "job:" .. id, JF.PRIORITY, JF.LIFO)
   push_waiting(base .. "waiting", base .. WAITLIST_SUFFIX, base .. "seq", id,
     tonumber(fields[1]) or DEFAULT_PRIORITY, fields[2] == "1", false)
   redis.call("ZADD", base .. "marker", 0, "1")
@@ -53,18 +53,19 @@ local function release_dependents(now, base, id, result, failure)
         if from_failure and mode == "fail" then
           local message = "dependency " .. from_name .. " failed: " .. from_failure
           redis.call("ZREM", dep_base .. "pending", dep_id)
-          redis.call("HSET", dep_key, "e", message, "fin", now, "dfail", from_base .. "|" .. from_id)
+          redis.call("HSET", dep_key, JF.ERROR, message, JF.FINISHED, now,
+            JF.DEPENDENCY_FAILED, from_base .. "|" .. from_id)
           redis.call("ZADD", dep_base .. "failed", now, dep_id)
           redis.call("RPUSH", dep_key .. ":logs", "[not run] " .. message)
           emit_in(dep_base, "job:failed", dep_id, "err", message)
-          if redis.call("HGET", dep_key, "hd") then
+          if redis.call("HGET", dep_key, JF.HAS_DEPENDENTS) then
             work[#work + 1] = {dep_base, dep_id, nil, message}
           end
         else
           local value = from_result
           if from_failure then value = cjson.encode({error = from_failure}) end
           redis.call("HSET", dep_key .. ":results", from_name, value or "null")
-          if redis.call("HINCRBY", dep_key, "deps", -1) <= 0 then
+          if redis.call("HINCRBY", dep_key, JF.DEPENDENCIES, -1) <= 0 then
             redis.call("ZREM", dep_base .. "pending", dep_id)
             enqueue_in(dep_base, dep_id)
             emit_in(dep_base, "job:waiting", dep_id, "reason", "dependencies done")
@@ -88,12 +89,12 @@ local function revive_dependents(base, id)
       local queue, dep_id = string.match(entries[i], "^([^|]*)|(.*)|%a+$")
       local dep_base = base_of(queue)
       local dep_key = dep_base .. "job:" .. dep_id
-      if redis.call("HGET", dep_key, "dfail") == from_base .. "|" .. from_id
+      if redis.call("HGET", dep_key, JF.DEPENDENCY_FAILED) == from_base .. "|" .. from_id
           and redis.call("ZREM", dep_base .. "failed", dep_id) == 1 then
-        redis.call("HDEL", dep_key, "e", "fin", "dfail")
+        redis.call("HDEL", dep_key, JF.ERROR, JF.FINISHED, JF.DEPENDENCY_FAILED)
         redis.call("ZADD", dep_base .. "pending", now_ms(), dep_id)
         emit_in(dep_base, "job:pending", dep_id, "reason", "dependency retried")
-        if redis.call("HGET", dep_key, "hd") then
+        if redis.call("HGET", dep_key, JF.HAS_DEPENDENTS) then
           work[#work + 1] = {dep_base, dep_id}
         end
       end
@@ -116,7 +117,7 @@ local function delete_jobs_in(set_keys, page, reason)
         ids = redis.call("ZRANGE", set_key, 0, page - removed - 1)
       end
       for i = 1, #ids do
-        if redis.call("HGET", job_key(ids[i]), "hd") then
+        if redis.call("HGET", job_key(ids[i]), JF.HAS_DEPENDENTS) then
           now = now or now_ms()
           release_dependents(now, prefix, ids[i], nil, reason)
         end
