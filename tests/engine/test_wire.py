@@ -13,6 +13,7 @@ import uvloop
 import engine.scripts as scripts_module
 from engine import Queue, Worker
 from engine.channel import Channel, close_shared_channel, shared_channel
+from engine.contracts.reads import GetJobsRequest
 from engine.plain_channel import PlainChannel, SingleTryChannel
 from engine.scripts import BoundScript, scripts
 from engine.wire import SharedChannel, WireChannel, encode_arg, pack, pack_args
@@ -46,7 +47,9 @@ def test_pack_args_gives_the_bytes_of_encode_arg() -> None:
 
 async def _get_job(bound: BoundScript, channel: Channel, queue: Queue, job_id: str) -> list[Any]:
     """``get_jobs`` for one id: a read-only script with a reply to check."""
-    reply: list[Any] = await bound(channel, [queue.keys.base, "ids", job_id])
+    reply: list[Any] = await bound(
+        channel, GetJobsRequest.by_ids(job_id).full_argv(queue.keys.base)
+    )
     return reply[:2]
 
 
@@ -103,7 +106,7 @@ async def test_a_user_without_functions_gets_evalsha_and_eval_after_a_script_flu
     channel = kind(client)
     bound = BoundScript(scripts().get_jobs, queue.keys.script_keys)
     try:
-        assert await bound(channel, [queue.keys.base, "ids", "none"]) == []
+        assert await bound(channel, GetJobsRequest.by_ids("none").full_argv(queue.keys.base)) == []
         assert channel.address in scripts_module._NO_FUNCTIONS
         job = await queue.add("noop")
         assert await _get_job(bound, channel, queue, job.id) == [job.id, "waiting"]
