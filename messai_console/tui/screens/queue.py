@@ -228,10 +228,14 @@ class QueueScreen(QueueActions, JobActions):
         self.console.request_refresh()
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        """Follow the tab the tabs show now, not the one the message names: the message
+        of a key's switch can arrive after a later key moved on, and switching back to
+        it would post another, so two quick keys would chase each other forever."""
         event.stop()
-        if event.tab.id:
-            self._switch(event.tab.id)
-            self.table.focus()
+        active = event.tabs.active
+        if active in JOB_STATES:
+            self._switch(active)
+        self.table.focus()
 
     def action_next_tab(self) -> None:
         index = JOB_STATES.index(self.state)
