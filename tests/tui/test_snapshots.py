@@ -298,6 +298,7 @@ async def test_snapshots_of_every_screen(redis_url: str, fixed_data: dict[str, s
         await pilot.press("escape", "e")
         events = await wait_for_screen(app, EventsScreen)
         await wait_for_rows(events.table, 7)
+        await _settled(app)
         await pilot.pause()
         check("events", app.export_screenshot())
 
