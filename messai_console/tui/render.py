@@ -153,6 +153,22 @@ def ago(then_ms: int | None, now_ms: int) -> str:
     return duration(now_ms - then_ms) + " ago"
 
 
+def rough_duration(ms: float) -> str:
+    """:func:`duration` to the minute (``<1m``, ``14m``, ``2h10m``, ``3d4h``), for table
+    cells: a column of them changes once a minute, not every row every second."""
+    if ms < 60_000:
+        return "<1m"
+    if ms < 3_600_000:
+        return f"{int(ms // 60_000)}m"
+    return duration(ms)
+
+
+def rough_ago(then_ms: int | None, now_ms: int) -> str:
+    if not then_ms:
+        return "-"
+    return rough_duration(now_ms - then_ms) + " ago"
+
+
 def clock_time(epoch_ms: int | None, utc: bool = False) -> str:
     """``14:02:03`` (local time, or UTC) for a timestamp within a day, else the date too."""
     if not epoch_ms:

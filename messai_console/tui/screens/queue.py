@@ -134,7 +134,9 @@ class QueueScreen(QueueActions, JobActions):
         page = self.page
         for state in JOB_STATES:
             label = f"{state} {int(self.counts.get(state, 0)):,}"
-            self.query_one(f"#{state}", Tab).label = label
+            tab = self.query_one(f"#{state}", Tab)
+            if str(tab.label) != label:  # setting it lays the tabs out again, even unchanged
+                tab.label = label
         if page is None or page.state != self.state:
             return
         self.table.sync([(job.id, self._cells(job, page)) for job in page.jobs])
@@ -170,7 +172,7 @@ class QueueScreen(QueueActions, JobActions):
             return (
                 *common,
                 Text(str(job.options.priority), justify="right"),
-                Text(render.ago(job.created_ms, now)),
+                Text(render.rough_ago(job.created_ms, now)),
                 attempts,
                 _data_preview(job.data),
             )
@@ -188,7 +190,7 @@ class QueueScreen(QueueActions, JobActions):
             due = page.due_ms.get(job.id)
             return (
                 *common,
-                Text(render.duration(due - now) if due else "-"),
+                Text(render.rough_duration(due - now) if due else "-"),
                 Text(render.clock_time(due), style="dim"),
                 attempts,
                 _data_preview(job.data),
@@ -196,14 +198,14 @@ class QueueScreen(QueueActions, JobActions):
         if self.state == "completed":
             return (
                 *common,
-                Text(render.ago(job.finished_ms, now)),
+                Text(render.rough_ago(job.finished_ms, now)),
                 Text(render.duration(job.run_time_ms or 0)),
                 attempts,
                 _data_preview(job.result),
             )
         error = render.first_line(job.error, 80)
         error.stylize("yellow" if job.cancelled else "red")
-        return (*common, Text(render.ago(job.finished_ms, now)), attempts, error)
+        return (*common, Text(render.rough_ago(job.finished_ms, now)), attempts, error)
 
     def _on_event(self, event: Event) -> None:
         """Progress shows at once; other changes of this queue refresh the page soon."""
