@@ -134,9 +134,9 @@ class QueueScreen(QueueActions, JobActions):
         page = self.page
         for state in JOB_STATES:
             label = f"{state} {int(self.counts.get(state, 0)):,}"
-            tab = self.query_one(f"#{state}", Tab)
-            if str(tab.label) != label:  # setting it lays the tabs out again, even unchanged
-                tab.label = label
+            # Set every time: a tab re-centres its underline only when relabelled, and
+            # once, before the wider label is laid out.
+            self.query_one(f"#{state}", Tab).label = label
         if page is None or page.state != self.state:
             return
         self.table.sync([(job.id, self._cells(job, page)) for job in page.jobs])
