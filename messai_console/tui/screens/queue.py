@@ -20,6 +20,10 @@ from messai_console.tui.widgets import KeyedTable, StatusBar
 
 PAGE_SIZE = 100
 """Rows per page: what one script call reads, whatever the size of the set."""
+REFRESH_COMMANDS = 8 + 1 + 6 + PAGE_SIZE
+"""Redis commands one refresh costs at most without a name filter, those the script
+runs included: the counts and the paused flag, the page script, its range reads, and
+one hash read per job."""
 
 COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "waiting": (("id", "id"), ("mark", " "), ("name", "name"), ("priority", "priority"),
@@ -101,17 +105,12 @@ class QueueScreen(QueueActions, JobActions):
         self.query_one("#filter", Input).display = False
         self.table.set_columns(COLUMNS[self.state])
         self.table.focus()
-        self.run_worker(
-            self.follow_events([self.queue_name], self._on_event),
-            group="follow",
-            exclusive=True,
-            exit_on_error=False,
-        )
         self.console.request_refresh()
 
     # -- data ---------------------------------------------------------------
 
     async def refresh_data(self) -> None:
+        self.follow_once([self.queue_name], self._on_event)
         self.counts = await self.backend.counts(self.queue_name)
         total = int(self.counts.get(self.state, 0))
         if self.start >= total and total > 0 and not self.filter_text:
