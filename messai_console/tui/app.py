@@ -16,8 +16,9 @@ does, those a script runs included):
   one a refresh interval otherwise, whatever the input;
 - one refresh reads the screen shown and nothing else: the queue screen
   at most ``queue.REFRESH_COMMANDS`` (115: counts, one page script, one
-  hash per row of the 100-row page); the overview 2 + 8 per queue + 1 per
-  worker (and one HMGET per queue every 10 s); a job screen at most 12
+  hash per row of the 100-row page); the overview at most 3 + 16 per
+  queue + 1 per worker (``overview.REFRESH_COMMANDS_PER_QUEUE``: counts,
+  the rate counters, the waiting line's ends); a job screen at most 12
   (the job, its newest 500 log lines, its events: one bounded XRANGE);
 - now and then: INFO and CONFIG GET every 5 s, and one blocking XREAD a
   second per screen that follows events (more only as events arrive).

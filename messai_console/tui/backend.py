@@ -26,10 +26,10 @@ from engine.monitor import (
     all_queue_stats,
     delayed_due_ms,
     list_workers,
-    recent_throughput,
     server_info,
 )
 from engine.queue import Queue, list_queues
+from engine.rates import QueueRates, RateTracker, read_queues, total_rates
 from engine.schedules import ScheduleInfo, Schedules
 
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -46,8 +46,6 @@ JOB_STATES: tuple[str, ...] = ("waiting", "active", "delayed", "completed", "fai
 NAME_FILTER_SCAN = 5_000
 """A name filter looks at this many jobs of a state at most (in server-side pages)."""
 SCAN_PAGE = 500
-THROUGHPUT_EVERY_MS = 10_000
-"""How often the overview re-reads the per-minute throughput of every queue."""
 
 
 @dataclass(frozen=True)
@@ -57,16 +55,18 @@ class QueueSummary:
     name: str
     counts: dict[str, int]
     paused: bool
-    per_minute: list[int]
-    """Jobs finished per minute over the last hour, oldest first."""
     workers: int
     """Live workers serving it."""
+    rates: QueueRates | None = None
+    """Finished per second, backlog trend and oldest wait now (None until two readings)."""
 
 
 @dataclass(frozen=True)
 class Overview:
     queues: list[QueueSummary]
     workers: list[WorkerInfo]
+    total: QueueRates | None = None
+    """The rates summed over every queue."""
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,9 @@ class Backend:
         # once and say so; its own refresh loop does the reconnecting.
         self.redis: Redis = connect(url, retries=1, socket_connect_timeout=2, socket_timeout=10)
         self._queues: dict[str, Queue] = {}
-        self._throughput: dict[str, list[int]] = {}
-        self._throughput_read_ms = 0
+        self.rates = RateTracker()
+        self._clock_offset_ms = 0
+        """The server's clock minus this machine's, as last measured."""
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -129,17 +130,15 @@ class Backend:
     async def overview(self, now_ms: int) -> Overview:
         stats = await all_queue_stats(self.redis, self.prefix)
         names = sorted(stats)
-        # Per-minute counts change once a minute: read them every THROUGHPUT_EVERY_MS only.
-        if (
-            now_ms - self._throughput_read_ms >= THROUGHPUT_EVERY_MS
-            or now_ms // 60_000 != self._throughput_read_ms // 60_000
-            or set(names) - set(self._throughput)
-        ):
-            self._throughput = await recent_throughput(
-                self.redis, names, now_ms, prefix=self.prefix
-            )
-            self._throughput_read_ms = now_ms
-        throughput = self._throughput
+        readings, self._clock_offset_ms = await read_queues(
+            self.redis,
+            {name: int(stats[name]["waiting"]) for name in names},
+            self.prefix,
+            self._clock_offset_ms,
+        )
+        for name, reading in readings.items():
+            self.rates.add(name, reading)
+        self.rates.forget_others(set(names))
         workers = await list_workers(self.redis, self.prefix)
         live = [w for w in workers if not w.is_silent(now_ms)]
         queues = [
@@ -147,12 +146,14 @@ class Backend:
                 name=name,
                 counts={k: v for k, v in stats[name].items() if k != "paused"},
                 paused=bool(stats[name]["paused"]),
-                per_minute=throughput.get(name, []),
                 workers=sum(1 for w in live if name in w.queues),
+                rates=self.rates.rates(name),
             )
             for name in names
         ]
-        return Overview(queues=queues, workers=workers)
+        known = [q.rates for q in queues if q.rates is not None]
+        total = total_rates(known) if len(known) == len(queues) else None
+        return Overview(queues=queues, workers=workers, total=total)
 
     async def workers(self) -> list[WorkerInfo]:
         return await list_workers(self.redis, self.prefix)

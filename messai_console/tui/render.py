@@ -182,6 +182,28 @@ def count(value: int) -> Text:
     return Text(f"{value:,}", style="dim" if value == 0 else "", justify="right")
 
 
+def per_second(value: float | None, style: str = "") -> Text:
+    """A rate: ``0``, ``4.2``, ``41,234`` (one decimal below ten); ``-`` when unknown."""
+    if value is None:
+        return Text("-", style="dim", justify="right")
+    if value == 0:
+        return Text("0", style="dim", justify="right")
+    shown = f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+    return Text(shown, style=style, justify="right")
+
+
+def backlog_trend(per_s: float | None) -> Text:
+    """``↓1,234`` (shrinking, green), ``↑56`` (growing, yellow), ``0``, or ``-``."""
+    if per_s is None:
+        return Text("-", style="dim", justify="right")
+    if abs(per_s) < 0.05:
+        return Text("0", style="dim", justify="right")
+    arrow, style = ("↓", "green") if per_s < 0 else ("↑", "yellow")
+    size = abs(per_s)
+    shown = f"{size:.1f}" if size < 10 else f"{size:,.0f}"
+    return Text(arrow + shown, style=style, justify="right")
+
+
 def human_bytes(value: int) -> str:
     size = float(value)
     for unit in ("B", "K", "M", "G", "T"):

@@ -13,9 +13,10 @@ from textual.widgets import Tabs
 from engine import Queue
 from messai_console.tui.app import MAX_REFRESHES_PER_S, ConsoleApp
 from messai_console.tui.backend import JOB_STATES
+from messai_console.tui.screens.overview import REFRESH_COMMANDS_PER_QUEUE, OverviewScreen
 from messai_console.tui.screens.queue import PAGE_SIZE, REFRESH_COMMANDS, QueueScreen
 from tests.helpers import await_until
-from tests.tui.support import SIZE, console, open_queue
+from tests.tui.support import SIZE, console, open_queue, wait_for_rows, wait_for_screen
 
 BURSTS = 10
 BURST_EVERY_S = 0.2
@@ -120,3 +121,25 @@ async def test_bursts_of_keys_keep_redis_load_under_the_bound_and_cpu_returns_to
         cpu = (time.process_time() - cpu_before) / (time.monotonic() - wall_before)
         print(f"cpu from 1 s after the burst: {cpu:.0%}")
         assert cpu <= IDLE_CPU, f"the console still uses {cpu:.0%} CPU a second after the burst"
+
+
+async def test_an_overview_refresh_costs_no_more_than_the_stated_commands_per_queue(
+    redis_client: redis.asyncio.Redis, redis_url: str
+) -> None:
+    names = ("papers", "emails", "exports")
+    for name in names:  # jobs of their own priority too: every end of the line is read
+        await Queue(name, redis_client).add_bulk(("echo", {"n": n}) for n in range(20))
+        await Queue(name, redis_client).add("echo", {}, priority=1)
+    app = console(redis_url)
+    async with app.run_test(size=SIZE):
+        overview = await wait_for_screen(app, OverviewScreen)
+        await wait_for_rows(overview.table, len(names))
+        await app.refresh_now()  # the server info is read now, not during the count
+        before = await commands_so_far(redis_client)
+        refreshes = 5
+        for _ in range(refreshes):
+            await app.refresh_now()
+        commands = await commands_so_far(redis_client) - before - 1  # our INFO
+        per_refresh = commands / refreshes
+        print(f"overview: {per_refresh:.1f} commands a refresh for {len(names)} queues")
+        assert per_refresh <= 3 + REFRESH_COMMANDS_PER_QUEUE * len(names)

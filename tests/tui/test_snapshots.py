@@ -103,12 +103,16 @@ async def fixed_data(
         ]
     )
     delayed = await papers.add("extract_pdf", {"paper_id": "paper-200"}, delay_ms=3_600_000)
-    await emails.add_bulk([("send_email", {"to": f"user{n}@example.org"}) for n in range(5)])
+    mails = await emails.add_bulk(
+        [("send_email", {"to": f"user{n}@example.org"}) for n in range(5)]
+    )
     await emails.pause()
 
     # Pin every moving part to the frozen clock.
     for index, job_id in enumerate(waiting):
         await _pin_job(redis_client, papers, job_id, ts=NOW_MS - (index + 1) * MINUTE)
+    for index, job_id in enumerate(mails):
+        await _pin_job(redis_client, emails, job_id, ts=NOW_MS - 30_000 + index * 1_000)
     await _pin_job(redis_client, papers, delayed.id, ts=NOW_MS - 2 * MINUTE)
     await redis_client.zadd(papers.keys.delayed, {delayed.id: NOW_MS + 45 * MINUTE})
     for queue, ids, minutes in ((papers, done + failed, 5), (exports, exported, 20)):
@@ -263,6 +267,8 @@ async def test_snapshots_of_every_screen(redis_url: str, fixed_data: dict[str, s
     async with app.run_test(size=SIZE) as pilot:
         overview = await wait_for_screen(app, OverviewScreen)
         await wait_for_rows(overview.table, 3)
+        # The rates need two readings (no worker runs: they show nothing moving).
+        await await_until(lambda: overview.overview and overview.overview.total is not None)
         await _settled(app)
         await pilot.pause()
         check("overview", app.export_screenshot())
