@@ -49,6 +49,7 @@ from messai_console.tui.backend import CONNECTION_ERRORS, Backend
 from messai_console.tui.commands import JumpCommands
 from messai_console.tui.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
 from messai_console.tui.screens.base import ConsoleScreen
+from messai_console.tui.screens.errors import ErrorsScreen
 from messai_console.tui.screens.events import EventsScreen
 from messai_console.tui.screens.job import JobScreen
 from messai_console.tui.screens.metrics import MetricsScreen
@@ -331,6 +332,11 @@ class ConsoleApp(App[None]):
         top = self.screen
         if not (isinstance(top, QueueScreen) and top.queue_name == name):
             self.push_screen(QueueScreen(name, state))
+
+    def open_errors(self, queue: str) -> None:
+        top = self.screen
+        if not (isinstance(top, ErrorsScreen) and top.queue_name == queue):
+            self.push_screen(ErrorsScreen(queue))
 
     def open_job(self, queue: str, job_id: str) -> None:
         """(Like ``open_queue``, nothing when it is open already: a selection handled

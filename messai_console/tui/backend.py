@@ -18,6 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.connection import connect
 from engine.events import Event, read_events, read_history
+from engine.failures import FailureReport, group_failures
 from engine.job import Job
 from engine.keys import QueueKeys
 from engine.metrics import MetricsWindow, read_metrics
@@ -154,6 +155,10 @@ class Backend:
         known = [q.rates for q in queues if q.rates is not None]
         total = total_rates(known) if len(known) == len(queues) else None
         return Overview(queues=queues, workers=workers, total=total)
+
+    async def failures(self, name: str) -> FailureReport:
+        """The newest failed jobs of ``name``, grouped by error."""
+        return await group_failures(self.redis, name, self.prefix)
 
     async def workers(self) -> list[WorkerInfo]:
         return await list_workers(self.redis, self.prefix)

@@ -28,6 +28,7 @@ from engine.embedded import start_server
 from messai_console.scheduled import init_scheduled_jobs
 from messai_console.tui import make_app
 from messai_console.tui.app import ConsoleApp
+from messai_console.tui.screens.errors import ErrorsScreen
 from messai_console.tui.screens.events import EventsScreen
 from messai_console.tui.screens.job import JobScreen
 from messai_console.tui.screens.metrics import MetricsScreen
@@ -208,6 +209,16 @@ async def capture(url: str, out: Path) -> list[Path]:
         await _until(lambda: queue_screen.table.row_count > 0, "failed jobs")
         await settle()
         save("queue-failed")
+
+        await pilot.press("E")
+        await _until(lambda: isinstance(app.screen, ErrorsScreen), "the errors screen")
+        errors = app.screen
+        assert isinstance(errors, ErrorsScreen)
+        await _until(lambda: errors.table.row_count > 0, "errors")
+        await settle()
+        save("errors")
+        await pilot.press("escape")
+        await _until(lambda: app.screen is queue_screen, "the queue again")
 
         await pilot.press("enter")
         await _until(lambda: isinstance(app.screen, JobScreen), "the job screen")

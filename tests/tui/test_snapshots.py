@@ -27,6 +27,7 @@ from engine.keys import worker_key, worker_registry_key
 from engine.schedules import definition_prefix, due_key
 from messai_console.tui import make_app
 from messai_console.tui.app import ConsoleApp
+from messai_console.tui.screens.errors import ErrorsScreen
 from messai_console.tui.screens.events import EventsScreen
 from messai_console.tui.screens.job import JobScreen
 from messai_console.tui.screens.metrics import MetricsScreen
@@ -286,6 +287,15 @@ async def test_snapshots_of_every_screen(redis_url: str, fixed_data: dict[str, s
         await _settled(app)
         await pilot.pause()
         check("queue-failed", app.export_screenshot())
+
+        await pilot.press("E")
+        errors = await wait_for_screen(app, ErrorsScreen)
+        await wait_for_rows(errors.table, 2)
+        await _settled(app)
+        await pilot.pause()
+        check("errors", app.export_screenshot())
+        await pilot.press("escape")
+        await wait_for_screen(app, QueueScreen)
 
         app.open_job(fixed_data["queue"], fixed_data["failed"])
         job_screen = await wait_for_screen(app, JobScreen)

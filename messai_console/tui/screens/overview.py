@@ -47,6 +47,7 @@ class OverviewScreen(QueueActions):
         Binding("p", "pause", "Pause/resume"),
         Binding("d", "drain", "Drain"),
         Binding("R", "retry_all", "Retry failed"),
+        Binding("E", "errors", "Errors"),
         Binding("c", "clean", "Clean"),
         Binding("w", "app.workers", "Workers"),
         Binding("e", "app.events", "Events"),
@@ -170,6 +171,11 @@ class OverviewScreen(QueueActions):
         name = self._selected()
         if name:
             self.drain(name)
+
+    def action_errors(self) -> None:
+        name = self._selected()
+        if name:
+            self.console.open_errors(name)
 
     def action_retry_all(self) -> None:
         name = self._selected()

@@ -60,6 +60,7 @@ class QueueScreen(QueueActions, JobActions):
         Binding("d", "drain", "Drain"),
         Binding("r", "retry", "Retry"),
         Binding("R", "retry_all", "Retry all", show=False),
+        Binding("E", "errors", "Errors"),
         Binding("x", "cancel_job", "Cancel"),
         Binding("delete", "remove", "Remove"),
         Binding("P", "promote", "Promote", show=False),
@@ -344,6 +345,9 @@ class QueueScreen(QueueActions, JobActions):
 
     def action_drain(self) -> None:
         self.drain(self.queue_name)
+
+    def action_errors(self) -> None:
+        self.console.open_errors(self.queue_name)
 
     def action_retry_all(self) -> None:
         self.retry_all_failed(self.queue_name)
