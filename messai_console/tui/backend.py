@@ -16,7 +16,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from engine.codec import dumps
 from engine.connection import connect
+from engine.errors import InvalidJobError
 from engine.events import Event, read_events, read_history
 from engine.failures import FailureReport, group_failures
 from engine.job import Job
@@ -44,9 +46,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 JOB_STATES: tuple[str, ...] = ("waiting", "active", "delayed", "completed", "failed")
 """The states the queue screen has a tab for."""
 
-NAME_FILTER_SCAN = 5_000
-"""A name filter looks at this many jobs of a state at most (in server-side pages)."""
-SCAN_PAGE = 500
+SEARCH_PAGE = 500
+"""Jobs one search step reads: one script call, at most 506 commands."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,27 @@ class JobPage:
     """For delayed jobs: when each runs."""
     scanned: int | None = None
     """For a name filter: how many jobs were looked at (None: no filter)."""
+
+
+@dataclass(frozen=True)
+class SearchStep:
+    """What one step of a search found."""
+
+    matches: list[Job]
+    read: int
+    """Jobs read (fewer than SEARCH_PAGE: the end of the state)."""
+    due_ms: dict[str, int] = field(default_factory=dict)
+
+
+def _contains(job: Job, needle: str) -> bool:
+    """Whether the job's name, id or data (as compact JSON) contain ``needle`` (casefolded)."""
+    if needle in job.name.casefold() or needle in job.id.casefold():
+        return True
+    try:
+        data = job.data if isinstance(job.data, str) else dumps(job.data)
+    except InvalidJobError:
+        data = str(job.data)
+    return needle in data.casefold()
 
 
 @dataclass(frozen=True)
@@ -187,33 +209,21 @@ class Backend:
         due = await self._due(name, state, jobs)
         return JobPage(state=state, total=total, start=start, jobs=jobs, due_ms=due)
 
-    async def find(
-        self, name: str, state: str, text: str, size: int, total: int, reverse: bool = False
-    ) -> JobPage:
-        """Jobs of ``state`` whose id is ``text`` or whose name contains it, looking at
-        no more than NAME_FILTER_SCAN jobs (page by page on the server)."""
-        queue = self.queue(name)
+    async def search_step(
+        self, name: str, state: str, text: str, start: int, total: int, reverse: bool = False
+    ) -> SearchStep:
+        """One bounded step of a search through ``state``: the SEARCH_PAGE jobs from rank
+        ``start`` (one script call), those whose name, id or data contain ``text``."""
+        window = await self.page(name, state, start, SEARCH_PAGE, total, reverse)
         needle = text.casefold()
-        found: list[Job] = []
-        seen: set[str] = set()
-        exact = await queue.get_job(text)
-        if exact is not None and exact.state == state:
-            found.append(exact)
-            seen.add(exact.id)
-        scanned = 0
-        while scanned < min(total, NAME_FILTER_SCAN) and len(found) < size:
-            window = await self.page(name, state, scanned, SCAN_PAGE, total, reverse)
-            if not window.jobs:
-                break
-            scanned += len(window.jobs)
-            for job in window.jobs:
-                if job.id not in seen and (needle in job.name.casefold() or needle == job.id):
-                    found.append(job)
-                    seen.add(job.id)
-        due = await self._due(name, state, found)
-        return JobPage(
-            state=state, total=total, start=0, jobs=found[:size], due_ms=due, scanned=scanned
-        )
+        matches = [job for job in window.jobs if _contains(job, needle)]
+        due = await self._due(name, state, matches)
+        return SearchStep(matches=matches, read=len(window.jobs), due_ms=due)
+
+    async def exact_job(self, name: str, state: str, job_id: str) -> Job | None:
+        """The job with this id, if it is in ``state`` (a search shows it first)."""
+        job = await self.queue(name).get_job(job_id)
+        return job if job is not None and job.state == state else None
 
     async def _due(self, name: str, state: str, jobs: list[Job]) -> dict[str, int]:
         if state != "delayed" or not jobs:
