@@ -95,6 +95,9 @@ class StatusBar(Static):
         right.append(f"every {status.interval_s:g}s  ", style="dim")
         right.append(render.clock_time(status.now_ms), style="dim")
         width = max(self.size.width - 2, 40)
+        # The mode and the clock stay whole at the right: the title and the message
+        # give way (cut with an ellipsis), however long the message.
+        second.truncate(max(width - right.cell_len - 1, 1), overflow="ellipsis")
         pad = max(width - second.cell_len - right.cell_len, 1)
         second.append(" " * pad)
         second.append_text(right)
