@@ -1,10 +1,30 @@
 """The console application: the refresh loop, the connection state and the actions.
 
-Refresh: one timer, set again only after a refresh has finished, so two
-refreshes never overlap; skipped while frozen (``f``) or behind a modal.
+Refresh: whatever asks for one (the periodic timer, a key, an event, an
+action), at most one refresh runs and at most one waits; asks that arrive
+meanwhile join the waiting one. Refreshes start MIN_REFRESH_GAP_S apart at
+least, and the periodic one comes an interval (1 s by default, ``+``/``-``)
+after the last refresh ended; none while frozen (``f``) or behind a modal.
 Each refresh asks the topmost screen to reload what it shows and updates
 the status bar; a failure to reach Redis marks the console disconnected
 (the last data stays on screen, greyed) and the next tick tries again.
+
+The load on Redis, by design (commands counted as ``INFO commandstats``
+does, those a script runs included):
+
+- refreshes: at most MAX_REFRESHES_PER_S (5) a second while keys arrive,
+  one a refresh interval otherwise, whatever the input;
+- one refresh reads the screen shown and nothing else: the queue screen
+  at most ``queue.REFRESH_COMMANDS`` (115: counts, one page script, one
+  hash per row of the 100-row page); the overview at most 3 + 16 per
+  queue + 1 per worker (``overview.REFRESH_COMMANDS_PER_QUEUE``: counts,
+  the rate counters, the waiting line's ends); a job screen at most 12
+  (the job, its newest 500 log lines, its events: one bounded XRANGE);
+- now and then: INFO and CONFIG GET every 5 s, and one blocking XREAD a
+  second per screen that follows events (more only as events arrive).
+
+So a queue screen costs at most about 600 commands a second under any
+burst of keys, and about 115 a second idle.
 """
 
 from __future__ import annotations
@@ -29,6 +49,7 @@ from messai_console.tui.backend import CONNECTION_ERRORS, Backend
 from messai_console.tui.commands import JumpCommands
 from messai_console.tui.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
 from messai_console.tui.screens.base import ConsoleScreen
+from messai_console.tui.screens.errors import ErrorsScreen
 from messai_console.tui.screens.events import EventsScreen
 from messai_console.tui.screens.job import JobScreen
 from messai_console.tui.screens.metrics import MetricsScreen
@@ -40,6 +61,10 @@ from messai_console.tui.widgets import Status
 
 REFRESH_INTERVALS: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0)
 """The choices of ``+`` / ``-``: never more often than once a second."""
+MIN_REFRESH_GAP_S = 0.2
+"""Refreshes start at least this far apart, whatever asks for them (keys, events)."""
+MAX_REFRESHES_PER_S = round(1 / MIN_REFRESH_GAP_S)
+"""The most refreshes a second, while keys arrive; one per interval otherwise."""
 SERVER_INFO_EVERY_MS = 5_000
 """INFO and CONFIG GET are heavier than the counts: read them this often."""
 
@@ -97,8 +122,13 @@ class ConsoleApp(App[None]):
         """Queue names from the last overview refresh (the jump palette offers them)."""
         self._server: dict[str, Any] = {}
         self._server_read_ms = 0
-        self._refresh_lock = asyncio.Lock()
         self._timer: Timer | None = None
+        self._refresh_wanted = False
+        self._pump_running = False
+        self._refreshes_started = 0
+        self._refreshes_ended = 0
+        self._refresh_ended = asyncio.Condition()
+        self._last_refresh_start = -MIN_REFRESH_GAP_S
         self._last_refresh_error = ""
         self.refresh_count = 0
         """Completed refreshes (tests wait on it)."""
@@ -150,7 +180,7 @@ class ConsoleApp(App[None]):
         return OverviewScreen()
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._tick)
+        self.call_after_refresh(self._want_refresh)
 
     async def on_unmount(self) -> None:
         if self._timer is not None:
@@ -160,19 +190,47 @@ class ConsoleApp(App[None]):
     # -- the refresh loop ---------------------------------------------------
 
     def _schedule(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.stop()
         self._timer = self.set_timer(delay, self._tick, name="refresh")
 
     def _tick(self) -> None:
-        self.run_worker(self._tick_and_reschedule(), group="refresh", exit_on_error=False)
-
-    async def _tick_and_reschedule(self) -> None:
-        try:
-            if not self.frozen and not isinstance(self.screen, ModalScreen):
-                await self.refresh_now()
-            else:
-                self._set_status()
-        finally:
+        if not self.screen_stack:  # the app is closing
+            return
+        if self.frozen or isinstance(self.screen_stack[-1], ModalScreen):
+            self._set_status()
             self._schedule(self.interval_s)
+        else:
+            self._want_refresh()
+
+    def _want_refresh(self) -> None:
+        """Ask for one refresh: it joins the pending one if there is one already, so
+        however many ask, at most one refresh runs and one waits."""
+        self._refresh_wanted = True
+        if not self._pump_running:
+            self._pump_running = True
+            self.run_worker(self._pump_refreshes(), group="refresh", exit_on_error=False)
+
+    async def _pump_refreshes(self) -> None:
+        """Run the refreshes asked for, one at a time, MIN_REFRESH_GAP_S apart at least;
+        after each, the periodic one is due an interval later."""
+        try:
+            while self._refresh_wanted:
+                wait = self._last_refresh_start + MIN_REFRESH_GAP_S - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._refresh_wanted = False  # asks from here on need a refresh of their own
+                self._last_refresh_start = time.monotonic()
+                self._refreshes_started += 1
+                try:
+                    await self._refresh_once()
+                finally:
+                    self._refreshes_ended = self._refreshes_started
+                    async with self._refresh_ended:
+                        self._refresh_ended.notify_all()
+                    self._schedule(self.interval_s)
+        finally:
+            self._pump_running = False
 
     def data_screen(self) -> ConsoleScreen | None:
         """The screen under any modals, if it shows data."""
@@ -183,34 +241,42 @@ class ConsoleApp(App[None]):
         return None
 
     async def refresh_now(self) -> None:
+        """Refresh (even while frozen) and return when a refresh that began after this
+        call has ended: the data on screen is at least as new as the call."""
+        target = self._refreshes_started + 1
+        self._want_refresh()
+        async with self._refresh_ended:
+            await self._refresh_ended.wait_for(lambda: self._refreshes_ended >= target)
+
+    async def _refresh_once(self) -> None:
         """Reload the server info (now and then) and the current screen's data."""
-        async with self._refresh_lock:
-            screen = self.data_screen()
-            now = self.now_ms()
-            try:
-                if not self._server or now - self._server_read_ms >= SERVER_INFO_EVERY_MS:
-                    self._server = await self.backend.server()
-                    self._server_read_ms = now
-                if screen is not None and screen.is_mounted:
-                    await screen.refresh_data()
-            except CONNECTION_ERRORS as exc:
-                self._server_read_ms = 0
-                self.mark_disconnected(exc)
-                return
-            except Exception as exc:  # a bug or an odd reply: say it once, keep running
-                message = f"refresh failed: {type(exc).__name__}: {exc}"
-                if message != self._last_refresh_error:
-                    self._last_refresh_error = message
-                    self.notify(render.visible_str(message, 300), severity="error", markup=False)
-                return
-            self._last_refresh_error = ""
-            self.refresh_count += 1
-            self._mark_connected()
+        screen = self.data_screen()
+        now = self.now_ms()
+        try:
+            if not self._server or now - self._server_read_ms >= SERVER_INFO_EVERY_MS:
+                self._server = await self.backend.server()
+                self._server_read_ms = now
+            if screen is not None and screen.is_mounted:
+                await screen.refresh_data()
+        except CONNECTION_ERRORS as exc:
+            self._server_read_ms = 0
+            self.mark_disconnected(exc)
+            return
+        except Exception as exc:  # a bug or an odd reply: say it once, keep running
+            message = f"refresh failed: {type(exc).__name__}: {exc}"
+            if message != self._last_refresh_error:
+                self._last_refresh_error = message
+                self.notify(render.visible_str(message, 300), severity="error", markup=False)
+            return
+        self._last_refresh_error = ""
+        self.refresh_count += 1
+        self._mark_connected()
 
     def request_refresh(self) -> None:
-        """Refresh soon (after an action, or when an event says the page changed)."""
+        """Refresh soon (after a key, or when an event says the page changed); nothing
+        while frozen. Asks made while one refresh waits add nothing."""
         if not self.frozen:
-            self.run_worker(self.refresh_now(), group="refresh-now", exit_on_error=False)
+            self._want_refresh()
 
     # -- actions ------------------------------------------------------------
 
@@ -263,10 +329,21 @@ class ConsoleApp(App[None]):
     # -- navigation ---------------------------------------------------------
 
     def open_queue(self, name: str, state: str = "waiting") -> None:
-        self.push_screen(QueueScreen(name, state))
+        top = self.screen
+        if not (isinstance(top, QueueScreen) and top.queue_name == name):
+            self.push_screen(QueueScreen(name, state))
+
+    def open_errors(self, queue: str) -> None:
+        top = self.screen
+        if not (isinstance(top, ErrorsScreen) and top.queue_name == queue):
+            self.push_screen(ErrorsScreen(queue))
 
     def open_job(self, queue: str, job_id: str) -> None:
-        self.push_screen(JobScreen(queue, job_id))
+        """(Like ``open_queue``, nothing when it is open already: a selection handled
+        after the key that follows it, as in a burst of keys, must not stack copies.)"""
+        top = self.screen
+        if not (isinstance(top, JobScreen) and (top.queue_name, top.job_id) == (queue, job_id)):
+            self.push_screen(JobScreen(queue, job_id))
 
     def _push_unique(self, screen_type: type[Screen[Any]], make: Callable[[], Screen[Any]]) -> None:
         if isinstance(self.screen, screen_type):

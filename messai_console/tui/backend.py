@@ -16,8 +16,11 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from engine.codec import dumps
 from engine.connection import connect
+from engine.errors import InvalidJobError
 from engine.events import Event, read_events, read_history
+from engine.failures import FailureReport, group_failures
 from engine.job import Job
 from engine.keys import QueueKeys
 from engine.metrics import MetricsWindow, read_metrics
@@ -26,10 +29,10 @@ from engine.monitor import (
     all_queue_stats,
     delayed_due_ms,
     list_workers,
-    recent_throughput,
     server_info,
 )
 from engine.queue import Queue, list_queues
+from engine.rates import QueueRates, RateTracker, read_queues, total_rates
 from engine.schedules import ScheduleInfo, Schedules
 
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -43,11 +46,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 JOB_STATES: tuple[str, ...] = ("waiting", "active", "delayed", "completed", "failed")
 """The states the queue screen has a tab for."""
 
-NAME_FILTER_SCAN = 5_000
-"""A name filter looks at this many jobs of a state at most (in server-side pages)."""
-SCAN_PAGE = 500
-THROUGHPUT_EVERY_MS = 10_000
-"""How often the overview re-reads the per-minute throughput of every queue."""
+SEARCH_PAGE = 500
+"""Jobs one search step reads: one script call, at most 506 commands."""
 
 
 @dataclass(frozen=True)
@@ -57,16 +57,18 @@ class QueueSummary:
     name: str
     counts: dict[str, int]
     paused: bool
-    per_minute: list[int]
-    """Jobs finished per minute over the last hour, oldest first."""
     workers: int
     """Live workers serving it."""
+    rates: QueueRates | None = None
+    """Finished per second, backlog trend and oldest wait now (None until two readings)."""
 
 
 @dataclass(frozen=True)
 class Overview:
     queues: list[QueueSummary]
     workers: list[WorkerInfo]
+    total: QueueRates | None = None
+    """The rates summed over every queue."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,27 @@ class JobPage:
     """For delayed jobs: when each runs."""
     scanned: int | None = None
     """For a name filter: how many jobs were looked at (None: no filter)."""
+
+
+@dataclass(frozen=True)
+class SearchStep:
+    """What one step of a search found."""
+
+    matches: list[Job]
+    read: int
+    """Jobs read (fewer than SEARCH_PAGE: the end of the state)."""
+    due_ms: dict[str, int] = field(default_factory=dict)
+
+
+def _contains(job: Job, needle: str) -> bool:
+    """Whether the job's name, id or data (as compact JSON) contain ``needle`` (casefolded)."""
+    if needle in job.name.casefold() or needle in job.id.casefold():
+        return True
+    try:
+        data = job.data if isinstance(job.data, str) else dumps(job.data)
+    except InvalidJobError:
+        data = str(job.data)
+    return needle in data.casefold()
 
 
 @dataclass(frozen=True)
@@ -107,8 +130,9 @@ class Backend:
         # once and say so; its own refresh loop does the reconnecting.
         self.redis: Redis = connect(url, retries=1, socket_connect_timeout=2, socket_timeout=10)
         self._queues: dict[str, Queue] = {}
-        self._throughput: dict[str, list[int]] = {}
-        self._throughput_read_ms = 0
+        self.rates = RateTracker()
+        self._clock_offset_ms = 0
+        """The server's clock minus this machine's, as last measured."""
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -129,17 +153,15 @@ class Backend:
     async def overview(self, now_ms: int) -> Overview:
         stats = await all_queue_stats(self.redis, self.prefix)
         names = sorted(stats)
-        # Per-minute counts change once a minute: read them every THROUGHPUT_EVERY_MS only.
-        if (
-            now_ms - self._throughput_read_ms >= THROUGHPUT_EVERY_MS
-            or now_ms // 60_000 != self._throughput_read_ms // 60_000
-            or set(names) - set(self._throughput)
-        ):
-            self._throughput = await recent_throughput(
-                self.redis, names, now_ms, prefix=self.prefix
-            )
-            self._throughput_read_ms = now_ms
-        throughput = self._throughput
+        readings, self._clock_offset_ms = await read_queues(
+            self.redis,
+            {name: int(stats[name]["waiting"]) for name in names},
+            self.prefix,
+            self._clock_offset_ms,
+        )
+        for name, reading in readings.items():
+            self.rates.add(name, reading)
+        self.rates.forget_others(set(names))
         workers = await list_workers(self.redis, self.prefix)
         live = [w for w in workers if not w.is_silent(now_ms)]
         queues = [
@@ -147,12 +169,18 @@ class Backend:
                 name=name,
                 counts={k: v for k, v in stats[name].items() if k != "paused"},
                 paused=bool(stats[name]["paused"]),
-                per_minute=throughput.get(name, []),
                 workers=sum(1 for w in live if name in w.queues),
+                rates=self.rates.rates(name),
             )
             for name in names
         ]
-        return Overview(queues=queues, workers=workers)
+        known = [q.rates for q in queues if q.rates is not None]
+        total = total_rates(known) if len(known) == len(queues) else None
+        return Overview(queues=queues, workers=workers, total=total)
+
+    async def failures(self, name: str) -> FailureReport:
+        """The newest failed jobs of ``name``, grouped by error."""
+        return await group_failures(self.redis, name, self.prefix)
 
     async def workers(self) -> list[WorkerInfo]:
         return await list_workers(self.redis, self.prefix)
@@ -181,33 +209,21 @@ class Backend:
         due = await self._due(name, state, jobs)
         return JobPage(state=state, total=total, start=start, jobs=jobs, due_ms=due)
 
-    async def find(
-        self, name: str, state: str, text: str, size: int, total: int, reverse: bool = False
-    ) -> JobPage:
-        """Jobs of ``state`` whose id is ``text`` or whose name contains it, looking at
-        no more than NAME_FILTER_SCAN jobs (page by page on the server)."""
-        queue = self.queue(name)
+    async def search_step(
+        self, name: str, state: str, text: str, start: int, total: int, reverse: bool = False
+    ) -> SearchStep:
+        """One bounded step of a search through ``state``: the SEARCH_PAGE jobs from rank
+        ``start`` (one script call), those whose name, id or data contain ``text``."""
+        window = await self.page(name, state, start, SEARCH_PAGE, total, reverse)
         needle = text.casefold()
-        found: list[Job] = []
-        seen: set[str] = set()
-        exact = await queue.get_job(text)
-        if exact is not None and exact.state == state:
-            found.append(exact)
-            seen.add(exact.id)
-        scanned = 0
-        while scanned < min(total, NAME_FILTER_SCAN) and len(found) < size:
-            window = await self.page(name, state, scanned, SCAN_PAGE, total, reverse)
-            if not window.jobs:
-                break
-            scanned += len(window.jobs)
-            for job in window.jobs:
-                if job.id not in seen and (needle in job.name.casefold() or needle == job.id):
-                    found.append(job)
-                    seen.add(job.id)
-        due = await self._due(name, state, found)
-        return JobPage(
-            state=state, total=total, start=0, jobs=found[:size], due_ms=due, scanned=scanned
-        )
+        matches = [job for job in window.jobs if _contains(job, needle)]
+        due = await self._due(name, state, matches)
+        return SearchStep(matches=matches, read=len(window.jobs), due_ms=due)
+
+    async def exact_job(self, name: str, state: str, job_id: str) -> Job | None:
+        """The job with this id, if it is in ``state`` (a search shows it first)."""
+        job = await self.queue(name).get_job(job_id)
+        return job if job is not None and job.state == state else None
 
     async def _due(self, name: str, state: str, jobs: list[Job]) -> dict[str, int]:
         if state != "delayed" or not jobs:

@@ -96,6 +96,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("queue", "p", "pause or resume the queue"),
     ("queue", "d", "drain: remove waiting and delayed jobs (asks first)"),
     ("queue", "R", "retry every failed job (asks first)"),
+    ("queue", "E", "top errors: failed jobs grouped by error"),
     ("queue", "c", "clean completed or failed jobs (asks first)"),
     ("queue screen", "tab / shift+tab", "next / previous state"),
     ("queue screen", "/", "filter by job name or id (esc clears)"),
@@ -113,6 +114,8 @@ KEYS: list[tuple[str, str, str]] = [
     ("events", "t / T", "next / previous event type (or all)"),
     ("events", "space", "pause or resume the stream"),
     ("schedules", "delete", "remove the schedule (asks first)"),
+    ("errors", "r / delete", "retry / delete every job of the group (asks, says how many)"),
+    ("errors", "enter", "open the group's newest job"),
 ]
 
 

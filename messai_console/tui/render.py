@@ -153,6 +153,22 @@ def ago(then_ms: int | None, now_ms: int) -> str:
     return duration(now_ms - then_ms) + " ago"
 
 
+def rough_duration(ms: float) -> str:
+    """:func:`duration` to the minute (``<1m``, ``14m``, ``2h10m``, ``3d4h``), for table
+    cells: a column of them changes once a minute, not every row every second."""
+    if ms < 60_000:
+        return "<1m"
+    if ms < 3_600_000:
+        return f"{int(ms // 60_000)}m"
+    return duration(ms)
+
+
+def rough_ago(then_ms: int | None, now_ms: int) -> str:
+    if not then_ms:
+        return "-"
+    return rough_duration(now_ms - then_ms) + " ago"
+
+
 def clock_time(epoch_ms: int | None, utc: bool = False) -> str:
     """``14:02:03`` (local time, or UTC) for a timestamp within a day, else the date too."""
     if not epoch_ms:
@@ -164,6 +180,28 @@ def clock_time(epoch_ms: int | None, utc: bool = False) -> str:
 def count(value: int) -> Text:
     """A count, dimmed when zero."""
     return Text(f"{value:,}", style="dim" if value == 0 else "", justify="right")
+
+
+def per_second(value: float | None, style: str = "") -> Text:
+    """A rate: ``0``, ``4.2``, ``41,234`` (one decimal below ten); ``-`` when unknown."""
+    if value is None:
+        return Text("-", style="dim", justify="right")
+    if value == 0:
+        return Text("0", style="dim", justify="right")
+    shown = f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+    return Text(shown, style=style, justify="right")
+
+
+def backlog_trend(per_s: float | None) -> Text:
+    """``↓1,234`` (shrinking, green), ``↑56`` (growing, yellow), ``0``, or ``-``."""
+    if per_s is None:
+        return Text("-", style="dim", justify="right")
+    if abs(per_s) < 0.05:
+        return Text("0", style="dim", justify="right")
+    arrow, style = ("↓", "green") if per_s < 0 else ("↑", "yellow")
+    size = abs(per_s)
+    shown = f"{size:.1f}" if size < 10 else f"{size:,.0f}"
+    return Text(arrow + shown, style=style, justify="right")
 
 
 def human_bytes(value: int) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import random
+import re
 import sys
 import tempfile
 import time
@@ -18,12 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
+
 from engine import BulkJob, JobContext, Queue, Scheduler, Schedules, Worker, parse_spec
 from engine.connection import connect
 from messai_console.embedded import start_server
 from messai_console.jobs.scheduled import init_scheduled_jobs
 from messai_console.tui import make_app
 from messai_console.tui.app import ConsoleApp
+from messai_console.tui.screens.errors import ErrorsScreen
 from messai_console.tui.screens.events import EventsScreen
 from messai_console.tui.screens.job import JobScreen
 from messai_console.tui.screens.metrics import MetricsScreen
@@ -205,6 +210,16 @@ async def capture(url: str, out: Path) -> list[Path]:
         await settle()
         save("queue-failed")
 
+        await pilot.press("E")
+        await _until(lambda: isinstance(app.screen, ErrorsScreen), "the errors screen")
+        errors = app.screen
+        assert isinstance(errors, ErrorsScreen)
+        await _until(lambda: errors.table.row_count > 0, "errors")
+        await settle()
+        save("errors")
+        await pilot.press("escape")
+        await _until(lambda: app.screen is queue_screen, "the queue again")
+
         await pilot.press("enter")
         await _until(lambda: isinstance(app.screen, JobScreen), "the job screen")
         job_screen = app.screen
@@ -258,6 +273,29 @@ async def capture(url: str, out: Path) -> list[Path]:
     return saved
 
 
+SVG_FONT = "font-family: Fira Code, monospace"
+"""What Rich's SVG export asks for (browsers find a monospace font from it)."""
+PNG_FONT = "DejaVu Sans Mono, monospace"
+TEXT_RUN = re.compile(
+    r'(<text [^>]*?)x="([0-9.]+)"([^>]*?textLength="([0-9.]+)"[^>]*>)([^<]*)</text>'
+)
+"""A run of terminal text in Rich's SVG export: its x, its width and its content."""
+
+
+def _place_each_character(match: re.Match[str]) -> str:
+    head, x, rest, width, content = match.groups()
+    characters = html.unescape(content)
+    cells = cell_len(characters)
+    if cells <= 1:
+        return match.group(0)
+    cell = float(width) / cells
+    positions, at = [], float(x)
+    for character in characters:
+        positions.append(f"{at:.1f}")
+        at += cell * cell_len(character)
+    return f'{head}x="{" ".join(positions)}"{rest}{content}</text>'
+
+
 def to_png(svgs: list[Path]) -> list[Path]:
     """PNG copies, when cairosvg (and the cairo library) are installed."""
     try:
@@ -268,7 +306,14 @@ def to_png(svgs: list[Path]) -> list[Path]:
     pngs = []
     for svg in svgs:
         png = svg.with_suffix(".png")
-        cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=1600)
+        # cairo takes the first family of the list only, and without Fira Code falls
+        # back to a proportional font: spans then drift off their cells ("Queueml-
+        # training", gaps in the totals). Name a monospace font it has.
+        # cairosvg also ignores textLength, so a long run (a border) drifts off its
+        # cells: give every character its own x, as a terminal would place it.
+        text = TEXT_RUN.sub(_place_each_character, svg.read_text())
+        text = text.replace(SVG_FONT, f"font-family: {PNG_FONT}")
+        cairosvg.svg2png(bytestring=text.encode(), write_to=str(png), output_width=1600)
         pngs.append(png)
     return pngs
 

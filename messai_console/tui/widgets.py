@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable, Static
@@ -94,6 +95,9 @@ class StatusBar(Static):
         right.append(f"every {status.interval_s:g}s  ", style="dim")
         right.append(render.clock_time(status.now_ms), style="dim")
         width = max(self.size.width - 2, 40)
+        # The mode and the clock stay whole at the right: the title and the message
+        # give way (cut with an ellipsis), however long the message.
+        second.truncate(max(width - right.cell_len - 1, 1), overflow="ellipsis")
         pad = max(width - second.cell_len - right.cell_len, 1)
         second.append(" " * pad)
         second.append_text(right)
@@ -182,6 +186,16 @@ class KeyedTable(DataTable[Any]):
                 index = self.get_row_index(keep_cursor)
                 if index != self.cursor_row:
                     self.move_cursor(row=index, animate=False, scroll=False)
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        # DataTable measures new cells when idle and widens their columns, but keeps
+        # the lines it drew before at the old widths (cut cells, a detached border):
+        # drop them when the measuring may have changed a width.
+        measured = self._require_update_dimensions or bool(self._updated_cells)
+        await super()._on_idle(event)
+        if measured:
+            self._clear_caches()
+            self.refresh()
 
     def update_cell_if_present(self, key: str, column: str, value: Any) -> None:
         if key in self._rank:

@@ -27,6 +27,7 @@ from engine.keys import worker_key, worker_registry_key
 from engine.schedules import definition_prefix, due_key
 from messai_console.tui import make_app
 from messai_console.tui.app import ConsoleApp
+from messai_console.tui.screens.errors import ErrorsScreen
 from messai_console.tui.screens.events import EventsScreen
 from messai_console.tui.screens.job import JobScreen
 from messai_console.tui.screens.metrics import MetricsScreen
@@ -103,12 +104,16 @@ async def fixed_data(
         ]
     )
     delayed = await papers.add("extract_pdf", {"paper_id": "paper-200"}, delay_ms=3_600_000)
-    await emails.add_bulk([("send_email", {"to": f"user{n}@example.org"}) for n in range(5)])
+    mails = await emails.add_bulk(
+        [("send_email", {"to": f"user{n}@example.org"}) for n in range(5)]
+    )
     await emails.pause()
 
     # Pin every moving part to the frozen clock.
     for index, job_id in enumerate(waiting):
         await _pin_job(redis_client, papers, job_id, ts=NOW_MS - (index + 1) * MINUTE)
+    for index, job_id in enumerate(mails):
+        await _pin_job(redis_client, emails, job_id, ts=NOW_MS - 30_000 + index * 1_000)
     await _pin_job(redis_client, papers, delayed.id, ts=NOW_MS - 2 * MINUTE)
     await redis_client.zadd(papers.keys.delayed, {delayed.id: NOW_MS + 45 * MINUTE})
     for queue, ids, minutes in ((papers, done + failed, 5), (exports, exported, 20)):
@@ -263,6 +268,8 @@ async def test_snapshots_of_every_screen(redis_url: str, fixed_data: dict[str, s
     async with app.run_test(size=SIZE) as pilot:
         overview = await wait_for_screen(app, OverviewScreen)
         await wait_for_rows(overview.table, 3)
+        # The rates need two readings (no worker runs: they show nothing moving).
+        await await_until(lambda: overview.overview and overview.overview.total is not None)
         await _settled(app)
         await pilot.pause()
         check("overview", app.export_screenshot())
@@ -281,6 +288,15 @@ async def test_snapshots_of_every_screen(redis_url: str, fixed_data: dict[str, s
         await pilot.pause()
         check("queue-failed", app.export_screenshot())
 
+        await pilot.press("E")
+        errors = await wait_for_screen(app, ErrorsScreen)
+        await wait_for_rows(errors.table, 2)
+        await _settled(app)
+        await pilot.pause()
+        check("errors", app.export_screenshot())
+        await pilot.press("escape")
+        await wait_for_screen(app, QueueScreen)
+
         app.open_job(fixed_data["queue"], fixed_data["failed"])
         job_screen = await wait_for_screen(app, JobScreen)
         await await_until(lambda: job_screen.detail is not None)
@@ -298,6 +314,7 @@ async def test_snapshots_of_every_screen(redis_url: str, fixed_data: dict[str, s
         await pilot.press("escape", "e")
         events = await wait_for_screen(app, EventsScreen)
         await wait_for_rows(events.table, 7)
+        await _settled(app)
         await pilot.pause()
         check("events", app.export_screenshot())
 

@@ -23,6 +23,7 @@ class ConsoleScreen(Screen[None]):
     """A screen the app's refresh loop reloads."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+    _following = False
 
     @property
     def console(self) -> ConsoleApp:
@@ -35,6 +36,14 @@ class ConsoleScreen(Screen[None]):
     def now_ms(self) -> int:
         return self.console.now_ms()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys act on the current screen only, once mounted: keys of one read reach a
+        screen they pushed before its widgets exist, and one they popped (through the
+        focus it still holds) while its widgets go."""
+        if not (self.is_mounted and self.is_attached and self.is_current):
+            return False
+        return super().check_action(action, parameters)
+
     def on_mount(self) -> None:
         self.set_class(self.console.status.connected is False, "-stale")
 
@@ -45,6 +54,18 @@ class ConsoleScreen(Screen[None]):
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
             self.console.request_refresh()
+
+    def follow_once(self, names: list[str], on_event: Callable[[Event], None]) -> None:
+        """Start following ``names`` unless already: called from the first refresh, so a
+        screen that keys push and pop before it is ever shown reads no events."""
+        if not self._following:
+            self._following = True
+            self.run_worker(
+                self.follow_events(names, on_event),
+                group="follow",
+                exclusive=True,
+                exit_on_error=False,
+            )
 
     async def follow_events(
         self, names: list[str], on_event: Callable[[Event], None], since: str = "$"

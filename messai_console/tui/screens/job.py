@@ -75,12 +75,6 @@ class JobScreen(JobActions):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#job-body", VerticalScroll).focus()
-        self.run_worker(
-            self.follow_events([self.queue_name], self._on_event),
-            group="follow",
-            exclusive=True,
-            exit_on_error=False,
-        )
         self.console.request_refresh()
 
     @property
@@ -90,6 +84,7 @@ class JobScreen(JobActions):
     # -- data ---------------------------------------------------------------
 
     async def refresh_data(self) -> None:
+        self.follow_once([self.queue_name], self._on_event)
         detail = await self.backend.job(self.queue_name, self.job_id)
         if detail is None:
             self.gone = True

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
+from engine.rates import QueueRates
 from messai_console.tui import render
 from messai_console.tui.backend import Overview, QueueSummary
 from messai_console.tui.screens.actions import QueueActions
@@ -19,13 +20,21 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("state", "state"),
     ("waiting", "waiting"),
     ("active", "active"),
+    # What the queue does now, left of the totals: at 80 columns these stay in view.
+    ("done_rate", "done/s"),
+    ("failed_rate", "failed/s"),
+    ("backlog", "backlog/s"),
+    ("drain", "empty in"),
+    ("oldest", "oldest"),
     ("delayed", "delayed"),
     ("completed", "completed"),
     ("failed", "failed"),
-    ("per_minute", "jobs/min"),
-    ("last_hour", "last hour"),
-    ("workers", "workers"),
 )
+REFRESH_COMMANDS_PER_QUEUE = 8 + 8
+"""Redis commands a refresh costs per queue at most: its counts and paused flag, then
+(engine.rates) its finished counters (two HMGETs in a day's first minute, else one),
+the three ends of its waiting line and their creation times. Plus, per refresh,
+SMEMBERS, TIME and the worker registry, and one HGETALL per worker."""
 COUNTED = ("waiting", "active", "delayed", "completed", "failed")
 
 
@@ -38,6 +47,7 @@ class OverviewScreen(QueueActions):
         Binding("p", "pause", "Pause/resume"),
         Binding("d", "drain", "Drain"),
         Binding("R", "retry_all", "Retry failed"),
+        Binding("E", "errors", "Errors"),
         Binding("c", "clean", "Clean"),
         Binding("w", "app.workers", "Workers"),
         Binding("e", "app.events", "Events"),
@@ -81,27 +91,28 @@ class OverviewScreen(QueueActions):
 
     def _cells(self, queue: QueueSummary) -> tuple[Any, ...]:
         counts = queue.counts
-        state = (
-            Text("paused", style="bold yellow")
-            if queue.paused
-            else Text("running", style="green")
-            if queue.workers
-            else Text("no workers", style="dim")
-        )
-        last_minutes = queue.per_minute[-6:-1] or [0]
-        per_minute = sum(last_minutes) / len(last_minutes)
+        if queue.paused:
+            state = Text("paused", style="bold yellow")
+        elif queue.workers:
+            plural = "s" if queue.workers > 1 else ""
+            state = Text(f"{queue.workers} worker{plural}", style="green")
+        else:
+            state = Text("no workers", style="dim")
         failed = counts.get("failed", 0)
+        rates = queue.rates
         return (
             render.safe(queue.name, 40, style="bold"),
             state,
             render.count(counts.get("waiting", 0)),
             render.count(counts.get("active", 0)),
+            render.per_second(rates.completed_per_s if rates else None),
+            render.per_second(rates.failed_per_s if rates else None, style="bold red"),
+            render.backlog_trend(rates.backlog_per_s if rates else None),
+            _drain(rates),
+            _oldest(rates, self.now_ms()),
             render.count(counts.get("delayed", 0)),
             render.count(counts.get("completed", 0)),
             Text(f"{failed:,}", style="bold red" if failed else "dim", justify="right"),
-            Text(f"{per_minute:,.1f}", style="dim" if per_minute == 0 else "", justify="right"),
-            render.sparkline(queue.per_minute, 20),
-            render.count(queue.workers),
         )
 
     def _show_totals(self, overview: Overview) -> None:
@@ -124,6 +135,8 @@ class OverviewScreen(QueueActions):
         paused = sum(1 for q in overview.queues if q.paused)
         if paused:
             text.append(f"   {paused} paused", style="yellow")
+        text.append("\n")
+        text.append_text(_rates_line(overview.total, now))
         if not overview.queues:
             text.append(
                 "\nNo queues yet: add a job (messai-console job add …) or run the demo.",
@@ -159,6 +172,11 @@ class OverviewScreen(QueueActions):
         if name:
             self.drain(name)
 
+    def action_errors(self) -> None:
+        name = self._selected()
+        if name:
+            self.console.open_errors(name)
+
     def action_retry_all(self) -> None:
         name = self._selected()
         if name:
@@ -171,3 +189,47 @@ class OverviewScreen(QueueActions):
 
     def action_back(self) -> None:
         """The overview is the bottom screen: esc has nowhere to go."""
+
+
+def _drain(rates: QueueRates | None) -> Text:
+    """When nothing will wait, at the pace the backlog shrinks now."""
+    if rates is None or rates.waiting == 0:
+        return Text("-", style="dim", justify="right")
+    drain_s = rates.drain_s
+    if drain_s is None:
+        return Text("never", style="yellow", justify="right")
+    return Text(render.duration(drain_s * 1000), justify="right")
+
+
+def _oldest(rates: QueueRates | None, now_ms: int) -> Text:
+    wait_ms = rates.oldest_wait_ms(now_ms) if rates else None
+    if wait_ms is None:
+        return Text("-", style="dim", justify="right")
+    return Text(render.duration(wait_ms), justify="right")
+
+
+def _rates_line(total: QueueRates | None, now_ms: int) -> Text:
+    """Every queue together, now: finished per second, the backlog, the oldest wait."""
+    text = Text()
+    text.append("now ", style="bold")
+    if total is None:
+        text.append("measuring…", style="dim")
+        return text
+    text.append("done ")
+    text.append_text(render.per_second(total.completed_per_s, style="bold"))
+    text.append("/s   failed ")
+    text.append_text(render.per_second(total.failed_per_s, style="bold red"))
+    text.append("/s   backlog ")
+    text.append_text(render.backlog_trend(total.backlog_per_s))
+    text.append("/s")
+    drain_s = total.drain_s
+    if total.waiting and drain_s is not None:
+        text.append(f", empty in {render.duration(drain_s * 1000)}")
+    elif total.waiting:
+        text.append(", not shrinking", style="yellow")
+    wait_ms = total.oldest_wait_ms(now_ms)
+    if wait_ms is not None:
+        text.append("   oldest waiting ")
+        text.append(render.duration(wait_ms), style="bold")
+    text.append(f"   (last {total.window_ms / 1000:.0f}s)", style="dim")
+    return text

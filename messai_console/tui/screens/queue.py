@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -14,12 +16,19 @@ from engine.codec import loads
 from engine.events import Event
 from engine.job import Job
 from messai_console.tui import render
-from messai_console.tui.backend import JOB_STATES, JobPage
+from messai_console.tui.backend import CONNECTION_ERRORS, JOB_STATES, SEARCH_PAGE, JobPage
 from messai_console.tui.screens.actions import JobActions, QueueActions
 from messai_console.tui.widgets import KeyedTable, StatusBar
 
 PAGE_SIZE = 100
 """Rows per page: what one script call reads, whatever the size of the set."""
+SEARCH_STEP_GAP_S = 0.2
+"""Between two steps of a search (SEARCH_PAGE jobs each): at most 2,500 jobs, about
+2,530 commands, a second while a search runs."""
+REFRESH_COMMANDS = 8 + 1 + 6 + PAGE_SIZE
+"""Redis commands one refresh costs at most, those the script runs included: the counts
+and the paused flag, the page script, its range reads, and one hash read per job
+(while a search runs, its steps read instead: see SEARCH_STEP_GAP_S)."""
 
 COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "waiting": (("id", "id"), ("mark", " "), ("name", "name"), ("priority", "priority"),
@@ -56,6 +65,7 @@ class QueueScreen(QueueActions, JobActions):
         Binding("d", "drain", "Drain"),
         Binding("r", "retry", "Retry"),
         Binding("R", "retry_all", "Retry all", show=False),
+        Binding("E", "errors", "Errors"),
         Binding("x", "cancel_job", "Cancel"),
         Binding("delete", "remove", "Remove"),
         Binding("P", "promote", "Promote", show=False),
@@ -72,6 +82,8 @@ class QueueScreen(QueueActions, JobActions):
         """Rank of the page's first job."""
         self.reverse = False
         self.filter_text = ""
+        self.search: Search | None = None
+        """The search of ``filter_text`` through the current state, as far as it got."""
         self.counts: dict[str, Any] = {}
         self.page: JobPage | None = None
         self.marked: set[str] = set()
@@ -89,7 +101,10 @@ class QueueScreen(QueueActions, JobActions):
         yield Tabs(*[Tab(state, id=state) for state in JOB_STATES], active=self.state, id="states")
         yield Static(Text(""), id="page-info")
         yield KeyedTable(id="jobs")
-        yield Input(placeholder="filter: job name or id (enter applies, esc clears)", id="filter")
+        yield Input(
+            placeholder="search: text in the job's name, id or data (enter searches, esc clears)",
+            id="filter",
+        )
         yield Footer()
 
     @property
@@ -101,29 +116,23 @@ class QueueScreen(QueueActions, JobActions):
         self.query_one("#filter", Input).display = False
         self.table.set_columns(COLUMNS[self.state])
         self.table.focus()
-        self.run_worker(
-            self.follow_events([self.queue_name], self._on_event),
-            group="follow",
-            exclusive=True,
-            exit_on_error=False,
-        )
         self.console.request_refresh()
 
     # -- data ---------------------------------------------------------------
 
     async def refresh_data(self) -> None:
+        self.follow_once([self.queue_name], self._on_event)
         self.counts = await self.backend.counts(self.queue_name)
         total = int(self.counts.get(self.state, 0))
-        if self.start >= total and total > 0 and not self.filter_text:
+        if self.search is not None:
+            # The search's own steps read the jobs; a refresh only redraws them.
+            self._show_search()
+            return
+        if self.start >= total and total > 0:
             self.start = max((total - 1) // PAGE_SIZE * PAGE_SIZE, 0)
-        if self.filter_text:
-            page = await self.backend.find(
-                self.queue_name, self.state, self.filter_text, PAGE_SIZE, total, self.reverse
-            )
-        else:
-            page = await self.backend.page(
-                self.queue_name, self.state, self.start, PAGE_SIZE, total, self.reverse
-            )
+        page = await self.backend.page(
+            self.queue_name, self.state, self.start, PAGE_SIZE, total, self.reverse
+        )
         self.rows_loaded += len(page.jobs)
         self.page = page
         self.jobs = {job.id: job for job in page.jobs}
@@ -134,6 +143,8 @@ class QueueScreen(QueueActions, JobActions):
         page = self.page
         for state in JOB_STATES:
             label = f"{state} {int(self.counts.get(state, 0)):,}"
+            # Set every time: a tab re-centres its underline only when relabelled, and
+            # once, before the wider label is laid out.
             self.query_one(f"#{state}", Tab).label = label
         if page is None or page.state != self.state:
             return
@@ -145,10 +156,16 @@ class QueueScreen(QueueActions, JobActions):
         if self.counts.get("paused"):
             info.append(" PAUSED ", style="bold black on yellow")
             info.append(" ")
-        if page.scanned is not None:
-            info.append(f"{len(page.jobs):,} matching ", style="bold")
-            info.append_text(render.safe(self.filter_text, 40, style="bold cyan"))
-            info.append(f" among the first {page.scanned:,} of {page.total:,} (esc clears)")
+        search = self.search
+        if search is not None:
+            info.append(f"{len(search.found):,} matching ", style="bold")
+            info.append_text(render.safe(search.text, 40, style="bold cyan"))
+            info.append(f"  searched {search.searched:,} of {search.total:,}")
+            if search.running:
+                info.append("  searching…", style="bold yellow")
+            elif len(search.found) >= PAGE_SIZE:
+                info.append(f"  (the first {PAGE_SIZE})", style="dim")
+            info.append("  (esc clears)", style="dim")
         elif page.total == 0:
             info.append(f"no {self.state} jobs", style="dim")
         else:
@@ -170,7 +187,7 @@ class QueueScreen(QueueActions, JobActions):
             return (
                 *common,
                 Text(str(job.options.priority), justify="right"),
-                Text(render.ago(job.created_ms, now)),
+                Text(render.rough_ago(job.created_ms, now)),
                 attempts,
                 _data_preview(job.data),
             )
@@ -188,7 +205,7 @@ class QueueScreen(QueueActions, JobActions):
             due = page.due_ms.get(job.id)
             return (
                 *common,
-                Text(render.duration(due - now) if due else "-"),
+                Text(render.rough_duration(due - now) if due else "-"),
                 Text(render.clock_time(due), style="dim"),
                 attempts,
                 _data_preview(job.data),
@@ -196,14 +213,14 @@ class QueueScreen(QueueActions, JobActions):
         if self.state == "completed":
             return (
                 *common,
-                Text(render.ago(job.finished_ms, now)),
+                Text(render.rough_ago(job.finished_ms, now)),
                 Text(render.duration(job.run_time_ms or 0)),
                 attempts,
                 _data_preview(job.result),
             )
         error = render.first_line(job.error, 80)
         error.stylize("yellow" if job.cancelled else "red")
-        return (*common, Text(render.ago(job.finished_ms, now)), attempts, error)
+        return (*common, Text(render.rough_ago(job.finished_ms, now)), attempts, error)
 
     def _on_event(self, event: Event) -> None:
         """Progress shows at once; other changes of this queue refresh the page soon."""
@@ -225,13 +242,19 @@ class QueueScreen(QueueActions, JobActions):
         self.page = None
         self.table.set_columns(COLUMNS[state])
         self.query_one("#states", Tabs).active = state
+        if self.search is not None:
+            self._start_search(self.search.text)
         self.console.request_refresh()
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        """Follow the tab the tabs show now, not the one the message names: the message
+        of a key's switch can arrive after a later key moved on, and switching back to
+        it would post another, so two quick keys would chase each other forever."""
         event.stop()
-        if event.tab.id:
-            self._switch(event.tab.id)
-            self.table.focus()
+        active = event.tabs.active
+        if active in JOB_STATES:
+            self._switch(active)
+        self.table.focus()
 
     def action_next_tab(self) -> None:
         index = JOB_STATES.index(self.state)
@@ -243,7 +266,7 @@ class QueueScreen(QueueActions, JobActions):
 
     def on_key_table_edge(self, direction: int) -> None:
         total = int(self.counts.get(self.state, 0))
-        if self.filter_text:
+        if self.search is not None:
             return
         new_start = self.start + direction * PAGE_SIZE
         if new_start < 0 or new_start >= total:
@@ -271,6 +294,8 @@ class QueueScreen(QueueActions, JobActions):
     def action_flip_order(self) -> None:
         self.reverse = not self.reverse
         self.start = 0
+        if self.search is not None:
+            self._start_search(self.search.text)
         self.console.request_refresh()
 
     def action_filter(self) -> None:
@@ -282,8 +307,11 @@ class QueueScreen(QueueActions, JobActions):
         event.stop()
         self.filter_text = event.value.strip()
         self.start = 0
-        if not self.filter_text:
+        if self.filter_text:
+            self._start_search(self.filter_text)
+        else:
             event.input.display = False
+            self._stop_search()
         self.table.focus()
         self.console.request_refresh()
 
@@ -295,9 +323,73 @@ class QueueScreen(QueueActions, JobActions):
             self.table.focus()
             if self.filter_text:
                 self.filter_text = ""
+                self._stop_search()
                 self.console.request_refresh()
             return
         super().action_back()
+
+    # -- search -------------------------------------------------------------
+
+    def _start_search(self, text: str) -> None:
+        self.search = Search(text, state=self.state, total=int(self.counts.get(self.state, 0)))
+        self.marked.clear()
+        self.table.sync([])
+        self.run_worker(
+            self._search(self.search), group="search", exclusive=True, exit_on_error=False
+        )
+
+    def _stop_search(self) -> None:
+        self.workers.cancel_group(self, "search")
+        self.search = None
+        self.page = None
+        self.table.sync([])
+
+    async def _search(self, search: Search) -> None:
+        """Read the state SEARCH_PAGE jobs a step, SEARCH_STEP_GAP_S apart, until it is
+        all read or a page of matches is found: bounded work per step, and at most
+        SEARCH_PAGE / SEARCH_STEP_GAP_S jobs a second, however large the state."""
+        try:
+            exact = await self.backend.exact_job(self.queue_name, search.state, search.text)
+            if exact is not None:
+                search.add([exact], {})
+            while len(search.found) < PAGE_SIZE and search.searched < search.total:
+                step = await self.backend.search_step(
+                    self.queue_name,
+                    search.state,
+                    search.text,
+                    search.searched,
+                    search.total,
+                    self.reverse,
+                )
+                search.searched += step.read
+                search.add(step.matches, step.due_ms)
+                if self.search is search:
+                    self._show_search()
+                if step.read < SEARCH_PAGE:
+                    break
+                await asyncio.sleep(SEARCH_STEP_GAP_S)
+        except CONNECTION_ERRORS as exc:
+            self.console.mark_disconnected(exc)
+        finally:
+            search.running = False
+            if self.search is search and self.is_mounted:
+                self._show_search()
+
+    def _show_search(self) -> None:
+        search = self.search
+        if search is None or search.state != self.state or not self.is_mounted:
+            return
+        self.page = JobPage(
+            state=search.state,
+            total=search.total,
+            start=0,
+            jobs=search.found[:PAGE_SIZE],
+            due_ms=search.due_ms,
+            scanned=search.searched,
+        )
+        self.jobs = {job.id: job for job in self.page.jobs}
+        self.marked &= set(self.jobs)
+        self._show()
 
     def action_mark(self) -> None:
         key = self.table.cursor_key
@@ -340,6 +432,9 @@ class QueueScreen(QueueActions, JobActions):
     def action_drain(self) -> None:
         self.drain(self.queue_name)
 
+    def action_errors(self) -> None:
+        self.console.open_errors(self.queue_name)
+
     def action_retry_all(self) -> None:
         self.retry_all_failed(self.queue_name)
 
@@ -365,6 +460,28 @@ class QueueScreen(QueueActions, JobActions):
         ids = self._targets()
         if ids:
             self.promote_jobs(self.queue_name, ids, self._clear_marks)
+
+
+@dataclass
+class Search:
+    """A search of one state: what it looks for, how far it read, what it found."""
+
+    text: str
+    state: str
+    total: int
+    """Jobs in the state when the search began."""
+    searched: int = 0
+    running: bool = True
+    found: list[Job] = field(default_factory=list)
+    due_ms: dict[str, int] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+
+    def add(self, jobs: list[Job], due_ms: dict[str, int]) -> None:
+        for job in jobs:
+            if job.id not in self.seen:  # ranks shift while jobs move: a job may come twice
+                self.seen.add(job.id)
+                self.found.append(job)
+        self.due_ms.update(due_ms)
 
 
 def _data_preview(value: Any) -> Text:
