@@ -41,6 +41,35 @@ SCRIPT_KEY_NAMES: tuple[str, ...] = (*_SCRIPT_KEY_SUFFIXES, "registry", "sweep")
 headers use in ``Writes:`` (``lua/includes/common.lua`` lists them too)."""
 
 
+JOB_KEY_SUFFIXES: tuple[str, ...] = ("logs", "deps", "results")
+"""The keys a job has beside its hash, ``job:<id>:<suffix>`` (copied in
+``lua/includes/add_job.lua``): a custom job id ending in ``:<suffix>`` would
+name another job's key, so none may."""
+
+MAX_JOB_ID_BYTES = 256
+"""Longest custom job id, in bytes of UTF-8."""
+
+
+def job_id_problem(job_id: str) -> str | None:
+    """Why ``job_id`` cannot be a custom job id, or None if it can.
+
+    Refused: ids that could name another job's key (ending in ``:logs``,
+    ``:deps``, ``:results``), that could be a generated id (only digits),
+    empty or longer than :data:`MAX_JOB_ID_BYTES` bytes, with
+    whitespace, control characters or braces. ``lua/includes/add_job.lua``
+    refuses the same ids, for producers of other versions."""
+    if not job_id or len(job_id.encode()) > MAX_JOB_ID_BYTES:
+        return f"must be 1 to {MAX_JOB_ID_BYTES} bytes"
+    if job_id.isascii() and job_id.isdigit():
+        return "only digits: generated ids are numbers"
+    if any(ch.isspace() or ch in "{}" or not ch.isprintable() for ch in job_id):
+        return "no whitespace, braces or control characters"
+    suffix = job_id.rpartition(":")[2]
+    if ":" in job_id and suffix in JOB_KEY_SUFFIXES:
+        return f"ends in ':{suffix}', which names another job's {suffix} key"
+    return None
+
+
 def validate_queue_name(name: str) -> str:
     """Return ``name`` if it can be a queue name, else raise ValueError."""
     if not name or len(name) > 200:

@@ -5,9 +5,17 @@ from __future__ import annotations
 import random
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.errors import InvalidJobError
+from engine.keys import job_id_problem
 
 MAX_PRIORITY = 1_048_575
 """Priorities run from 0 (first) to MAX_PRIORITY (last)."""
@@ -82,8 +90,10 @@ class JobOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    job_id: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s{}]+$")] | None = None
-    """Adding a job whose id exists returns the existing job. No spaces or braces."""
+    job_id: str | None = None
+    """Adding a job whose id exists returns the existing job. Refused: ids
+    that could name another job's key or a generated id (see
+    :func:`engine.keys.job_id_problem`)."""
     priority: Annotated[int, Field(ge=0, le=MAX_PRIORITY)] = DEFAULT_PRIORITY
     lifo: bool = False
     delay_ms: Annotated[int, Field(ge=0)] = 0
@@ -95,6 +105,15 @@ class JobOptions(BaseModel):
     remove_on_fail: bool | Annotated[int, Field(ge=0)] | Keep | None = None
     keep_logs: Annotated[int, Field(ge=0)] = 1000
     """Log lines kept per job (0 keeps all)."""
+
+    @field_validator("job_id")
+    @classmethod
+    def _safe_job_id(cls, job_id: str | None) -> str | None:
+        if job_id is not None:
+            problem = job_id_problem(job_id)
+            if problem:
+                raise ValueError(f"job id {job_id!r}: {problem}")
+        return job_id
 
     @model_validator(mode="before")
     @classmethod

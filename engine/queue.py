@@ -385,6 +385,8 @@ class Queue:
             return JobNotFoundError(self.name, job_id)
         if refusal.reason == "active":
             return InvalidStateError(f"job {job_id!r} is running; cancel it instead of removing it")
+        if refusal.reason == "corrupt":
+            return InvalidStateError(f"cannot {action} job {job_id!r}: {refusal.detail}")
         if refusal.reason == "finished":
             return InvalidStateError(f"job {job_id!r} has already finished; nothing to {action}")
         if refusal.detail:

@@ -151,7 +151,7 @@ class RetryRequest(Request):
     with fresh attempts."""
 
     SCRIPT: ClassVar[str] = "retry"
-    EMITS: ClassVar[tuple[str, ...]] = ("job:retried", "job:pending")
+    EMITS: ClassVar[tuple[str, ...]] = ("job:retried", "job:pending", "job:failed")
     WRITES: ClassVar[tuple[str, ...]] = (
         "failed",
         "pending",
@@ -241,14 +241,16 @@ class PromoteRequest(Request):
     """Move a delayed job to waiting now."""
 
     SCRIPT: ClassVar[str] = "promote"
-    EMITS: ClassVar[tuple[str, ...]] = ("job:waiting",)
+    EMITS: ClassVar[tuple[str, ...]] = ("job:waiting", "job:failed")
     WRITES: ClassVar[tuple[str, ...]] = (
         "delayed",
         "waiting",
         "waiting:list",
+        "failed",
         "seq",
         "marker",
         "events",
+        "job",
     )
 
     job_id: str

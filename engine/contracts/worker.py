@@ -78,12 +78,13 @@ class FetchRequest(Request):
     """Lease up to ``want`` jobs (promoting due delayed ones first)."""
 
     SCRIPT: ClassVar[str] = "fetch"
-    EMITS: ClassVar[tuple[str, ...]] = ("job:waiting", "job:active")
+    EMITS: ClassVar[tuple[str, ...]] = ("job:waiting", "job:active", "job:failed")
     WRITES: ClassVar[tuple[str, ...]] = (
         "delayed",
         "waiting",
         "waiting:list",
         "active",
+        "failed",
         "limiter",
         "marker",
         "events",

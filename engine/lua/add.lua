@@ -10,10 +10,16 @@
   ARGV[+] jobs * (job_id, name, data, options, priority, lifo, delay_ms)
           job_id "" takes the next number of the sequence; data JSON;
           options JSON ("" when default); lifo "1" or ""
-  Returns: a flat list, per job: id, created (1 new, 0 the id existed already)
+  Returns: a flat list, per job: id, created (1 new, 0 the id existed already);
+    error "bad-id:<index>:<why>" (index from 1) and nothing written when a
+    custom id could name another key (job_id_problem)
   Emits: job:added
   Writes: seq, job, waiting, waiting:list, delayed, events, marker, registry
 ]]
+for i = 0, tonumber(ARGV[3]) - 1 do
+  local problem = job_id_problem(ARGV[4 + i * 7])
+  if problem then return redis.error_reply("bad-id:" .. (i + 1) .. ":" .. problem) end
+end
 local now = now_ms()
 local stamp = now_stamp()
 local queue_name = ARGV[2]

@@ -9,11 +9,17 @@
           dependencies: how many jobs of this graph it waits for;
           dependents: "" or "<index>:<mode>,..." (index from 1 into this
           graph's jobs, mode fail|ignore): the jobs that wait for it
-  Returns: a flat list, per job: queue, id, created (1 new, 0 the id existed)
+  Returns: a flat list, per job: queue, id, created (1 new, 0 the id existed);
+    error "bad-id:<index>:<why>" and nothing written when a custom id could
+    name another key (job_id_problem)
   Emits: job:added (on each job's queue)
   Writes: seq, job, deps, waiting, waiting:list, delayed, pending, events, marker, registry
 ]]
 local STRIDE = 10
+for i = 1, tonumber(ARGV[2]) do
+  local problem = job_id_problem(ARGV[3 + (i - 1) * STRIDE + 1])
+  if problem then return redis.error_reply("bad-id:" .. i .. ":" .. problem) end
+end
 local now = now_ms()
 local stamp = now_stamp()
 local count = tonumber(ARGV[2])

@@ -9,7 +9,8 @@
   ARGV[2] job_id
   ARGV[3] cancel_channel  where workers listen for cancellations
   Returns: "removed" or "requested"; error "missing" (no such job) or
-  "finished" (it completed or failed already)
+  "finished" (it completed or failed already), "corrupt:<error>" (an active
+  job whose keys are corrupt: its worker fails it)
   Emits: job:cancelled, job:cancel-requested, job:failed, job:waiting
   Writes: waiting, waiting:list, delayed, pending, failed, seq, job, logs, deps, results, events, marker
 ]]
@@ -21,13 +22,15 @@ if not state then
 end
 if state == "completed" or state == "failed" then return redis.error_reply("finished") end
 if state == "active" then
+  local problem = check_keys(job_key(id))
+  if problem then return redis.error_reply("corrupt:corrupt job: " .. problem) end
   redis.call("HSET", job_key(id), JF.CANCELLED, "1")
   redis.call("PUBLISH", cancel_channel, id)
   emit("job:cancel-requested", id)
   return "requested"
 end
 leave_state(state, id)
-if redis.call("HGET", job_key(id), JF.HAS_DEPENDENTS) then
+if not check_keys(job_key(id)) and redis.call("HGET", job_key(id), JF.HAS_DEPENDENTS) then
   release_dependents(now_ms(), prefix, id, nil, "cancelled before it ran")
 end
 delete_job(id)

@@ -25,7 +25,7 @@ local token, start_now = ARGV[5], tonumber(ARGV[6])
 local at = 8
 for _ = 1, tonumber(ARGV[7]) do
   local jk = job_key(ARGV[at])
-  if redis.call("HGET", jk, JF.TOKEN) == ARGV[at + 1] then
+  if redis.pcall("HGET", jk, JF.TOKEN) == ARGV[at + 1] then -- pcall: a corrupt key fails in finish_job
     redis.call("HSET", jk, JF.RESERVED, "0") -- it runs: a stall from now on counts
   end
   at = at + 2

@@ -11,7 +11,8 @@
   ARGV[6] ids           number of job ids that follow
   ARGV[+] ids * (id)
   Returns: a flat list, per job that exists: id, state ("unknown": a hash
-  in no state), then its hash as a nested field/value list; error
+  in no state), then its hash as a nested field/value list (a corrupt
+  job's ends with JF.ERROR "corrupt job: <what>"); error
   "bad-state:<state>"
   Emits: nothing
   Writes: nothing
@@ -39,7 +40,32 @@ else
 end
 local result = {}
 for i = 1, #ids do
-  local fields = redis.call("HGETALL", job_key(ids[i]))
+  local jk = job_key(ids[i])
+  local kind = redis.call("TYPE", jk)["ok"]
+  local problem = kind ~= "none" and check_job(jk)
+  local fields = {}
+  if problem and kind == "hash" then
+    -- what can be shown: the fields but integers that are not, then the
+    -- error (unless it failed as corrupt already, with the first one found)
+    local integer = {}
+    for f = 1, #INTEGER_FIELDS do integer[INTEGER_FIELDS[f]] = true end
+    local stored = redis.call("HGETALL", jk)
+    for f = 1, #stored, 2 do
+      if not integer[stored[f]] or string.find(stored[f + 1], "^%-?%d+$") then
+        fields[#fields + 1] = stored[f]
+        fields[#fields + 1] = stored[f + 1]
+      end
+    end
+    local failed_as_corrupt = string.find(redis.call("HGET", jk, JF.ERROR) or "", "^corrupt job: ")
+    if not failed_as_corrupt then
+      fields[#fields + 1] = JF.ERROR
+      fields[#fields + 1] = "corrupt job: " .. problem
+    end
+  elseif problem then
+    fields = {JF.ERROR, "corrupt job: " .. problem}
+  elseif kind == "hash" then
+    fields = redis.call("HGETALL", jk)
+  end
   if #fields > 0 then
     result[#result + 1] = ids[i]
     result[#result + 1] = states[i]

@@ -17,7 +17,8 @@ local lost, cancel = {}, {}
 local at = 4
 for _ = 1, tonumber(ARGV[3]) do
   local id, token = ARGV[at], ARGV[at + 1]
-  local fields = redis.call("HMGET", job_key(id), JF.TOKEN, JF.CANCELLED)
+  -- pcall: a key of another type (a corrupt job) is lost to this worker
+  local fields = redis.pcall("HMGET", job_key(id), JF.TOKEN, JF.CANCELLED)
   if fields[1] == token and redis.call("ZSCORE", active_key, id) then
     redis.call("ZADD", active_key, "XX", deadline, id)
     if fields[2] then cancel[#cancel + 1] = id end

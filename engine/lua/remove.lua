@@ -19,7 +19,7 @@ if not state then
 end
 if state == "active" then return redis.error_reply("active") end
 leave_state(state, id)
-if (state == "waiting" or state == "delayed" or state == "pending") and redis.call("HGET", job_key(id), JF.HAS_DEPENDENTS) then
+if (state == "waiting" or state == "delayed" or state == "pending") and not check_keys(job_key(id)) and redis.call("HGET", job_key(id), JF.HAS_DEPENDENTS) then
   release_dependents(now_ms(), prefix, id, nil, "removed before it ran")
 end
 delete_job(id)

@@ -8,12 +8,19 @@
   ARGV[2] job_id  "" retries the oldest `page` failed jobs
   ARGV[3] page    how many, when job_id is ""
   Returns: the number of jobs retried; error "missing" or
-  "not-failed:<state>" for a single id
-  Emits: job:retried, job:pending
+  "not-failed:<state>" or "corrupt:<error>" (it stays failed) for a single id
+  Emits: job:retried, job:pending, job:failed
   Writes: failed, pending, waiting, waiting:list, seq, marker, job, logs, events
 ]]
+-- A job whose keys are corrupt (check_keys) stays failed, with the error
+-- and the newest score (a page of retries does not meet it again): false.
 local function retry_one(id)
   local jk = job_key(id)
+  local problem = check_keys(jk)
+  if problem then
+    fail_corrupt(id, problem, now_ms())
+    return false
+  end
   redis.call("ZREM", failed_key, id)
   local err = redis.call("HGET", jk, JF.ERROR)
   if err then append_log(id, "[retried] after: " .. err, 0) end
@@ -29,6 +36,7 @@ local function retry_one(id)
   end
   emit("job:retried", id)
   if redis.call("HGET", jk, JF.HAS_DEPENDENTS) then revive_dependents(prefix, id) end
+  return true
 end
 
 local id, page = ARGV[2], tonumber(ARGV[3])
@@ -37,9 +45,12 @@ if id ~= "" then
     if redis.call("EXISTS", job_key(id)) == 0 then return redis.error_reply("missing") end
     return redis.error_reply("not-failed:" .. (state_of(id) or "unknown"))
   end
-  retry_one(id)
+  if not retry_one(id) then return redis.error_reply("corrupt:" .. redis.call("HGET", job_key(id), JF.ERROR)) end
   return 1
 end
 local ids = redis.call("ZRANGE", failed_key, 0, page - 1)
-for i = 1, #ids do retry_one(ids[i]) end
-return #ids
+local retried = 0
+for i = 1, #ids do
+  if retry_one(ids[i]) then retried = retried + 1 end
+end
+return retried

@@ -26,6 +26,7 @@ local now = now_ms()
 local max_stalled = tonumber(ARGV[3])
 local expired = redis.call("ZRANGEBYSCORE", active_key, "-inf", now - 1, "LIMIT", 0, STALL_LIMIT)
 local requeued, failed = 0, 0
+expired, failed = sound_jobs(expired, now, "active") -- the others fail (corrupt)
 for i = 1, #expired do
   local id = expired[i]
   local jk = job_key(id)

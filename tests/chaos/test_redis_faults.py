@@ -111,13 +111,6 @@ async def test_out_of_memory_reached_and_freed(chaos: Chaos, scale: Scale) -> No
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DeliveryViolation,
-    reason="issue 12: corrupt job hashes are lost instead of failed, and healthy jobs "
-    "fetched or finished with them vanish or stay stranded in active (WRONGTYPE aborts "
-    "a script midway; a non-integer att kills the worker)",
-)
 async def test_corrupt_job_hashes(chaos: Chaos, scale: Scale) -> None:
     chaos.start_redis()
     ids = await chaos.add_work(scale.jobs)

@@ -333,6 +333,7 @@ EXPECTED_COPIES = {
     "FIFO_BASE",
     "EVENTS_MAXLEN",
     "METRICS_TTL_S",
+    "MAX_JOB_ID_BYTES",
 }
 
 
@@ -354,6 +355,17 @@ def test_lua_copies_equal_their_python_source(copy: tuple[str, str, str, str, st
 
 def test_every_known_copy_names_its_source() -> None:
     assert {copy[1] for copy in _copies()} >= EXPECTED_COPIES
+
+
+def test_job_key_suffixes_mirror_keys_py() -> None:
+    from engine.keys import JOB_KEY_SUFFIXES
+
+    source = lua_scan.read_lua("includes/add_job.lua")
+    table = re.search(r"local JOB_KEY_SUFFIXES = \{(.*?)\}", source)
+    assert table and set(re.findall(r"(\w+) = true", table.group(1))) == set(JOB_KEY_SUFFIXES)
+    # and every per-job key that delete_job removes is among them
+    deleted = re.findall(r'jk \.\. ":(\w+)"', lua_scan.read_lua("includes/common.lua"))
+    assert set(deleted) == set(JOB_KEY_SUFFIXES)
 
 
 def test_waiting_scores_stay_exact() -> None:

@@ -16,7 +16,26 @@
   this call began the queue's sequence: its first job since the queue was
   created or obliterated (obliterate deletes the sequence).
   Emits: job:added (with state waiting, delayed or pending).
+  job_id_problem(id) says why a custom id is refused (engine/keys.py
+  job_id_problem): the scripts check every id before their first write.
 ]]
+local MAX_JOB_ID_BYTES = 256 -- engine/keys.py MAX_JOB_ID_BYTES
+local JOB_KEY_SUFFIXES = {logs = true, deps = true, results = true} -- engine/keys.py JOB_KEY_SUFFIXES
+
+-- Why `id` cannot be a custom job id (it could name another job's key or
+-- a generated id), or nil; "" asks for a generated id.
+local function job_id_problem(id)
+  if id == "" then return nil end
+  if #id > MAX_JOB_ID_BYTES then return "longer than " .. MAX_JOB_ID_BYTES .. " bytes" end
+  if string.find(id, "^%d+$") then return "only digits: generated ids are numbers" end
+  if string.find(id, "[%s%c{}]") then return "no whitespace, braces or control characters" end
+  local suffix = string.match(id, ":([^:]*)$")
+  if suffix and JOB_KEY_SUFFIXES[suffix] then
+    return "ends in ':" .. suffix .. "', which names another job's " .. suffix .. " key"
+  end
+  return nil
+end
+
 local function new_waiting_batch()
   return {zset = {}, tail = {}, head = {}}
 end

@@ -298,3 +298,68 @@ local function append_log(id, line, keep)
     redis.call("LTRIM", lk, -keep, -1)
   end
 end
+
+-- Corrupt jobs. A Lua error keeps the writes made before it, so a script
+-- checks each job it touches before its first write for it, and a job whose
+-- stored data is corrupt is failed on its own while the others go on.
+
+-- Why the keys of the job at `jk` cannot be used (its hash or its log list
+-- holds another type), or nil. Reads only.
+local function check_keys(jk)
+  local kind = redis.call("TYPE", jk)["ok"]
+  if kind ~= "hash" and kind ~= "none" then return "its key holds a " .. kind .. ", not a hash" end
+  kind = redis.call("TYPE", jk .. ":logs")["ok"]
+  if kind ~= "list" and kind ~= "none" then return "its log key holds a " .. kind .. ", not a list" end
+  return nil
+end
+
+local INTEGER_FIELDS = {JF.ATTEMPTS, JF.STALLS, JF.MANUAL_RETRIES, JF.PRIORITY, JF.DEPENDENCIES}
+
+-- Why the job at `jk` cannot run (check_keys, no hash, no name, an integer
+-- field that is not one), or nil. Reads only.
+local function check_job(jk)
+  local problem = check_keys(jk)
+  if problem then return problem end
+  local fields = redis.call("HMGET", jk, JF.NAME, unpack(INTEGER_FIELDS))
+  if not fields[1] then
+    if redis.call("EXISTS", jk) == 0 then return "its hash is missing" end
+    return "no name (field " .. JF.NAME .. ")"
+  end
+  for i = 1, #INTEGER_FIELDS do
+    local value = fields[i + 1]
+    if value and not string.find(value, "^%-?%d+$") then
+      return "field " .. INTEGER_FIELDS[i] .. " is not an integer: " .. string.sub(value, 1, 40)
+    end
+  end
+  return nil
+end
+
+-- Puts a corrupt job into `failed` with the error "corrupt job: <problem>";
+-- the caller has taken it out of its state. A key of another type is
+-- replaced by a hash holding the error, so that the job can be read,
+-- retried (it fails again until repaired) or removed.
+local function fail_corrupt(id, problem, now)
+  local jk = job_key(id)
+  local message = "corrupt job: " .. problem
+  if redis.call("TYPE", jk)["ok"] ~= "hash" then redis.call("DEL", jk) end
+  redis.call("HSET", jk, JF.ERROR, message, JF.FINISHED, now)
+  redis.call("HDEL", jk, JF.TOKEN)
+  redis.call("ZADD", failed_key, now, id)
+  emit("job:failed", id, "err", message)
+end
+
+-- The jobs of `ids` that pass check_job, in order; each other one is
+-- taken out of `state` (a zset state, or nil when out already) and failed.
+local function sound_jobs(ids, now, state)
+  local sound = {}
+  for i = 1, #ids do
+    local problem = check_job(job_key(ids[i]))
+    if problem then
+      if state then redis.call("ZREM", STATE_KEYS[state], ids[i]) end
+      fail_corrupt(ids[i], problem, now)
+    else
+      sound[#sound + 1] = ids[i]
+    end
+  end
+  return sound, #ids - #sound
+end

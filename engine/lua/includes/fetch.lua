@@ -11,7 +11,7 @@
   before it starts them, so they are marked reserved (JF.RESERVED = 1) until it says
   it started them; a reserved job of a dead worker goes back to waiting
   without counting a stall (sweep.lua), since it never ran.
-  Emits: job:waiting (promoted), job:active.
+  Emits: job:waiting (promoted), job:active, job:failed (a corrupt job).
 ]]
 local PROMOTE_LIMIT = 1000
 -- engine/contracts/worker.py reads each job by this list (FETCHED_FIELDS);
@@ -27,8 +27,9 @@ local function promote_due(now)
   if not first[2] then return -1 end
   if tonumber(first[2]) > now then return tonumber(first[2]) end
   local due = redis.call("ZRANGEBYSCORE", delayed_key, "-inf", now, "LIMIT", 0, PROMOTE_LIMIT)
-  for i = 1, #due do
-    local id = due[i]
+  local sound = sound_jobs(due, now) -- the others fail (corrupt)
+  for i = 1, #sound do
+    local id = sound[i]
     enqueue_waiting(id, job_key(id), false)
     emit("job:waiting", id)
   end
@@ -74,7 +75,7 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
     end
     if room < want then want = room end
   end
-  local popped = pop_waiting(want)
+  local popped = sound_jobs(pop_waiting(want), now) -- the others fail (corrupt)
   local stamp = now_stamp()
   local taken = 0
   local deadline = now + lease_ms

@@ -60,6 +60,11 @@ end
 local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms, delay_ms,
                           keep_count, keep_logs, attempt, has_dependents)
   local jk = job_key(id)
+  local problem = check_job(jk)
+  if problem then
+    if redis.call("ZREM", active_key, id) == 1 then fail_corrupt(id, problem, now) end
+    return "lost"
+  end
   if redis.call("HGET", jk, JF.TOKEN) ~= token or redis.call("ZREM", active_key, id) == 0 then
     return "lost"
   end
