@@ -39,6 +39,7 @@ from engine.job import Job
 from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, queue_registry_key
 from engine.metrics import METRICS_TTL_S, MetricsWindow, read_metrics
 from engine.options import DEFAULT_OPTIONS, JobOptions, parse_options
+from engine.schedules import Schedules
 from engine.scripts import BoundScript, scripts
 from engine.wire import Arg, close_shared_channel, shared_channel
 
@@ -315,8 +316,19 @@ class Queue:
             offset = reply.next_offset
         return total
 
-    async def obliterate(self, force: bool = False) -> None:
-        """Delete every key of the queue. Refuses while jobs run unless ``force``."""
+    async def obliterate(self, force: bool = False) -> int:
+        """Delete every key of the queue and the schedules that feed it.
+
+        Refuses while jobs run unless ``force``. Returns how many schedules
+        were removed."""
+        await self._obliterate_keys(force)
+        removed = await Schedules(self.redis, self.keys.prefix).remove_for_queue(self.name)
+        if removed and await self.exists():
+            # a schedule fired between the two steps and re-created the queue
+            await self._obliterate_keys(force)
+        return len(removed)
+
+    async def _obliterate_keys(self, force: bool) -> None:
         # every day whose metrics hash may still exist (a day's hash lives
         # METRICS_TTL_S after its last write), and tomorrow for clocks ahead
         today = int(time.time() // 86400)

@@ -118,8 +118,8 @@ class SyncQueue:
     def clean(self, state: str, grace_ms: int = 0, limit: int = 0) -> int:
         return self._runner.run(self.queue.clean(state, grace_ms, limit))
 
-    def obliterate(self, force: bool = False) -> None:
-        self._runner.run(self.queue.obliterate(force))
+    def obliterate(self, force: bool = False) -> int:
+        return self._runner.run(self.queue.obliterate(force))
 
     def retry_job(self, job_id: str) -> None:
         self._runner.run(self.queue.retry_job(job_id))

@@ -169,7 +169,7 @@ def obliterate(
     ] = False,
     yes: Yes = False,
 ) -> None:
-    """Delete the queue: every job, log, event, metric and setting."""
+    """Delete the queue: every job, log, event, metric and setting, and its schedules."""
     state = runtime(ctx)
     state.require_writable()
 
@@ -177,7 +177,10 @@ def obliterate(
         q = await state.existing_queue(client, queue)
         total = sum((await q.counts()).values())
         confirm(f"delete queue {queue!r} and its {total} jobs for good", yes)
-        await q.obliterate(force=force)
-        print_line(f"queue {visible(repr(queue))} obliterated")
+        schedules = await q.obliterate(force=force)
+        plural = "" if schedules == 1 else "s"
+        print_line(
+            f"queue {visible(repr(queue))} obliterated; removed {schedules} schedule{plural}"
+        )
 
     state.run(action)

@@ -114,9 +114,15 @@ def test_obliterate_deletes_every_key_of_the_queue(
 ) -> None:
     sync_queue("doomed").add_bulk([("echo", None)] * 3)
     sync_queue("kept").add("echo")
+    for name, queue in (("feeds-doomed", "doomed"), ("feeds-kept", "kept")):
+        added = cli("schedule", "add", name, "--queue", queue, "--job", "echo", "--every", "1h")
+        assert added.exit_code == 0, added.output
     assert cli("queue", "obliterate", "doomed").exit_code == 1
     result = cli("queue", "obliterate", "doomed", "--yes")
     assert result.exit_code == 0, result.stderr
+    assert "removed 1 schedule" in result.stdout
+    listed = json.loads(cli("schedule", "list", "--json").stdout)
+    assert [item["name"] for item in listed] == ["feeds-kept"]
     with redis.Redis.from_url(redis_url, decode_responses=True) as client:
         assert not [key for key in client.keys("*") if "{doomed}" in key]
         assert client.smembers("messai:queues") == {"kept"}

@@ -231,3 +231,13 @@ def test_worker_with_scheduler_fires_and_runs_the_jobs(cli: Cli, redis_url: str)
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
     assert process.returncode == 0
+
+
+def test_schedule_add_refuses_an_end_that_has_passed(cli: Cli) -> None:
+    result = cli(
+        "schedule", "add", "late", "--queue", "q", "--job", "echo", "--every", "1m",
+        "--end", "2020-01-01T00:00",
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert "has passed" in result.output
+    assert json.loads(cli("schedule", "list", "--json").stdout) == []
