@@ -37,8 +37,10 @@ from engine.errors import InvalidStateError, JobNotFoundError, QueueNotFoundErro
 from engine.events import Event, read_events
 from engine.job import Job
 from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, queue_registry_key
+from engine.limits import QueueLimits, pipe_limits, read_limits
 from engine.metrics import METRICS_TTL_S, MetricsWindow, read_metrics
 from engine.options import DEFAULT_OPTIONS, JobOptions, parse_options
+from engine.priorities import count_waiting_by_priority
 from engine.schedules import Schedules
 from engine.scripts import BoundScript, scripts
 from engine.wire import Arg, close_shared_channel, shared_channel
@@ -232,6 +234,10 @@ class Queue:
             values = await pipe.execute()
         return read_counts(values)
 
+    async def counts_by_priority(self) -> dict[int, int]:
+        """Waiting jobs per priority (0 runs first); priorities without any are left out."""
+        return await count_waiting_by_priority(self.redis, self.keys)
+
     async def stats(self) -> dict[str, Any]:
         """Counts of every state plus ``paused``, in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -289,6 +295,13 @@ class Queue:
         if limit < 1:
             raise ValueError("global concurrency must be >= 1")
         await self.redis.hset(self.keys.meta, "conc", limit)
+
+    async def limits(self) -> QueueLimits:
+        """The rate limit and global concurrency cap in force (None where unset)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe_limits(pipe, self.keys)
+            [reply] = await pipe.execute()
+        return read_limits(reply)
 
     async def drain(self) -> int:
         """Remove every waiting and delayed job (active ones run on). Returns how many."""
