@@ -6,7 +6,7 @@ import asyncio
 import functools
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ from engine.options import DEFAULT_OPTIONS, JobOptions, parse_options
 from engine.priorities import count_waiting_by_priority
 from engine.schedules import Schedules
 from engine.scripts import BoundScript, scripts
+from engine.waiting import wait_for_job
 from engine.wire import Arg, close_shared_channel, shared_channel
 
 BULK_CHUNK = 1000
@@ -136,7 +137,7 @@ class Queue:
                 return existing
         now_ms = int(time.time() * 1000)
         state = "delayed" if opts.delay_ms else "waiting"
-        return Job(
+        job = Job(
             id=job_id,
             queue=self.name,
             name=name,
@@ -145,6 +146,7 @@ class Queue:
             options=opts,
             created_ms=now_ms,
         )
+        return job.bind(self)
 
     async def add_bulk(
         self, jobs: Iterable[BulkJob | tuple[str, Any] | Mapping[str, Any]]
@@ -221,7 +223,18 @@ class Queue:
 
     async def _get_jobs(self, request: GetJobsRequest) -> list[Job]:
         reply = GetJobsReply.parse(await call(self.redis, self.keys, request))
-        return [Job.from_hash(self.name, job.id, job.state, job.fields) for job in reply.jobs]
+        return [
+            Job.from_hash(self.name, job.id, job.state, job.fields).bind(self) for job in reply.jobs
+        ]
+
+    async def wait_for(
+        self,
+        job_id: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - the job as last read goes with the error
+        on_change: Callable[[Job], None] | None = None,
+    ) -> Job:
+        """Wait until a job completes; see :meth:`Job.wait` (``on_change``: each re-read)."""
+        return await wait_for_job(self, job_id, timeout, on_change)
 
     async def get_logs(self, job_id: str, start: int = 0, end: int = -1) -> list[str]:
         lines = await self.redis.lrange(self.keys.logs(job_id), start, end)
