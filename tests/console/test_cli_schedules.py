@@ -241,3 +241,18 @@ def test_schedule_add_refuses_an_end_that_has_passed(cli: Cli) -> None:
     assert result.exit_code != 0
     assert "has passed" in result.output
     assert json.loads(cli("schedule", "list", "--json").stdout) == []
+
+
+def test_schedule_add_takes_a_six_field_cron_with_seconds(cli: Cli) -> None:
+    result = cli(
+        "schedule", "add", "precise", "--queue", "q", "--job", "echo",
+        "--cron", "15 30 2 * * *", "--tz", "Europe/Berlin", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    described = json.loads(result.stdout)
+    assert described["result"] == "created" and described["cron"] == "15 30 2 * * *"
+    assert described["next_fire"]["local"][11:19] in ("02:30:15", "03:00:15")
+    refused = cli(
+        "schedule", "add", "bad", "--queue", "q", "--job", "echo", "--cron", "61 * * * * *"
+    )  # fmt: skip
+    assert refused.exit_code == 1 and "invalid" in refused.stderr

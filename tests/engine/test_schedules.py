@@ -247,3 +247,22 @@ async def test_a_schedule_that_has_already_ended_is_refused(
     with pytest.raises(InvalidScheduleError, match="has passed"):
         await schedules.upsert(spec)
     assert await schedules.list() == []
+
+
+async def test_six_field_schedule_fires_on_seconds_across_dst(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    schedules = Schedules(redis_client)
+    await schedules.upsert(
+        parse_spec(
+            name="precise", queue="dst6", job="noop", cron="15 30 2 * * *", tz="Europe/Berlin"
+        )
+    )
+    assert await _fire_at(redis_client, "precise", "2026-03-29T03:00:15", "Europe/Berlin") == [
+        "2026-03-30T02:30:15+02:00"
+    ]
+    assert await _fire_at(redis_client, "precise", "2026-10-25T02:30:15", "Europe/Berlin") == [
+        "2026-10-26T02:30:15+01:00"
+    ]
+    jobs = await Queue("dst6", redis_client).get_jobs("waiting", 0, -1)
+    assert len(jobs) == 2
