@@ -14,6 +14,7 @@ from engine.errors import (
     InvalidJobError,
     InvalidStateError,
     JobCancelledError,
+    JobFailedError,
     JobNotFoundError,
     JobTimeoutError,
     LeaseLostError,
@@ -21,6 +22,7 @@ from engine.errors import (
     RateLimitedError,
     UnknownProcessorError,
     UnrecoverableError,
+    WaitTimeoutError,
 )
 from engine.events import EVENT_NAMES, Event, read_events
 from engine.flows import FlowJob, JobChain, add_flow
@@ -47,6 +49,7 @@ __all__ = [
     "JobCancelledError",
     "JobChain",
     "JobContext",
+    "JobFailedError",
     "JobNotFoundError",
     "JobOptions",
     "JobTimeoutError",
@@ -66,6 +69,7 @@ __all__ = [
     "Schedules",
     "UnknownProcessorError",
     "UnrecoverableError",
+    "WaitTimeoutError",
     "Worker",
     "add_flow",
     "connect",

@@ -12,6 +12,14 @@ following Debian cron's rules:
 - a wildcard or step entry (``*/15 * * * *``, ``0 * * * *``) does not run
   for wall times that do not exist, and runs in both copies of a repeated
   hour.
+
+A six-field expression puts seconds first (``*/10 * * * * *``: every ten
+seconds). Its other five fields pick minutes by the rules above, and each
+chosen minute fires at the listed seconds past it: a fixed-time minute in
+the spring-forward gap (``15 30 2 * * *``) moves, with its seconds, to the
+first valid minute after the gap (03:00:15), and is not repeated in a
+fall-back hour. Daylight-saving transitions fall on whole minutes, so a
+second never crosses one.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ _SCAN_BACK = timedelta(hours=4)
 """Wall times this far before the reference are checked too: a gap or fold
 can map an earlier wall time to a later instant."""
 _MAX_CANDIDATES = 2000
+_MINUTE = timedelta(minutes=1)
 
 
 class InvalidScheduleError(ValueError):
@@ -39,20 +48,33 @@ def zone(name: str) -> ZoneInfo:
 
 
 def validate_cron(expression: str) -> str:
-    """The expression, if croniter accepts it and it has five fields."""
+    """The expression, if croniter accepts it and it has five fields (or six, seconds first)."""
     fields = expression.split()
-    if len(fields) != 5:
+    if len(fields) not in (5, 6):
         raise InvalidScheduleError(
             f"cron expression {expression!r} must have 5 fields (minute hour day month weekday)"
+            " or 6 (second minute hour day month weekday)"
         )
-    if not croniter.is_valid(expression):
+    # croniter reads seconds from a sixth field at the end
+    if not croniter.is_valid(" ".join(fields[1:] + fields[:1]) if len(fields) == 6 else expression):
         raise InvalidScheduleError(f"invalid cron expression {expression!r}")
     return expression
 
 
+def split_seconds(expression: str) -> tuple[str, tuple[int, ...] | None]:
+    """The five minute-level fields, and the seconds of a six-field expression (None for five)."""
+    fields = validate_cron(expression).split()
+    if len(fields) == 5:
+        return expression, None
+    minute_level = " ".join(fields[1:])
+    seconds_field = croniter.expand(f"{minute_level} {fields[0]}")[0][5]
+    seconds = range(60) if seconds_field == ["*"] else (int(value) for value in seconds_field)
+    return minute_level, tuple(sorted(set(seconds)))
+
+
 def is_fixed_time(expression: str) -> bool:
     """Debian cron's test: minute and hour fields without a ``*``."""
-    minute, hour = expression.split()[:2]
+    minute, hour = split_seconds(expression)[0].split()[:2]
     return "*" not in minute and "*" not in hour
 
 
@@ -79,7 +101,22 @@ def _instants(wall: datetime, tz: ZoneInfo, fixed: bool) -> list[datetime]:
 
 def next_cron_fire(expression: str, tz_name: str, after: datetime) -> datetime:
     """The first instant strictly after ``after`` (aware) at which ``expression`` fires in ``tz_name``."""
-    validate_cron(expression)
+    minute_level, seconds = split_seconds(expression)
+    if seconds is None:
+        return _next_minute_fire(expression, tz_name, after)
+    after_utc = after.astimezone(UTC)
+    # the minute that holds `after` may still have seconds to fire; the one
+    # after it fires at least once later than `after`
+    cursor = after_utc - _MINUTE
+    while True:
+        minute = _next_minute_fire(minute_level, tz_name, cursor)
+        for second in seconds:
+            if minute + timedelta(seconds=second) > after_utc:
+                return minute + timedelta(seconds=second)
+        cursor = minute
+
+
+def _next_minute_fire(expression: str, tz_name: str, after: datetime) -> datetime:
     tz = zone(tz_name)
     fixed = is_fixed_time(expression)
     after_utc = after.astimezone(UTC)
@@ -107,7 +144,29 @@ def previous_cron_fire(
 ) -> datetime | None:
     """The latest fire time in (``after``, ``before``], or None: used to fire
     once for the latest tick missed while no scheduler ran."""
-    validate_cron(expression)
+    minute_level, seconds = split_seconds(expression)
+    if seconds is None:
+        return _previous_minute_fire(expression, tz_name, before, after)
+    before_utc, after_utc = before.astimezone(UTC), after.astimezone(UTC)
+    cursor = before_utc
+    # at most twice: a minute before the latest one fires wholly before `before`
+    while minute := _previous_minute_fire(minute_level, tz_name, cursor, after_utc - _MINUTE):
+        fitting = [
+            minute + timedelta(seconds=second)
+            for second in seconds
+            if after_utc < minute + timedelta(seconds=second) <= before_utc
+        ]
+        if fitting:
+            return fitting[-1]
+        if minute + timedelta(seconds=seconds[0]) <= before_utc:
+            return None  # its seconds are all at or before `after`, so are earlier minutes'
+        cursor = minute - timedelta(microseconds=1)
+    return None
+
+
+def _previous_minute_fire(
+    expression: str, tz_name: str, before: datetime, after: datetime
+) -> datetime | None:
     tz = zone(tz_name)
     fixed = is_fixed_time(expression)
     before_utc, after_utc = before.astimezone(UTC), after.astimezone(UTC)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.job import Job
+
 
 class EngineError(Exception):
     """Base class of every engine error."""
@@ -62,3 +67,25 @@ class JobTimeoutError(EngineError):
 
 class JobCancelledError(EngineError):
     """The job was cancelled by an operator while it ran."""
+
+
+class JobFailedError(EngineError):
+    """Raised by ``Job.wait`` / ``Queue.wait_for``: the job failed (or was cancelled).
+
+    ``job`` is the failed job, with its ``error`` and ``stack``."""
+
+    def __init__(self, job: Job) -> None:
+        how = "was cancelled" if job.cancelled else f"failed: {job.error or 'no error recorded'}"
+        super().__init__(f"job {job.id} {how}")
+        self.job = job
+
+
+class WaitTimeoutError(EngineError, TimeoutError):
+    """Raised by ``Job.wait`` / ``Queue.wait_for``: the job did not finish in time.
+
+    ``job`` is the job as last read (still waiting, delayed or active)."""
+
+    def __init__(self, job: Job, timeout_s: float) -> None:
+        super().__init__(f"job {job.id} is still {job.state} after {timeout_s:g}s")
+        self.job = job
+        self.timeout_s = timeout_s

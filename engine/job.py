@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.codec import loads
+from engine.errors import InvalidStateError
 from engine.jobhash import JobField
 from engine.options import JobOptions
+
+if TYPE_CHECKING:
+    from engine.queue import Queue
 
 
 @dataclass
@@ -34,6 +38,8 @@ class Job:
     worker: str | None = None
     cancelled: bool = False
     cancel_requested: bool = False
+    _queue: Queue | None = field(default=None, init=False, repr=False, compare=False)
+    """The queue it was added to or read from: what :meth:`wait` reads."""
 
     @classmethod
     def from_hash(cls, queue: str, job_id: str, state: str, fields: dict[str, str]) -> Job:
@@ -65,6 +71,26 @@ class Job:
             cancelled=state == "failed" and JobField.CANCELLED in fields,
             cancel_requested=state == "active" and JobField.CANCELLED in fields,
         )
+
+    def bind(self, queue: Queue) -> Job:
+        """Remember the queue it belongs to (for :meth:`wait`); returns the job."""
+        self._queue = queue
+        return self
+
+    async def wait(self, timeout: float | None = None) -> Job:  # noqa: ASYNC109 - see Queue.wait_for
+        """Wait until the job completes; returns it as it finished (result included).
+
+        Waits on the queue's event stream, not by polling. Raises
+        ``JobFailedError`` (its ``job`` has the error) when the job failed or
+        was cancelled, ``WaitTimeoutError`` (a ``TimeoutError``) when
+        ``timeout`` seconds passed first, ``JobNotFoundError`` when the job
+        is gone. The job must come from a Queue (``add``, ``get_job``...).
+        """
+        if self._queue is None:
+            raise InvalidStateError(
+                f"job {self.id} was not read through a Queue; use Queue.wait_for(job_id)"
+            )
+        return await self._queue.wait_for(self.id, timeout)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (the CLI's ``--json`` shape)."""

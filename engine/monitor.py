@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_key, worker_registry_key
+from engine.limits import QueueLimits, pipe_limits, read_limits
 from engine.queue import COUNT_REPLIES, list_queues, pipe_counts, read_counts
 
 
@@ -35,6 +36,18 @@ async def queue_stats(
 async def all_queue_stats(redis: Redis, prefix: str = DEFAULT_PREFIX) -> dict[str, dict[str, Any]]:
     """:func:`queue_stats` for every queue in the registry (two round trips)."""
     return await queue_stats(redis, await list_queues(redis, prefix), prefix)
+
+
+async def queue_limits(
+    redis: Redis, names: list[str], prefix: str = DEFAULT_PREFIX
+) -> dict[str, QueueLimits]:
+    """Rate limit and global concurrency of every queue in ``names``, in one round trip."""
+    keys = [QueueKeys(name, prefix) for name in names]
+    async with redis.pipeline(transaction=False) as pipe:
+        for queue in keys:
+            pipe_limits(pipe, queue)
+        replies = await pipe.execute()
+    return {queue.name: read_limits(reply) for queue, reply in zip(keys, replies, strict=True)}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,9 +37,13 @@ from engine.errors import InvalidStateError, JobNotFoundError, QueueNotFoundErro
 from engine.events import Event, read_events
 from engine.job import Job
 from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, queue_registry_key
+from engine.limits import QueueLimits, pipe_limits, read_limits
 from engine.metrics import METRICS_TTL_S, MetricsWindow, read_metrics
 from engine.options import DEFAULT_OPTIONS, JobOptions, parse_options
+from engine.priorities import count_waiting_by_priority
+from engine.schedules import Schedules
 from engine.scripts import BoundScript, scripts
+from engine.waiting import wait_for_job
 from engine.wire import Arg, close_shared_channel, shared_channel
 
 BULK_CHUNK = 1000
@@ -133,7 +137,7 @@ class Queue:
                 return existing
         now_ms = int(time.time() * 1000)
         state = "delayed" if opts.delay_ms else "waiting"
-        return Job(
+        job = Job(
             id=job_id,
             queue=self.name,
             name=name,
@@ -142,6 +146,7 @@ class Queue:
             options=opts,
             created_ms=now_ms,
         )
+        return job.bind(self)
 
     async def add_bulk(
         self, jobs: Iterable[BulkJob | tuple[str, Any] | Mapping[str, Any]]
@@ -218,7 +223,18 @@ class Queue:
 
     async def _get_jobs(self, request: GetJobsRequest) -> list[Job]:
         reply = GetJobsReply.parse(await call(self.redis, self.keys, request))
-        return [Job.from_hash(self.name, job.id, job.state, job.fields) for job in reply.jobs]
+        return [
+            Job.from_hash(self.name, job.id, job.state, job.fields).bind(self) for job in reply.jobs
+        ]
+
+    async def wait_for(
+        self,
+        job_id: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - the job as last read goes with the error
+        on_change: Callable[[Job], None] | None = None,
+    ) -> Job:
+        """Wait until a job completes; see :meth:`Job.wait` (``on_change``: each re-read)."""
+        return await wait_for_job(self, job_id, timeout, on_change)
 
     async def get_logs(self, job_id: str, start: int = 0, end: int = -1) -> list[str]:
         lines = await self.redis.lrange(self.keys.logs(job_id), start, end)
@@ -230,6 +246,10 @@ class Queue:
             pipe_counts(pipe, self.keys)
             values = await pipe.execute()
         return read_counts(values)
+
+    async def counts_by_priority(self) -> dict[int, int]:
+        """Waiting jobs per priority (0 runs first); priorities without any are left out."""
+        return await count_waiting_by_priority(self.redis, self.keys)
 
     async def stats(self) -> dict[str, Any]:
         """Counts of every state plus ``paused``, in one round trip."""
@@ -289,6 +309,13 @@ class Queue:
             raise ValueError("global concurrency must be >= 1")
         await self.redis.hset(self.keys.meta, "conc", limit)
 
+    async def limits(self) -> QueueLimits:
+        """The rate limit and global concurrency cap in force (None where unset)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe_limits(pipe, self.keys)
+            [reply] = await pipe.execute()
+        return read_limits(reply)
+
     async def drain(self) -> int:
         """Remove every waiting and delayed job (active ones run on). Returns how many."""
         total = 0
@@ -315,8 +342,19 @@ class Queue:
             offset = reply.next_offset
         return total
 
-    async def obliterate(self, force: bool = False) -> None:
-        """Delete every key of the queue. Refuses while jobs run unless ``force``."""
+    async def obliterate(self, force: bool = False) -> int:
+        """Delete every key of the queue and the schedules that feed it.
+
+        Refuses while jobs run unless ``force``. Returns how many schedules
+        were removed."""
+        await self._obliterate_keys(force)
+        removed = await Schedules(self.redis, self.keys.prefix).remove_for_queue(self.name)
+        if removed and await self.exists():
+            # a schedule fired between the two steps and re-created the queue
+            await self._obliterate_keys(force)
+        return len(removed)
+
+    async def _obliterate_keys(self, force: bool) -> None:
         # every day whose metrics hash may still exist (a day's hash lives
         # METRICS_TTL_S after its last write), and tomorrow for clocks ahead
         today = int(time.time() // 86400)

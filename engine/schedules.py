@@ -169,8 +169,15 @@ class Schedules:
         self.prefix = prefix
 
     async def upsert(self, spec: ScheduleSpec) -> str:
-        """Create or replace ``spec.name``; returns "created" or "updated"."""
+        """Create or replace ``spec.name``; returns "created" or "updated".
+
+        Raises InvalidScheduleError when ``end_ms`` has already passed."""
         now_ms = await self._now_ms()
+        if spec.end_ms is not None and spec.end_ms <= now_ms:
+            ended = from_ms(spec.end_ms).isoformat()
+            raise InvalidScheduleError(
+                f"schedule {spec.name!r} ends at {ended}, which has passed; nothing would fire"
+            )
         first = now_ms if spec.immediately else spec.next_after(now_ms)
         if spec.immediately and spec.start_ms is not None and spec.start_ms > now_ms:
             first = spec.start_ms
@@ -187,6 +194,14 @@ class Schedules:
         request = ScheduleUpsertRequest.removal(name)
         reply = ScheduleUpsertReply.parse(await call_own_keys(self.redis, self.prefix, request))
         return reply is ScheduleUpsertReply.REMOVED
+
+    async def remove_for_queue(self, queue: str) -> list[str]:
+        """Remove every schedule that creates jobs on ``queue``; returns their names."""
+        removed = []
+        for info in await self.list():
+            if info.spec.queue == queue and await self.remove(info.spec.name):
+                removed.append(info.spec.name)
+        return removed
 
     async def get(self, name: str) -> ScheduleInfo | None:
         fields: dict[str, str] = await self.redis.hgetall(definition_prefix(self.prefix) + name)  # type: ignore[assignment]

@@ -94,6 +94,10 @@ class SyncQueue:
     def get_jobs(self, state: str, start: int = 0, end: int = 49) -> list[Job]:
         return self._runner.run(self.queue.get_jobs(state, start, end))
 
+    def wait_for(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until the job completes; see :meth:`engine.Queue.wait_for`."""
+        return self._runner.run(self.queue.wait_for(job_id, timeout))
+
     def get_logs(self, job_id: str, start: int = 0, end: int = -1) -> list[str]:
         return self._runner.run(self.queue.get_logs(job_id, start, end))
 
@@ -118,8 +122,8 @@ class SyncQueue:
     def clean(self, state: str, grace_ms: int = 0, limit: int = 0) -> int:
         return self._runner.run(self.queue.clean(state, grace_ms, limit))
 
-    def obliterate(self, force: bool = False) -> None:
-        self._runner.run(self.queue.obliterate(force))
+    def obliterate(self, force: bool = False) -> int:
+        return self._runner.run(self.queue.obliterate(force))
 
     def retry_job(self, job_id: str) -> None:
         self._runner.run(self.queue.retry_job(job_id))

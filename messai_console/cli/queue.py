@@ -8,9 +8,10 @@ import redis.asyncio
 import typer
 
 from engine.keys import STATES
+from engine.limits import QueueLimits
 from engine.monitor import all_queue_stats
 from messai_console.cli import parsing
-from messai_console.cli.output import print_json, print_line, print_table
+from messai_console.cli.output import format_duration_ms, print_json, print_line, print_table
 from messai_console.cli.parsing import CleanableState
 from messai_console.cli.progress import watched
 from messai_console.cli.runtime import confirm, runtime
@@ -54,22 +55,96 @@ def stats(
     ctx: typer.Context,
     queue: Queue_,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON: counts per state and paused.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON: counts per state, paused, rate_limit, global_concurrency"
+            " and waiting_by_priority.",
+        ),
     ] = False,
 ) -> None:
-    """Jobs per state, and whether the queue is paused."""
+    """Jobs per state, whether the queue is paused, its limits and its waiting jobs per priority."""
     state = runtime(ctx)
 
     async def action(client: redis.asyncio.Redis) -> None:
-        counts = await (await state.existing_queue(client, queue)).stats()
+        q = await state.existing_queue(client, queue)
+        counts = await q.stats()
+        limits = await q.limits()
+        by_priority = await q.counts_by_priority()
         if as_json:
-            print_json(counts)
-        else:
-            print_table(
-                ["state", "jobs"],
-                [[name, value] for name, value in counts.items()],
-                title=f"queue {queue}",
+            print_json(
+                {
+                    **counts,
+                    **limits.to_dict(),
+                    "waiting_by_priority": {str(p): n for p, n in by_priority.items()},
+                }
             )
+            return
+        rows: list[list[object]] = [[name, value] for name, value in counts.items()]
+        rows.append(["rate limit", describe_rate_limit(limits)])
+        rows.append(["global concurrency", limits.global_concurrency or "none"])
+        rows.extend([f"waiting, priority {p}", n] for p, n in by_priority.items())
+        print_table(["state", "jobs"], rows, title=f"queue {queue}")
+
+    state.run(action)
+
+
+def describe_rate_limit(limits: QueueLimits) -> str:
+    rate = limits.rate_limit
+    if rate is None:
+        return "none"
+    return f"{rate.max_starts} per {format_duration_ms(rate.duration_ms)}"
+
+
+@app.command("limit")
+def limit(
+    ctx: typer.Context,
+    queue: Queue_,
+    max_starts: Annotated[
+        int | None,
+        typer.Option("--max", min=1, help="At most this many job starts per window."),
+    ] = None,
+    per: Annotated[str, typer.Option(help="The window: 500ms, 1s, 1m.")] = "1s",
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the rate limit.")] = False,
+) -> None:
+    """Cap how many jobs of the queue start per window, across all workers."""
+    if (max_starts is None) == (not clear):
+        raise typer.BadParameter("give exactly one of --max and --clear")
+    window_ms = parsing.duration_ms(per)
+    if window_ms < 1:
+        raise typer.BadParameter("--per must be at least 1ms")
+    state = runtime(ctx)
+    state.require_writable()
+
+    async def action(client: redis.asyncio.Redis) -> None:
+        q = await state.existing_queue(client, queue)
+        await q.set_rate_limit(None if clear else max_starts, window_ms)
+        described = describe_rate_limit(await q.limits())
+        print_line(f"queue {visible(repr(queue))} rate limit: {described}")
+
+    state.run(action)
+
+
+@app.command("concurrency")
+def concurrency(
+    ctx: typer.Context,
+    queue: Queue_,
+    cap: Annotated[
+        int | None, typer.Argument(min=1, help="At most this many running jobs.")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the cap.")] = False,
+) -> None:
+    """Cap how many jobs of the queue run at once, across all workers."""
+    if (cap is None) == (not clear):
+        raise typer.BadParameter("give exactly one of a number and --clear")
+    state = runtime(ctx)
+    state.require_writable()
+
+    async def action(client: redis.asyncio.Redis) -> None:
+        q = await state.existing_queue(client, queue)
+        await q.set_global_concurrency(None if clear else cap)
+        now = (await q.limits()).global_concurrency
+        print_line(f"queue {visible(repr(queue))} global concurrency: {now or 'none'}")
 
     state.run(action)
 
@@ -169,7 +244,7 @@ def obliterate(
     ] = False,
     yes: Yes = False,
 ) -> None:
-    """Delete the queue: every job, log, event, metric and setting."""
+    """Delete the queue: every job, log, event, metric and setting, and its schedules."""
     state = runtime(ctx)
     state.require_writable()
 
@@ -177,7 +252,10 @@ def obliterate(
         q = await state.existing_queue(client, queue)
         total = sum((await q.counts()).values())
         confirm(f"delete queue {queue!r} and its {total} jobs for good", yes)
-        await q.obliterate(force=force)
-        print_line(f"queue {visible(repr(queue))} obliterated")
+        schedules = await q.obliterate(force=force)
+        plural = "" if schedules == 1 else "s"
+        print_line(
+            f"queue {visible(repr(queue))} obliterated; removed {schedules} schedule{plural}"
+        )
 
     state.run(action)

@@ -55,6 +55,9 @@ def test_job_add_prints_id_and_stats_json_has_every_state(redis_url: str) -> Non
         "failed": 0,
         "pending": 0,
         "paused": False,
+        "rate_limit": None,
+        "global_concurrency": None,
+        "waiting_by_priority": {"1": 1},
     }
 
 

@@ -114,9 +114,15 @@ def test_obliterate_deletes_every_key_of_the_queue(
 ) -> None:
     sync_queue("doomed").add_bulk([("echo", None)] * 3)
     sync_queue("kept").add("echo")
+    for name, queue in (("feeds-doomed", "doomed"), ("feeds-kept", "kept")):
+        added = cli("schedule", "add", name, "--queue", queue, "--job", "echo", "--every", "1h")
+        assert added.exit_code == 0, added.output
     assert cli("queue", "obliterate", "doomed").exit_code == 1
     result = cli("queue", "obliterate", "doomed", "--yes")
     assert result.exit_code == 0, result.stderr
+    assert "removed 1 schedule" in result.stdout
+    listed = json.loads(cli("schedule", "list", "--json").stdout)
+    assert [item["name"] for item in listed] == ["feeds-kept"]
     with redis.Redis.from_url(redis_url, decode_responses=True) as client:
         assert not [key for key in client.keys("*") if "{doomed}" in key]
         assert client.smembers("messai:queues") == {"kept"}
@@ -179,3 +185,63 @@ def test_unknown_queue_exits_1_and_changes_nothing(
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: no queue named 'nope'"
     assert after == before
+
+
+def test_rate_limit_and_concurrency_are_set_shown_and_cleared(
+    cli: Cli, sync_queue: MakeQueue
+) -> None:
+    queue = sync_queue("limited")
+    queue.add("echo")
+
+    def stats() -> dict[str, Any]:
+        result = cli("queue", "stats", "limited", "--json")
+        assert result.exit_code == 0, result.stderr
+        return dict(json.loads(result.stdout))
+
+    assert stats()["rate_limit"] is None and stats()["global_concurrency"] is None
+    limited = cli("queue", "limit", "limited", "--max", "10", "--per", "2s")
+    assert limited.exit_code == 0, limited.stderr
+    assert "10 per 2.0s" in limited.stdout
+    capped = cli("queue", "concurrency", "limited", "3")
+    assert capped.exit_code == 0, capped.stderr
+    assert stats()["rate_limit"] == {"max": 10, "per_ms": 2000}
+    assert stats()["global_concurrency"] == 3
+    table = cli("queue", "stats", "limited").stdout
+    assert "rate limit" in table and "10 per 2.0s" in table and "global concurrency" in table
+    assert cli("queue", "limit", "limited", "--clear").exit_code == 0
+    assert cli("queue", "concurrency", "limited", "--clear").exit_code == 0
+    assert stats()["rate_limit"] is None and stats()["global_concurrency"] is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["queue", "limit", "limited"],
+        ["queue", "limit", "limited", "--max", "5", "--clear"],
+        ["queue", "limit", "limited", "--max", "0"],
+        ["queue", "limit", "limited", "--max", "5", "--per", "soon"],
+        ["queue", "concurrency", "limited"],
+        ["queue", "concurrency", "limited", "0"],
+        ["queue", "concurrency", "limited", "2", "--clear"],
+    ],
+)
+def test_limit_and_concurrency_refuse_bad_arguments(
+    cli: Cli, sync_queue: MakeQueue, args: list[str]
+) -> None:
+    sync_queue("limited").add("echo")
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert json.loads(cli("queue", "stats", "limited", "--json").stdout)["rate_limit"] is None
+
+
+def test_stats_counts_waiting_jobs_per_priority(cli: Cli, sync_queue: MakeQueue) -> None:
+    queue = sync_queue("prio")
+    queue.add_bulk([("echo", None)] * 3)
+    for priority, count in ((1, 2), (10, 4), (0, 1)):
+        for _ in range(count):
+            queue.add("echo", priority=priority)
+    queue.add("echo", priority=7, delay_ms=60_000)
+    result = cli("queue", "stats", "prio", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["waiting_by_priority"] == {"0": 1, "1": 2, "5": 3, "10": 4}
+    assert "waiting, priority 10" in cli("queue", "stats", "prio").stdout

@@ -91,12 +91,19 @@ def test_readonly_refuses_every_change(cli: Cli, sync_queue: MakeQueue) -> None:
         ["job", "cancel", "q", job.id],
         ["queue", "pause", "q"],
         ["queue", "drain", "q", "--yes"],
+        ["queue", "limit", "q", "--max", "10", "--per", "1s"],
+        ["queue", "limit", "q", "--clear"],
+        ["queue", "concurrency", "q", "3"],
+        ["queue", "concurrency", "q", "--clear"],
     ):
         result = cli("--readonly", *args)
         assert result.exit_code == 1, args
         assert "--readonly" in result.stderr
     assert not queue.is_paused() and queue.counts()["delayed"] == 1
-    assert cli("--readonly", "queue", "stats", "q").exit_code == 0
+    stats = cli("--readonly", "queue", "stats", "q", "--json")
+    assert stats.exit_code == 0
+    assert json.loads(stats.stdout)["rate_limit"] is None
+    assert json.loads(stats.stdout)["global_concurrency"] is None
 
 
 def test_no_command_opens_the_console(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -231,3 +231,28 @@ def test_worker_with_scheduler_fires_and_runs_the_jobs(cli: Cli, redis_url: str)
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
     assert process.returncode == 0
+
+
+def test_schedule_add_refuses_an_end_that_has_passed(cli: Cli) -> None:
+    result = cli(
+        "schedule", "add", "late", "--queue", "q", "--job", "echo", "--every", "1m",
+        "--end", "2020-01-01T00:00",
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert "has passed" in result.output
+    assert json.loads(cli("schedule", "list", "--json").stdout) == []
+
+
+def test_schedule_add_takes_a_six_field_cron_with_seconds(cli: Cli) -> None:
+    result = cli(
+        "schedule", "add", "precise", "--queue", "q", "--job", "echo",
+        "--cron", "15 30 2 * * *", "--tz", "Europe/Berlin", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    described = json.loads(result.stdout)
+    assert described["result"] == "created" and described["cron"] == "15 30 2 * * *"
+    assert described["next_fire"]["local"][11:19] in ("02:30:15", "03:00:15")
+    refused = cli(
+        "schedule", "add", "bad", "--queue", "q", "--job", "echo", "--cron", "61 * * * * *"
+    )  # fmt: skip
+    assert refused.exit_code == 1 and "invalid" in refused.stderr

@@ -196,3 +196,73 @@ async def test_three_scheduler_processes_with_one_killed_fire_every_tick_once(
     assert len(ticks) == len(set(ticks)) == info.count
     assert ticks[0] == created
     assert ticks == list(range(ticks[0], ticks[-1] + 1, 1000)), "a tick was missed"
+
+
+async def test_obliterate_removes_the_queues_schedules_so_it_stays_gone(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    schedules = Schedules(redis_client)
+    await schedules.upsert(
+        parse_spec(name="feed", queue="doomed", job="noop", every_ms=1000, immediately=True)
+    )
+    await schedules.upsert(
+        parse_spec(name="other", queue="kept", job="noop", every_ms=1000, immediately=True)
+    )
+    await Scheduler(redis_client).tick()
+    doomed = Queue("doomed", redis_client)
+    assert await doomed.exists()
+    assert await doomed.obliterate() == 1
+    assert [info.spec.name for info in await schedules.list()] == ["other"]
+    now = ms(datetime.now(ZoneInfo("UTC")))
+    await Scheduler(redis_client).tick(at_ms=now + 60_000)
+    assert not await doomed.exists()
+    assert await Queue("kept", redis_client).exists()
+
+
+async def test_obliterate_refused_for_running_jobs_keeps_the_schedules(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    from engine.errors import InvalidStateError
+    from engine.keys import QueueKeys
+
+    schedules = Schedules(redis_client)
+    await schedules.upsert(parse_spec(name="busy-feed", queue="busy", job="noop", every_ms=1000))
+    queue = Queue("busy", redis_client)
+    job = await queue.add("noop")
+    # a job whose lease is held: what a running worker leaves in `active`
+    await redis_client.zrem(QueueKeys("busy").waiting, job.id)
+    await redis_client.lrem(QueueKeys("busy").waiting_list, 0, job.id)
+    await redis_client.zadd(QueueKeys("busy").active, {job.id: 2**40})
+    with pytest.raises(InvalidStateError):
+        await queue.obliterate()
+    assert await schedules.get("busy-feed") is not None
+
+
+async def test_a_schedule_that_has_already_ended_is_refused(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    schedules = Schedules(redis_client)
+    now = ms(datetime.now(ZoneInfo("UTC")))
+    spec = parse_spec(name="late", queue="q", job="noop", every_ms=1000, end_ms=now - 1000)
+    with pytest.raises(InvalidScheduleError, match="has passed"):
+        await schedules.upsert(spec)
+    assert await schedules.list() == []
+
+
+async def test_six_field_schedule_fires_on_seconds_across_dst(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    schedules = Schedules(redis_client)
+    await schedules.upsert(
+        parse_spec(
+            name="precise", queue="dst6", job="noop", cron="15 30 2 * * *", tz="Europe/Berlin"
+        )
+    )
+    assert await _fire_at(redis_client, "precise", "2026-03-29T03:00:15", "Europe/Berlin") == [
+        "2026-03-30T02:30:15+02:00"
+    ]
+    assert await _fire_at(redis_client, "precise", "2026-10-25T02:30:15", "Europe/Berlin") == [
+        "2026-10-26T02:30:15+01:00"
+    ]
+    jobs = await Queue("dst6", redis_client).get_jobs("waiting", 0, -1)
+    assert len(jobs) == 2

@@ -8,6 +8,7 @@ from typing import Annotated
 import redis.asyncio
 import typer
 
+from engine.errors import JobFailedError, JobNotFoundError, WaitTimeoutError
 from engine.job import Job
 from messai_console.cli import parsing
 from messai_console.cli.output import format_duration_ms, print_json, print_line, to_json
@@ -17,8 +18,6 @@ from messai_console.text import visible
 
 FINISHED = ("completed", "failed")
 FOLLOW_POLL_S = 0.25
-WAIT_POLL_MIN_S = 0.02
-WAIT_POLL_MAX_S = 0.5
 
 Queue_ = Annotated[str, typer.Argument(help="Queue name.")]
 JobId = Annotated[str, typer.Argument(help="Job id.")]
@@ -92,24 +91,23 @@ def wait(
 
     async def action(client: redis.asyncio.Redis) -> Job:
         q = await state.existing_queue(client, queue)
-        job = await q.require_job(job_id)
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout_ms is None else loop.time() + timeout_ms / 1000
-        pause = WAIT_POLL_MIN_S
+        await q.require_job(job_id)
         with progress_bar(None if not as_json else False) as bar:
             task = bar.add_task(f"job {visible(job_id)}", total=100)
-            while job.state not in FINISHED:
-                if deadline is not None and loop.time() >= deadline:
-                    fail(f"timed out after {timeout}: job {job_id} is still {job.state}")
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, WAIT_POLL_MAX_S)
-                current = await q.get_job(job_id)
-                if current is None:
-                    fail(f"job {job_id} was removed before it finished")
-                job = current
+
+            def show_progress(job: Job) -> None:
                 if isinstance(job.progress, int | float):
                     bar.update(task, completed=job.progress)
-        return job
+
+            timeout_s = None if timeout_ms is None else timeout_ms / 1000
+            try:
+                return await q.wait_for(job_id, timeout_s, on_change=show_progress)
+            except WaitTimeoutError as exc:
+                fail(f"timed out after {timeout}: job {job_id} is still {exc.job.state}")
+            except JobFailedError as exc:
+                return exc.job
+            except JobNotFoundError:
+                fail(f"job {job_id} was removed before it finished")
 
     job = state.run(action)
     if as_json:

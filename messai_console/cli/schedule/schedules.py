@@ -45,7 +45,12 @@ def add(
     queue: Annotated[str, typer.Option(help="Queue the jobs go to.")],
     job: Annotated[str, typer.Option(help="Job name (the processor).")],
     data: Annotated[str | None, typer.Option(help="Job data as JSON, or @file.")] = None,
-    cron: Annotated[str | None, typer.Option(help='Cron expression, e.g. "30 2 * * *".')] = None,
+    cron: Annotated[
+        str | None,
+        typer.Option(
+            help='Cron expression, e.g. "30 2 * * *"; six fields put seconds first: "*/10 * * * * *".'
+        ),
+    ] = None,
     tz: Annotated[str, typer.Option(help="Time zone of the cron expression.")] = "UTC",
     every: Annotated[
         str | None, typer.Option(help="Interval instead of cron: 30s, 5m, 1h.")
