@@ -154,6 +154,10 @@ class Exchange:
         self._rotation = 0
         self._fetch_counter = 0
         self._token_base = uuid.uuid4().hex[:12]
+        self.calls_pending = 0
+        """Script calls sent and not answered (the watchdog bounds their wait)."""
+        self.last_answer = time.monotonic()
+        """When a call was last answered, or sent while none was pending."""
 
     # -- how much to ask for -------------------------------------------------
 
@@ -187,6 +191,10 @@ class Exchange:
         return self.slots.in_flight < MAX_IN_FLIGHT and (
             self.slots.has_report or self.should_fetch()
         )
+
+    def waiting_s(self, now: float) -> float:
+        """How long the oldest pending call has waited for its answer (0: none pending)."""
+        return now - self.last_answer if self.calls_pending else 0.0
 
     # -- one exchange --------------------------------------------------------
 
@@ -234,6 +242,9 @@ class Exchange:
         start_now = min(want, slots.start_room())
         slots.fetch_sent(want, start_now)
         lost: frozenset[str] = frozenset()
+        if not self.calls_pending:
+            self.last_answer = time.monotonic()
+        self.calls_pending += 1
         try:
             if outcomes or notices:
                 request = FinishRequest(
@@ -258,6 +269,8 @@ class Exchange:
             slots.put_back(outcomes, state.keys.name, notices)
             raise
         finally:
+            self.calls_pending -= 1
+            self.last_answer = time.monotonic()
             slots.fetch_answered(want, start_now)
         for outcome in outcomes:
             self._reported(outcome, outcome.job.job_id in lost)

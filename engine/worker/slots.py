@@ -50,6 +50,11 @@ class RunningJob:
     """Why its stored data or options could not be read (it fails at once)."""
     reserved: bool = False
     """Leased as prefetched: Redis holds it as not started until told otherwise."""
+    in_thread: bool = False
+    """Its processor runs in the thread pool: its task cannot stop the code."""
+    shutdown_asked: bool = False
+    """A thread job still running when the grace period ended: kept leased
+    until its thread ends; an exception it raises then hands it back."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -131,6 +136,11 @@ class Slots:
         return len(self._held)
 
     @property
+    def outcome_count(self) -> int:
+        """Outcomes waiting for the next exchange."""
+        return len(self._outcomes)
+
+    @property
     def buffered_count(self) -> int:
         return len(self._buffer)
 
@@ -140,6 +150,12 @@ class Slots:
     def held(self) -> list[RunningJob]:
         """Every job held now (a copy: the caller may stop them)."""
         return list(self._held.values())
+
+    def running(self) -> list[RunningJob]:
+        """Jobs whose task runs now: held ones, and abandoned ones (lease lost)."""
+        jobs = [job for job in self._held.values() if job.task is not None]
+        jobs.extend(self._abandoned)
+        return [job for job in jobs if job.task is not None and not job.task.done()]
 
     def first_buffered(self) -> RunningJob | None:
         return self._buffer[0] if self._buffer else None
