@@ -109,7 +109,8 @@ class PrefetchPolicy:
     def release_held(self, slots: Slots) -> float:
         """Auto: hands back prefetched jobs held too long; returns the seconds
         until the next one would be (or IDLE_RECHECK_S)."""
-        if self.configured is not None or slots.first_buffered() is None:
+        first = slots.first_buffered()
+        if self.configured is not None or first is None or first is slots.isolating:
             return IDLE_RECHECK_S
         limit = time.monotonic() - PREFETCH_HOLD_MS / 1000
         if slots.hand_back_buffered("prefetch-held", leased_before=limit):
@@ -163,7 +164,7 @@ class Exchange:
 
     def free_slots(self) -> int:
         """How many more jobs this worker may lease now (fetches in flight count)."""
-        if self.stopping:
+        if self.stopping or self.slots.isolating is not None:
             return 0
         return self.slots.free(self.slots.concurrency + self.policy.now)
 
@@ -272,6 +273,8 @@ class Exchange:
             self.calls_pending -= 1
             self.last_answer = time.monotonic()
             slots.fetch_answered(want, start_now)
+        if notices:
+            slots.noticed(notices)
         for outcome in outcomes:
             self._reported(outcome, outcome.job.job_id in lost)
         self._lease(state, token, reply, start_now)
@@ -294,6 +297,7 @@ class Exchange:
         in Redis's eyes, the others reserved (prefetched) until they start."""
         for i, fetched in enumerate(reply.jobs):
             job = self.runner.prepare(state.keys, token, fetched)
-            job.reserved = i >= start_now
+            # an isolated job is leased reserved whatever start_now said
+            job.reserved = job.isolated or i >= start_now
             self.slots.lease(job)
         self._launch()

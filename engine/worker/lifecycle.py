@@ -539,6 +539,10 @@ class Worker:
 
     def _job_ended(self, job: RunningJob, outcome: Outcome | None, seconds: float) -> None:
         self.slots.finish(job, outcome)
+        if job.isolated:
+            # nothing was fetched while it ran alone: look at every queue again
+            for state in self._queues.values():
+                state.maybe_has_work = True
         self._policy.note_run_time(seconds)
         self._last_finished_ms = int(time.time() * 1000)
         self._watchdog.progressed()
