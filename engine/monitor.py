@@ -65,6 +65,18 @@ class WorkerInfo:
     started_ms: int
     last_beat_ms: int
     heartbeat_ms: int
+    lease_ms: int = 0
+    """Its lease length (0: a worker too old to say)."""
+    last_finished_ms: int = 0
+    """When a job of it last ended (0: none yet)."""
+
+    def stuck(self, now_ms: int) -> bool:
+        """It runs jobs but none finished for longer than its lease (nor since it
+        started): a processor or the worker itself hangs. Its log has the
+        watchdog's report of where it waits."""
+        if self.running <= 0 or self.lease_ms <= 0:
+            return False
+        return now_ms - max(self.last_finished_ms, self.started_ms) > self.lease_ms
 
     def silent_for_ms(self, now_ms: int) -> int:
         return max(now_ms - self.last_beat_ms, 0)
@@ -86,6 +98,8 @@ class WorkerInfo:
             "started_ms": self.started_ms,
             "last_beat_ms": self.last_beat_ms,
             "heartbeat_ms": self.heartbeat_ms,
+            "lease_ms": self.lease_ms,
+            "last_finished_ms": self.last_finished_ms,
         }
 
 
@@ -117,6 +131,8 @@ async def list_workers(redis: Redis, prefix: str = DEFAULT_PREFIX) -> list[Worke
                 started_ms=int(fields.get("started", 0)),
                 last_beat_ms=int(score),
                 heartbeat_ms=int(fields.get("heartbeat_ms", 10_000)),
+                lease_ms=int(fields.get("lease_ms", 0)),
+                last_finished_ms=int(fields.get("last_finished", 0)),
             )
         )
     return workers

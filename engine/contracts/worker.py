@@ -307,8 +307,8 @@ LEASE_LOST = "lost"
 
 @dataclass(frozen=True, slots=True)
 class SweepRequest(Request):
-    """Recover jobs of vanished workers and trim finished ones, at most once
-    per ``interval_ms`` across all workers unless ``force``."""
+    """Recover jobs of vanished workers and trim finished ones, unless a sweep
+    (by any worker) ran within the caller's ``interval_ms`` and not ``force``."""
 
     SCRIPT: ClassVar[str] = "sweep"
     EMITS: ClassVar[tuple[str, ...]] = ("job:stalled", "job:failed", "job:waiting")
@@ -341,7 +341,7 @@ class SweepRequest(Request):
 
 class SweepReply(NamedTuple):
     swept: bool
-    """False when another worker swept within the interval (nothing done)."""
+    """False when a sweep ran within the caller's interval (nothing done)."""
     requeued: int
     failed: int
     trimmed: int

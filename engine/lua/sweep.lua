@@ -1,28 +1,37 @@
 --[[
-  sweep: the maintenance any worker may run; throttled by a lock key so
-  that only one worker per interval does the work.
+  sweep: the maintenance any worker may run; throttled by a key that holds
+  the time of the last sweep: a caller sweeps when its own interval has
+  passed since then, so a worker with a long interval (or a dead one that
+  swept last) never delays the sweeps of one with a short interval.
   Re-queues active jobs whose lease expired (their holder is gone) and fails
   those that stalled more than the limit; a prefetched job that its worker
   never started (rsv = 1) goes back to the front without counting a stall.
   Trims finished jobs.
   Includes: common, retention, deps
   ARGV[1] prefix                 the queue's key prefix
-  ARGV[2] interval_ms            lock time: no other sweep within it
+  ARGV[2] interval_ms            the caller's interval: it sweeps if none ran within it
   ARGV[3] max_stalled            stalls a job may have before it fails
   ARGV[4] completed_keep_count   -1: all
   ARGV[5] completed_keep_age_ms  -1: any age
   ARGV[6] failed_keep_count
   ARGV[7] failed_keep_age_ms
-  ARGV[8] force                  "1" skips the lock
-  Returns: {swept (0 when another worker holds the lock), requeued, failed, trimmed}
+  ARGV[8] force                  "1" sweeps whenever the last sweep ran
+  Returns: {swept (0 when a sweep ran within the caller's interval), requeued, failed, trimmed}
   Emits: job:stalled, job:failed, job:waiting
   Writes: sweep, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics, seq
 ]]
 local STALL_LIMIT = 1000
-if ARGV[8] ~= "1" and not redis.call("SET", sweep_key, "1", "NX", "PX", ARGV[2]) then
-  return {0, 0, 0, 0}
-end
 local now = now_ms()
+local interval = tonumber(ARGV[2])
+if ARGV[8] ~= "1" then
+  local last = tonumber(redis.call("GET", sweep_key))
+  if last and now - last < interval then
+    return {0, 0, 0, 0}
+  end
+end
+-- expires after the caller's interval: a key left by a worker with a long
+-- interval holds back nobody longer than their own interval
+redis.call("SET", sweep_key, now, "PX", interval)
 local max_stalled = tonumber(ARGV[3])
 local expired = redis.call("ZRANGEBYSCORE", active_key, "-inf", now - 1, "LIMIT", 0, STALL_LIMIT)
 local requeued, failed = 0, 0

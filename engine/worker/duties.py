@@ -23,8 +23,6 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.contracts.base import call_own_keys
 from engine.contracts.worker import (
@@ -39,20 +37,13 @@ from engine.contracts.worker import (
 from engine.options import Keep
 from engine.scripts import scripts
 from engine.worker.exchange import IDLE_RECHECK_S, QueueState
+from engine.worker.faults import REDIS_ERRORS, FailureLog
 from engine.worker.slots import Slots
 
 log = logging.getLogger("engine.worker")
 
-CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
-"""What a lost connection to Redis raises: a duty backs off and goes on."""
-
 StopJob = Callable[[str, str, str], None]
 """``stop_job(queue, job_id, reason)``, reason "operator" or "lease-lost"."""
-
-
-def backoff_s(failures: int) -> float:
-    """The wait after ``failures`` failed calls in a row."""
-    return min(0.05 * 2.0**failures, 5.0)
 
 
 class Wakeup:
@@ -124,9 +115,11 @@ class Wakeups(Duty):
         queues: list[QueueState],
         changed: Wakeup,
         free_slots: Callable[[], int],
+        worker_id: str,
     ) -> None:
         super().__init__()
         self.redis = redis
+        self._failures = FailureLog(worker_id, "wake-up wait")
         self.queues = queues
         self.changed = changed
         self.free_slots = free_slots
@@ -140,7 +133,6 @@ class Wakeups(Duty):
 
     async def run(self) -> None:
         markers = list(self._by_marker)
-        failures = 0
         while not self.closed:
             await self.hungry.wait()
             if self.closed:
@@ -152,17 +144,16 @@ class Wakeups(Duty):
                     timeout = min(timeout, max(state.next_check - now, 0.001))
             try:
                 popped = await self.redis.bzpopmin(markers, timeout=timeout)
-                failures = 0
-            except CONNECTION_ERRORS:
-                failures += 1
-                await asyncio.sleep(backoff_s(failures))
+                if popped and self.free_slots() <= 0:
+                    # not hungry any more: leave the wake-up for another worker
+                    await self.redis.zadd(str(popped[0]), {"1": 0})
+                self._failures.succeeded()
+            except REDIS_ERRORS as exc:
+                # the main loop still looks at its queues every IDLE_RECHECK_S
+                await asyncio.sleep(self._failures.failed(exc))
                 continue
             if popped:
-                state = self._by_marker[str(popped[0])]
-                state.maybe_has_work = True
-                if self.free_slots() <= 0:
-                    # not hungry any more: leave the wake-up for another worker
-                    await self.redis.zadd(state.keys.marker, {"1": 0})
+                self._by_marker[str(popped[0])].maybe_has_work = True
             else:
                 for state in self.queues:
                     state.maybe_has_work = True
@@ -201,13 +192,22 @@ class Heartbeat(Duty):
         self._scripts = scripts()
 
     async def run(self) -> None:
+        # Each call fails on its own: a full server refuses the registry beat
+        # but may still extend leases, and the other way round.
+        leases = FailureLog(self.worker_id, "heartbeat")
+        registry = FailureLog(self.worker_id, "worker registry beat")
         while not self.closed:
             await asyncio.sleep(self.heartbeat_ms / 1000)
             try:
                 await self.extend_leases()
+                leases.succeeded()
+            except REDIS_ERRORS as exc:
+                leases.failed(exc)
+            try:
                 await self.beat()
-            except CONNECTION_ERRORS as exc:
-                log.warning("worker %s: heartbeat failed (%s)", self.worker_id, exc)
+                registry.succeeded()
+            except REDIS_ERRORS as exc:
+                registry.failed(exc)
 
     async def extend_leases(self) -> None:
         by_queue: dict[str, list[HeldLease]] = {}
@@ -265,11 +265,13 @@ class Sweeper(Duty):
         self._scripts = scripts()
 
     async def run(self) -> None:
+        failures = FailureLog(self.worker_id, "sweep")
         while not self.closed:
             try:
                 await self.sweep()
-            except CONNECTION_ERRORS as exc:
-                log.warning("worker %s: sweep failed (%s)", self.worker_id, exc)
+                failures.succeeded()
+            except REDIS_ERRORS as exc:
+                failures.failed(exc)
             await asyncio.sleep(self.stall_interval_ms / 1000)
 
     async def sweep(self, force: bool = False) -> dict[str, int]:
@@ -315,26 +317,31 @@ class CancelListener(Duty):
 
     name = "cancel-listener"
 
-    def __init__(self, redis: Redis, queues: list[QueueState], stop_job: StopJob) -> None:
+    def __init__(
+        self, redis: Redis, queues: list[QueueState], stop_job: StopJob, worker_id: str
+    ) -> None:
         super().__init__()
         self.redis = redis
         self.stop_job = stop_job
         self._by_channel = {state.keys.cancel_channel: state for state in queues}
+        self._failures = FailureLog(worker_id, "cancel listener")
+        self.subscribed = asyncio.Event()
+        """Set once the first subscription holds: a cancel published before it
+        would reach this worker only with the next heartbeat."""
 
     async def run(self) -> None:
-        failures = 0
         while not self.closed:
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.subscribe(*self._by_channel)
-                failures = 0
+                self.subscribed.set()
+                self._failures.succeeded()
                 async for message in pubsub.listen():
                     self._heard(message)
-            except CONNECTION_ERRORS:
-                failures += 1
-                await asyncio.sleep(backoff_s(failures))
+            except REDIS_ERRORS as exc:
+                await asyncio.sleep(self._failures.failed(exc))
             finally:
-                with contextlib.suppress(*CONNECTION_ERRORS):
+                with contextlib.suppress(*REDIS_ERRORS):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _heard(self, message: dict[str, Any]) -> None:

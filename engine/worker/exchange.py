@@ -109,7 +109,8 @@ class PrefetchPolicy:
     def release_held(self, slots: Slots) -> float:
         """Auto: hands back prefetched jobs held too long; returns the seconds
         until the next one would be (or IDLE_RECHECK_S)."""
-        if self.configured is not None or slots.first_buffered() is None:
+        first = slots.first_buffered()
+        if self.configured is not None or first is None or first is slots.isolating:
             return IDLE_RECHECK_S
         limit = time.monotonic() - PREFETCH_HOLD_MS / 1000
         if slots.hand_back_buffered("prefetch-held", leased_before=limit):
@@ -154,12 +155,16 @@ class Exchange:
         self._rotation = 0
         self._fetch_counter = 0
         self._token_base = uuid.uuid4().hex[:12]
+        self.calls_pending = 0
+        """Script calls sent and not answered (the watchdog bounds their wait)."""
+        self.last_answer = time.monotonic()
+        """When a call was last answered, or sent while none was pending."""
 
     # -- how much to ask for -------------------------------------------------
 
     def free_slots(self) -> int:
         """How many more jobs this worker may lease now (fetches in flight count)."""
-        if self.stopping:
+        if self.stopping or self.slots.isolating is not None:
             return 0
         return self.slots.free(self.slots.concurrency + self.policy.now)
 
@@ -187,6 +192,10 @@ class Exchange:
         return self.slots.in_flight < MAX_IN_FLIGHT and (
             self.slots.has_report or self.should_fetch()
         )
+
+    def waiting_s(self, now: float) -> float:
+        """How long the oldest pending call has waited for its answer (0: none pending)."""
+        return now - self.last_answer if self.calls_pending else 0.0
 
     # -- one exchange --------------------------------------------------------
 
@@ -234,6 +243,9 @@ class Exchange:
         start_now = min(want, slots.start_room())
         slots.fetch_sent(want, start_now)
         lost: frozenset[str] = frozenset()
+        if not self.calls_pending:
+            self.last_answer = time.monotonic()
+        self.calls_pending += 1
         try:
             if outcomes or notices:
                 request = FinishRequest(
@@ -258,7 +270,11 @@ class Exchange:
             slots.put_back(outcomes, state.keys.name, notices)
             raise
         finally:
+            self.calls_pending -= 1
+            self.last_answer = time.monotonic()
             slots.fetch_answered(want, start_now)
+        if notices:
+            slots.noticed(notices)
         for outcome in outcomes:
             self._reported(outcome, outcome.job.job_id in lost)
         self._lease(state, token, reply, start_now)
@@ -281,6 +297,7 @@ class Exchange:
         in Redis's eyes, the others reserved (prefetched) until they start."""
         for i, fetched in enumerate(reply.jobs):
             job = self.runner.prepare(state.keys, token, fetched)
-            job.reserved = i >= start_now
+            # an isolated job is leased reserved whatever start_now said
+            job.reserved = job.isolated or i >= start_now
             self.slots.lease(job)
         self._launch()

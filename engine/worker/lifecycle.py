@@ -9,9 +9,20 @@ job ending, a wake-up, a stop. The background duties
 and cancellations. Every count of jobs and slots lives in one object,
 :class:`engine.worker.slots.Slots`.
 
-Shutdown: the first :meth:`Worker.request_stop` stops fetching and lets
-running jobs finish until ``shutdown_grace_ms``; jobs still running then go
-back to ``waiting`` without spending an attempt.
+Shutdown: the first :meth:`Worker.request_stop` stops fetching (prefetched
+jobs go back to ``waiting`` at once) and lets running jobs finish until
+``shutdown_grace_ms``. Then async jobs are cancelled and go back to
+``waiting`` without spending an attempt. A plain-function job runs in a
+thread, which cannot be stopped: its lease is kept and extended until the
+thread ends (its ``context.cancelled`` is set, so code that looks at it can
+end early), and its outcome is reported as usual, so that no other worker
+runs it meanwhile. ``shutdown_timeout_ms`` after the stop request
+:meth:`Worker.run` returns anyway; :attr:`Worker.threads_left` says how many
+threads still run, whose leases then run out and the sweep of another
+worker recovers them (counting a stall).
+
+Errors: whatever Redis answers (see :mod:`engine.worker.faults`) is logged
+in one line, backed off from and retried; the worker never exits of it.
 """
 
 from __future__ import annotations
@@ -29,22 +40,24 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from engine.contracts.worker import OutcomeKind
 from engine.keys import DEFAULT_PREFIX, QueueKeys
 from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
 from engine.processors import Processor, ProcessorRegistry, diagnostic_processors
 from engine.wire import Channel
+from engine.worker.config import (
+    DEFAULT_SHUTDOWN_MARGIN_MS,
+    check_worker_options,
+    default_heartbeat_ms,
+)
 from engine.worker.duties import (
-    CONNECTION_ERRORS,
     CancelListener,
     Duty,
     Heartbeat,
     Sweeper,
     Wakeup,
     Wakeups,
-    backoff_s,
 )
 from engine.worker.exchange import (
     IDLE_RECHECK_S,
@@ -53,8 +66,10 @@ from engine.worker.exchange import (
     PrefetchPolicy,
     QueueState,
 )
+from engine.worker.faults import REDIS_ERRORS, FailureLog
 from engine.worker.runner import JobRunner
 from engine.worker.slots import Outcome, RunningJob, Slots, SlotsError
+from engine.worker.watchdog import Watchdog
 
 log = logging.getLogger("engine.worker")
 
@@ -75,6 +90,10 @@ _EVENTS = {
 _WITH_ERROR = (OutcomeKind.FAILED, OutcomeKind.RETRY, OutcomeKind.CANCELLED)
 
 
+SUBSCRIBE_WAIT_S = 2.0
+"""How long a starting worker waits for its cancel listener before it fetches."""
+
+
 class Worker:
     """Runs jobs from one or more queues.
 
@@ -87,11 +106,21 @@ class Worker:
         prefix: key prefix of the deployment.
         lease_ms: how long a lease lasts without a heartbeat; a job whose
             lease runs out is taken to be abandoned and runs again.
-        heartbeat_ms: how often leases are extended (default lease_ms / 3).
-        stall_interval_ms: how often some worker sweeps for abandoned jobs.
+        heartbeat_ms: how often leases are extended (default lease_ms / 3;
+            shorter than lease_ms).
+        stall_interval_ms: how often this worker sweeps for abandoned jobs
+            (unless any worker swept within this interval).
         max_stalled: how many times a job may be abandoned before it fails.
+            A job that was abandoned once runs alone on the worker that
+            takes it, so that only a job that kills its worker itself
+            accumulates stalls.
         shutdown_grace_ms: how long running jobs may finish after a stop
-            request before they are handed back to ``waiting``.
+            request before async ones are cancelled and handed back to
+            ``waiting``.
+        shutdown_timeout_ms: the longest a stop may take: thread jobs keep
+            their leases past the grace period until they end, but
+            :meth:`run` returns at this bound (default: the grace period
+            plus 30 s) with their leases left to run out.
         prefetch: jobs leased beyond ``concurrency``, so that the next job
             starts the moment one finishes instead of a round trip later.
             They count as active in Redis; a stop hands them back at once,
@@ -123,6 +152,7 @@ class Worker:
         stall_interval_ms: int = 5_000,
         max_stalled: int = 1,
         shutdown_grace_ms: int = 30_000,
+        shutdown_timeout_ms: int | None = None,
         prefetch: int | None = None,
         thread_pool_size: int | None = None,
         keep_completed: Keep = DEFAULT_KEEP_COMPLETED,
@@ -133,22 +163,32 @@ class Worker:
         names = [queues] if isinstance(queues, str) else list(queues)
         if not names:
             raise ValueError("a worker needs at least one queue")
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
-        if lease_ms < 100:
-            raise ValueError("lease_ms must be >= 100")
-        if prefetch is not None and prefetch < 0:
-            raise ValueError("prefetch must be >= 0 (or None: auto)")
+        check_worker_options(
+            concurrency=concurrency,
+            lease_ms=lease_ms,
+            heartbeat_ms=heartbeat_ms,
+            stall_interval_ms=stall_interval_ms,
+            max_stalled=max_stalled,
+            shutdown_grace_ms=shutdown_grace_ms,
+            shutdown_timeout_ms=shutdown_timeout_ms,
+            prefetch=prefetch,
+            thread_pool_size=thread_pool_size,
+        )
         self.redis = redis
         self.prefix = prefix
         self.concurrency = concurrency
         self.prefetch = prefetch
         """As configured: a number of jobs, or None (auto)."""
         self.lease_ms = lease_ms
-        self.heartbeat_ms = heartbeat_ms or max(lease_ms // 3, 50)
+        self.heartbeat_ms = heartbeat_ms or default_heartbeat_ms(lease_ms)
         self.stall_interval_ms = stall_interval_ms
         self.max_stalled = max_stalled
         self.shutdown_grace_ms = shutdown_grace_ms
+        self.shutdown_timeout_ms = (
+            shutdown_grace_ms + DEFAULT_SHUTDOWN_MARGIN_MS
+            if shutdown_timeout_ms is None
+            else shutdown_timeout_ms
+        )
         self.keep_completed = keep_completed
         self.keep_failed = keep_failed
         self.listener = listener
@@ -193,7 +233,7 @@ class Worker:
             reported=self._reported,
             check_slots=os.environ.get(CHECK_SLOTS_ENV) == "1",
         )
-        self._wakeups = Wakeups(redis, states, self._changed, self._exchange.free_slots)
+        self._wakeups = Wakeups(redis, states, self._changed, self._exchange.free_slots, self.id)
         self._heartbeat = Heartbeat(
             redis,
             worker_id=self.id,
@@ -215,17 +255,32 @@ class Worker:
             keep_failed=keep_failed,
             recovered=self._changed.set,
         )
-        self._cancels = CancelListener(redis, states, self._stop_job)
+        self._cancels = CancelListener(redis, states, self._stop_job, self.id)
+        self._watchdog = Watchdog(
+            worker_id=self.id,
+            lease_ms=lease_ms,
+            slots=self.slots,
+            exchange=self._exchange,
+        )
+        self._running = False
         self._stopping = False
         self._stop_deadline = 0.0
+        """Monotonic: the end of the grace period."""
+        self._exit_deadline = 0.0
+        """Monotonic: the end of the shutdown timeout."""
+        self._grace_over = False
+        self.threads_left = 0
+        """Thread jobs still running when :meth:`run` returned at the shutdown timeout."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started_at = 0
         self._done = 0
         self._failed = 0
         self._signal_count = 0
         self._exchange_error: BaseException | None = None
-        self._failures = 0
-        """Exchanges failed in a row (Redis unreachable): sets the back-off."""
+        self._failures = FailureLog(self.id, "exchange (finish and fetch)")
+        self._last_finished_ms = 0
+        """Wall-clock ms when a job last ended (the registry of workers shows it)."""
+        self._listener_failures = FailureLog(self.id, "listener")
         self._exchanges: set[asyncio.Task[None]] = set()
         self._broken: SlotsError | None = None
         """The slot account failed its check in a background exchange."""
@@ -255,7 +310,9 @@ class Worker:
         if not self._stopping:
             self._stopping = True
             self._exchange.stopping = True
-            self._stop_deadline = time.monotonic() + self.shutdown_grace_ms / 1000
+            now = time.monotonic()
+            self._stop_deadline = now + self.shutdown_grace_ms / 1000
+            self._exit_deadline = now + self.shutdown_timeout_ms / 1000
             log.info("worker %s stopping: %d jobs running", self.id, self.slots.active)
             # prefetched jobs that never started go back to waiting at once
             self.slots.hand_back_buffered()
@@ -284,19 +341,38 @@ class Worker:
             loop.add_signal_handler(signum, handle, signum)
 
     async def run(self) -> None:
-        """Serve the queues until :meth:`request_stop` (or a signal) and a clean stop."""
+        """Serve the queues until :meth:`request_stop` (or a signal) and a clean
+        stop. A worker runs once: calling this again (or while it runs) raises."""
+        if self._running or self._loop is not None:
+            raise RuntimeError(f"worker {self.id} is already running (or ran): create a new one")
+        self._running = True
         self._loop = self._runner.loop = asyncio.get_running_loop()
         self._started_at = int(time.time() * 1000)
         await self._warn_if_unsafe_server()
-        await self._heartbeat.beat()
-        duties: list[Duty] = [self._heartbeat, self._sweeper, self._wakeups, self._cancels]
+        try:
+            await self._heartbeat.beat()
+        except REDIS_ERRORS as exc:  # a full server, say: the heartbeat duty tries again
+            FailureLog(self.id, "worker registry beat").failed(exc)
+        self._watchdog.main_task = asyncio.current_task()
+        duties: list[Duty] = [
+            self._heartbeat,
+            self._sweeper,
+            self._wakeups,
+            self._cancels,
+            self._watchdog,
+        ]
         helpers = [asyncio.create_task(duty.run(), name=duty.name) for duty in duties]
+        # Fetch only once cancels can be heard (or Redis keeps refusing: the
+        # heartbeat reports cancels too, a beat later).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._cancels.subscribed.wait(), SUBSCRIBE_WAIT_S)
         try:
             await self._main_loop()
         finally:
+            self._running = False
             await self._stop_duties(duties, helpers)
             await self._channel.close()
-            with contextlib.suppress(*CONNECTION_ERRORS):
+            with contextlib.suppress(*REDIS_ERRORS):
                 await self._heartbeat.beat(gone=True)
             self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -316,13 +392,15 @@ class Worker:
             "failed": self._failed,
             "started": self._started_at,
             "heartbeat_ms": self.heartbeat_ms,
+            "lease_ms": self.lease_ms,
+            "last_finished": self._last_finished_ms,
         }
 
     async def _warn_if_unsafe_server(self) -> None:
         try:
             policy = (await self.redis.config_get("maxmemory-policy")).get("maxmemory-policy")
-        except ResponseError:
-            return  # CONFIG is disabled on some managed servers
+        except REDIS_ERRORS:
+            return  # CONFIG is disabled on some managed servers; or Redis is away
         if policy and policy != "noeviction":
             log.warning(
                 "Redis maxmemory-policy is %s: under memory pressure Redis may evict jobs; set it to noeviction",
@@ -355,22 +433,17 @@ class Worker:
         while True:
             if self._broken is not None:
                 raise self._broken
-            if self._stopping:
-                if slots.idle:
-                    return
-                if slots.held_count and time.monotonic() >= self._stop_deadline:
-                    self._hand_back_all()
+            if self._stopping and self._stop_ends():
+                return
             error, self._exchange_error = self._exchange_error, None
             if error is not None:
-                self._failures += 1
-                delay = backoff_s(self._failures)
-                log.warning(
-                    "worker %s: Redis unreachable (%s); retrying in %.2fs", self.id, error, delay
-                )
+                delay = self._failures.failed(error)
                 # Not _wait(): it returns at once while outcomes are pending,
                 # and the failed exchange just put them back (a busy loop).
                 self._changed.clear()
-                await self._changed.wait(delay)
+                await self._changed.wait(
+                    min(delay, self._wait_timeout()) if self._stopping else delay
+                )
                 continue
             hold = self._policy.release_held(slots)
             if exchange.wanted():
@@ -383,8 +456,8 @@ class Worker:
                 # Nothing could finish or arrive meanwhile: no task needed.
                 try:
                     await exchange.run()
-                    self._failures = 0
-                except CONNECTION_ERRORS as exc:
+                    self._failures.succeeded()
+                except REDIS_ERRORS as exc:
                     self._exchange_error = exc
                 continue
             if exchange.free_slots() > 0 and not slots.in_flight:
@@ -401,19 +474,45 @@ class Worker:
     async def _background_exchange(self) -> None:
         try:
             await self._exchange.run(counted=True)
-            self._failures = 0
-        except CONNECTION_ERRORS as exc:
+            self._failures.succeeded()
+        except REDIS_ERRORS as exc:
             self._exchange_error = exc
         except SlotsError as exc:
             self._broken = exc  # raised by the main loop: a task's exception is lost
         finally:
             self._changed.set()
 
+    def _stop_ends(self) -> bool:
+        """While stopping: whether the main loop ends now. Past the grace
+        period async jobs are handed back; past the timeout it ends anyway."""
+        slots = self.slots
+        if slots.idle:
+            return True
+        now = time.monotonic()
+        if not self._grace_over and now >= self._stop_deadline:
+            self._grace_over = True
+            self._hand_back_all()
+        if now >= self._exit_deadline:
+            self.threads_left = self._runner.threads_running(slots)
+            log.warning(
+                "worker %s: shutdown timeout (%d ms) reached with %d jobs held, %d outcomes"
+                " unreported, %d threads still running: leaving; their leases run out and"
+                " the sweep of another worker recovers them",
+                self.id,
+                self.shutdown_timeout_ms,
+                slots.held_count,
+                slots.outcome_count,
+                self.threads_left,
+            )
+            return True
+        return False
+
     def _wait_timeout(self) -> float:
         if self._stopping:
             if not self.slots.held_count:
                 return 0.0
-            return max(0.0, min(self._stop_deadline - time.monotonic(), 1.0))
+            deadline = self._exit_deadline if self._grace_over else self._stop_deadline
+            return max(0.0, min(deadline - time.monotonic(), 1.0))
         return IDLE_RECHECK_S
 
     async def _wait(self, seconds: float) -> None:
@@ -436,11 +535,25 @@ class Worker:
         while (job := slots.start_next()) is not None:
             self._runner.start(job)
             if self.listener:
-                self.listener("active", job, {"attempt": job.attempt})
+                self._tell("active", job, {"attempt": job.attempt})
+
+    def _tell(self, event: str, job: RunningJob, details: dict[str, Any]) -> None:
+        """Call the listener; what it raises is logged and ignored."""
+        assert self.listener is not None
+        try:
+            self.listener(event, job, details)
+        except Exception as exc:
+            self._listener_failures.failed(exc)
 
     def _job_ended(self, job: RunningJob, outcome: Outcome | None, seconds: float) -> None:
         self.slots.finish(job, outcome)
+        if job.isolated:
+            # nothing was fetched while it ran alone: look at every queue again
+            for state in self._queues.values():
+                state.maybe_has_work = True
         self._policy.note_run_time(seconds)
+        self._last_finished_ms = int(time.time() * 1000)
+        self._watchdog.progressed()
         self._launch()
         self._changed.set()
 
@@ -463,13 +576,29 @@ class Worker:
                 details["error"] = args.value
             if args.delay_ms:
                 details["delay_ms"] = args.delay_ms
-            self.listener(_EVENTS[kind], outcome.job, details)
+            self._tell(_EVENTS[kind], outcome.job, details)
 
     def _hand_back_all(self) -> None:
-        """The grace period is over: running jobs go back to waiting."""
+        """The grace period is over: running async jobs are cancelled and go
+        back to waiting; thread jobs are asked to stop (``context.cancelled``)
+        but keep their leases until their threads end."""
+        threads = 0
         for job in self.slots.held():
             if job.task and not job.task.done() and job.stop_reason is None:
-                self._runner.stop(job, "shutdown")
+                if job.in_thread:
+                    job.shutdown_asked = True
+                    job.context.cancelled.set()
+                    threads += 1
+                else:
+                    self._runner.stop(job, "shutdown")
+        if threads:
+            log.warning(
+                "worker %s: grace period over; %d thread jobs cannot be stopped: their leases"
+                " are kept until they end (at most %d ms after the stop request)",
+                self.id,
+                threads,
+                self.shutdown_timeout_ms,
+            )
 
     def _stop_job(self, queue: str, job_id: str, reason: str) -> None:
         """Stop one held job: an operator cancelled it, or its lease was lost."""

@@ -37,7 +37,7 @@ from engine.keys import QueueKeys
 from engine.options import DEFAULT_OPTIONS, Backoff, JobOptions
 from engine.processors import ProcessorRegistry, ProcessorSpec
 from engine.scripts import scripts
-from engine.worker.slots import Outcome, RunningJob
+from engine.worker.slots import Outcome, RunningJob, Slots
 
 DEFAULT_BACKOFF = Backoff(type="exponential", delay_ms=1000)
 MAX_ERROR_CHARS = 4000
@@ -109,6 +109,7 @@ class JobRunner:
         job = RunningJob(keys, job_id, token, fetched.name, options, attempt, context)
         job.has_dependents = fetched.has_dependents
         job.bad_data = bad_data
+        job.isolated = fetched.stalls > 0
         return job
 
     def _sender(
@@ -173,13 +174,19 @@ class JobRunner:
                 runtime_ms=_ms_since(started),
             )
         except Exception as exc:
-            outcome = _failure(job, exc, _ms_since(started))
+            if job.shutdown_asked:
+                # a thread job that ended (likely on ``context.cancelled``)
+                # after the grace period: back to waiting, no attempt spent
+                outcome = Outcome.of(job, OutcomeKind.HANDED_BACK, runtime_ms=_ms_since(started))
+            else:
+                outcome = _failure(job, exc, _ms_since(started))
         finally:
             self._ended(job, outcome, time.monotonic() - started)
 
     async def _call(self, spec: ProcessorSpec, job: RunningJob) -> Any:
         assert self.loop is not None
         timeout_ms = job.options.timeout_ms
+        job.in_thread = not spec.is_async
         if spec.batch_size is not None:
             awaitable: Any = self._batcher(spec).submit(job.context)
         elif spec.is_async:
@@ -203,6 +210,11 @@ class JobRunner:
         if batcher is None:
             batcher = self._batchers[spec.name] = Batcher(spec, self.loop, self.pool)
         return batcher
+
+    @staticmethod
+    def threads_running(slots: Slots) -> int:
+        """Jobs of ``slots`` whose code runs in a thread now (held or abandoned)."""
+        return sum(1 for job in slots.running() if job.in_thread)
 
     @staticmethod
     def stop(job: RunningJob, reason: str) -> None:

@@ -11,7 +11,14 @@ Beside the jobs, the account counts what the exchanges in flight will bring
 what the next exchange must tell Redis (``outcomes``, and ``notices`` of
 prefetched jobs that started). Every change goes through a named operation
 here, and :meth:`Slots.check` states the invariant that ties the counts
-together; the worker runs it after every exchange when ``MESSAI_CHECK_SLOTS=1``
+together.
+
+A job that comes back from a stall (*isolated*) runs alone: it arrives
+reserved and alone in its call (``lua/includes/fetch.lua``); while it is
+held nothing more is fetched and a job that arrives anyway goes back; it
+waits in the buffer until nothing else runs, then Redis hears that it
+starts (a notice) and only once Redis answered does it start. So if it
+kills the process, it alone counts a stall, and no other job does; the worker runs it after every exchange when ``MESSAI_CHECK_SLOTS=1``
 (the test suites set it).
 """
 
@@ -50,6 +57,15 @@ class RunningJob:
     """Why its stored data or options could not be read (it fails at once)."""
     reserved: bool = False
     """Leased as prefetched: Redis holds it as not started until told otherwise."""
+    in_thread: bool = False
+    """Its processor runs in the thread pool: its task cannot stop the code."""
+    isolated: bool = False
+    """It came back from a stall: it runs alone (see the module docstring)."""
+    notice_queued: bool = False
+    """Isolated: its start notice is queued or sent; it starts once Redis answered."""
+    shutdown_asked: bool = False
+    """A thread job still running when the grace period ended: kept leased
+    until its thread ends; an exception it raises then hands it back."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -121,6 +137,8 @@ class Slots:
         """Exchanges sent whose replies have not been handled yet."""
         self._notices: dict[str, list[RunningJob]] = {}
         self._outcomes: list[Outcome] = []
+        self.isolating: RunningJob | None = None
+        """The isolated job held now: nothing is fetched until it ends."""
         self.checks = 0
         """How many times :meth:`check` ran (tests assert that it did)."""
 
@@ -129,6 +147,11 @@ class Slots:
     @property
     def held_count(self) -> int:
         return len(self._held)
+
+    @property
+    def outcome_count(self) -> int:
+        """Outcomes waiting for the next exchange."""
+        return len(self._outcomes)
 
     @property
     def buffered_count(self) -> int:
@@ -140,6 +163,12 @@ class Slots:
     def held(self) -> list[RunningJob]:
         """Every job held now (a copy: the caller may stop them)."""
         return list(self._held.values())
+
+    def running(self) -> list[RunningJob]:
+        """Jobs whose task runs now: held ones, and abandoned ones (lease lost)."""
+        jobs = [job for job in self._held.values() if job.task is not None]
+        jobs.extend(self._abandoned)
+        return [job for job in jobs if job.task is not None and not job.task.done()]
 
     def first_buffered(self) -> RunningJob | None:
         return self._buffer[0] if self._buffer else None
@@ -167,7 +196,14 @@ class Slots:
     # -- jobs ---------------------------------------------------------------
 
     def lease(self, job: RunningJob) -> None:
-        """A fetch brought ``job``: held, buffered until a slot is free."""
+        """A fetch brought ``job``: held, buffered until a slot is free. While an
+        isolated job is held, another that arrives (a fetch that was already in
+        flight) goes back to waiting with the next exchange."""
+        if self.isolating is not None:
+            self._outcomes.append(Outcome.of(job, OutcomeKind.HANDED_BACK, "isolating"))
+            return
+        if job.isolated:
+            self.isolating = job
         self._held[job.key] = job
         self._buffer.append(job)
 
@@ -177,7 +213,14 @@ class Slots:
         the next exchange: from then on a stall counts."""
         if not self._buffer or self.active >= self.concurrency:
             return None
-        job = self._buffer.popleft()
+        job = self._buffer[0]
+        if job.isolated and (self.active or job.reserved):
+            if not self.active and not job.notice_queued:
+                # alone now: Redis hears that it starts, then it starts
+                job.notice_queued = True
+                self._notices.setdefault(job.queue.name, []).append(job)
+            return None
+        self._buffer.popleft()
         job.started = time.monotonic()
         if job.reserved:
             job.reserved = False
@@ -191,6 +234,8 @@ class Slots:
         if self._held.get(job.key) is job:
             del self._held[job.key]
         self._abandoned.discard(job)
+        if job is self.isolating:
+            self.isolating = None
         if outcome is not None:
             self._outcomes.append(outcome)
 
@@ -205,6 +250,8 @@ class Slots:
         """A buffered ``job`` leaves without starting (cancelled, handed back)."""
         self._buffer.remove(job)
         del self._held[job.key]
+        if job is self.isolating:
+            self.isolating = None
         if outcome is not None:
             self._outcomes.append(outcome)
 
@@ -213,8 +260,12 @@ class Slots:
         back to waiting with the next exchange; returns how many."""
         count = 0
         while self._buffer and (leased_before is None or self._buffer[0].started <= leased_before):
+            if leased_before is not None and self._buffer[0] is self.isolating:
+                break  # it waits for the jobs before it to end, not for a slot
             job = self._buffer.popleft()
             del self._held[job.key]
+            if job is self.isolating:
+                self.isolating = None
             self._outcomes.append(Outcome.of(job, OutcomeKind.HANDED_BACK, reason))
             count += 1
         return count
@@ -253,6 +304,12 @@ class Slots:
             gone = {id(outcome.job) for outcome in ended}
             jobs = [job for job in jobs if id(job) not in gone]
         return jobs
+
+    def noticed(self, jobs: list[RunningJob]) -> None:
+        """Redis heard that these jobs started: an isolated one may start now."""
+        for job in jobs:
+            if job.isolated:
+                job.reserved = False
 
     def put_back(
         self,
@@ -304,8 +361,19 @@ class Slots:
             problems.append(f"reserved = {self.reserved} with no exchange in flight")
         for queue, jobs in self._notices.items():
             for job in jobs:
-                if job.queue.name != queue or job.task is None or job.reserved:
+                # an isolated job's notice goes before its start
+                started = job.task is not None and not job.reserved
+                waiting_alone = job.isolated and job.notice_queued and job.task is None
+                if job.queue.name != queue or not (started or waiting_alone):
                     problems.append(f"notice for job {job.job_id} that did not start on {queue}")
+        isolated = self.isolating
+        if isolated is not None:
+            if self._held.get(isolated.key) is not isolated and isolated not in self._abandoned:
+                problems.append(f"isolated job {isolated.job_id} is neither held nor running")
+            if isolated.task is not None and not isolated.task.done() and self.active != 1:
+                problems.append(f"isolated job {isolated.job_id} runs beside {self.active - 1}")
+            if self._buffer and self._buffer[-1] is not isolated and isolated.task is None:
+                problems.append(f"a job is buffered behind isolated job {isolated.job_id}")
         for outcome in self._outcomes:
             if self._held.get(outcome.job.key) is outcome.job:
                 problems.append(f"job {outcome.job.job_id} has an outcome but is still held")

@@ -9,7 +9,6 @@ import contextlib
 import pytest
 import redis
 
-from tests.chaos.checker import DeliveryViolation
 from tests.chaos.fleet import WorkerSpec
 from tests.chaos.harness import Chaos
 from tests.chaos.scale import SCALE, Scale
@@ -86,12 +85,6 @@ async def test_functions_flushed_repeatedly(chaos: Chaos, scale: Scale) -> None:
     report.require(max_stall_s=SLACK_S, max_recovery_s=SLACK_S)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DeliveryViolation,
-    reason="issue 12: a worker dies of OutOfMemoryError (heartbeat, exchange) and "
-    "leaves its jobs active; one started on a full server exits",
-)
 async def test_out_of_memory_reached_and_freed(chaos: Chaos, scale: Scale) -> None:
     await _start(chaos, scale)
     step = scale.jobs // (scale.faults + 2)

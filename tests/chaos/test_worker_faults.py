@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from tests.chaos.checker import DeliveryViolation
 from tests.chaos.fleet import WorkerSpec
 from tests.chaos.harness import Chaos
 from tests.chaos.scale import SCALE, Scale
@@ -78,12 +77,6 @@ async def test_sigstop_of_a_worker_past_its_lease_then_sigcont(chaos: Chaos, sca
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DeliveryViolation,
-    reason="issue 12: on SIGTERM a thread job still running after the grace period "
-    "is handed back and another worker runs it at the same time",
-)
 async def test_sigterm_with_thread_jobs_running_past_the_grace_period(
     chaos: Chaos, scale: Scale
 ) -> None:
@@ -106,12 +99,6 @@ async def test_sigterm_with_thread_jobs_running_past_the_grace_period(
     report.require(max_stall_s=thread_ms / 1000 + SLACK_S + 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DeliveryViolation,
-    reason="issue 12: a poison pill takes its neighbours down: jobs that ran beside "
-    "it when it killed its worker fail 'stalled 2 times' with it",
-)
 async def test_poison_pill_among_2000_jobs_fails_alone(chaos: Chaos, scale: Scale) -> None:
     # The CLI worker with its defaults (--max-stalled 1), three of them at
     # concurrency 4, respawned as the pill kills them.
@@ -135,12 +122,6 @@ async def test_poison_pill_among_2000_jobs_fails_alone(chaos: Chaos, scale: Scal
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DeliveryViolation,
-    reason="issue 12: the stall sweep is throttled by the interval of whichever worker "
-    "took its lock last, so a dead worker's long interval delays recovery for everyone",
-)
 async def test_recovery_is_bounded_by_the_live_workers_settings(chaos: Chaos, scale: Scale) -> None:
     live = WorkerSpec(concurrency=4, max_stalled=1000)
     slow_sweeper = WorkerSpec(concurrency=4, max_stalled=1000, stall_interval_ms=20_000)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from engine import InvalidStateError, JobContext, JobNotFoundError, Queue, Worker, list_queues
+from engine.worker.duties import CancelListener
 from tests.engine.conftest import StartWorker, wait_for_state
 from tests.helpers import await_until
 
@@ -163,6 +164,32 @@ async def test_cancel_reaches_a_thread_processor(queue: Queue, start_worker: Sta
     await wait_for_state(queue, job.id, "active")
     await queue.cancel(job.id)
     assert (await wait_for_state(queue, job.id, "failed")).cancelled
+
+
+async def test_a_worker_listens_for_cancels_before_its_first_job_starts(
+    queue: Queue, start_worker: StartWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cancel published before the listener subscribed reached the job only
+    # with the next heartbeat (10 s at the default lease). A slow subscription
+    # (a busy server, a reconnect) made that window wide.
+    listen = CancelListener.run
+
+    async def slow_to_subscribe(self: CancelListener) -> None:
+        await asyncio.sleep(0.5)
+        await listen(self)
+
+    monkeypatch.setattr(CancelListener, "run", slow_to_subscribe)
+    subscribers: list[int] = []
+
+    async def first(ctx: JobContext) -> None:
+        reply = await queue.redis.pubsub_numsub(queue.keys.cancel_channel)
+        subscribers.append(int(reply[0][1]))
+
+    jobs = [await queue.add("first") for _ in range(3)]
+    await start_worker({"first": first})
+    for job in jobs:
+        await wait_for_state(queue, job.id, "completed")
+    assert subscribers and min(subscribers) >= 1
 
 
 async def test_remove_promote_and_errors(queue: Queue) -> None:

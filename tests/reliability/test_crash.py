@@ -95,3 +95,34 @@ async def test_poison_pill_fails_after_max_stalled_while_other_jobs_complete(
     executions = read_executions(exec_dir)
     assert {job_id: executions[job_id] for job_id in others} == dict.fromkeys(others, 1)
     assert deaths() == 2, "a worker died of something else than the pill"
+
+
+async def test_a_poison_pill_among_busy_neighbours_fails_alone(
+    redis_url: str, redis_client: redis.asyncio.Redis, workers: WorkerPool, exec_dir: Path
+) -> None:
+    # Concurrency 4 and the default --max-stalled 1: the jobs running beside
+    # the pill when it kills its worker count a stall too, but a job back from
+    # a stall runs alone, so none of them can be beside the pill again.
+    queue = Queue(Q, redis_client)
+    before = await queue.add_bulk([("count", {"ms": 10})] * 300)
+    pill = await queue.add("suicide")
+    after = await queue.add_bulk([("count", {"ms": 10})] * 300)
+    others = set(before) | set(after)
+
+    def start() -> WorkerProcess:
+        return workers.start(redis_url, Q, concurrency=4, max_stalled=1, wait=False)
+
+    live = [start(), start(), start()]
+
+    async def settled() -> bool:
+        for i, worker in enumerate(live):
+            if not worker.alive():
+                live[i] = start()
+        counts = await queue.counts()
+        return counts["completed"] + counts["failed"] == len(others) + 1
+
+    await await_until(settled, timeout=90, interval=0.05, message="the jobs did not all end")
+    failed = await queue.get_jobs("failed", 0, -1)
+    assert [job.id for job in failed] == [pill.id], [(job.id, job.error) for job in failed]
+    assert (await queue.require_job(pill.id)).stalls == 2
+    assert read_executions(exec_dir)[pill.id] == 2

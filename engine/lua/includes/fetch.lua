@@ -11,6 +11,11 @@
   before it starts them, so they are marked reserved (JF.RESERVED = 1) until it says
   it started them; a reserved job of a dead worker goes back to waiting
   without counting a stall (sweep.lua), since it never ran.
+  A job that comes back from a stall (JF.STALLS > 0) runs isolated, so that
+  only a job that kills its worker accumulates stalls: it is leased only as
+  the first job of a call and then alone (the jobs popped with it go back to
+  the front of waiting), and always reserved: the worker runs nothing beside
+  it and says that it starts it before it does (finish.lua's `started`).
   Emits: job:waiting (promoted), job:active, job:failed (a corrupt job).
 ]]
 local PROMOTE_LIMIT = 1000
@@ -18,6 +23,7 @@ local PROMOTE_LIMIT = 1000
 -- a test holds the two equal.
 local JOB_FIELDS = {JF.NAME, JF.DATA, JF.OPTIONS, JF.ATTEMPTS, JF.STALLS, JF.CREATED,
   JF.HAS_DEPENDENTS, JF.HAS_RESULTS}
+local JOB_STALLS = 5 -- index of JF.STALLS in JOB_FIELDS
 local JOB_HAS_RESULTS = 8 -- index of JF.HAS_RESULTS in JOB_FIELDS
 
 -- Moves due delayed jobs to waiting; returns the earliest due time left
@@ -80,15 +86,21 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
   local taken = 0
   local deadline = now + lease_ms
   local leases = {}
+  local isolated = false -- a stalled job was leased: nothing comes with it
+  local back = {} -- popped, not leased: back to the front of waiting
   for i = 1, #popped do
     local id = popped[i]
     local jk = job_key(id)
     local fields = redis.call("HMGET", jk, unpack(JOB_FIELDS))
-    if fields[1] then
+    local stalled = fields[1] and (tonumber(fields[JOB_STALLS]) or 0) > 0
+    if fields[1] and (isolated or (stalled and taken > 0)) then
+      back[#back + 1] = id
+    elseif fields[1] then
       leases[#leases + 1] = deadline
       leases[#leases + 1] = id
       local reserved = "0"
-      if taken >= start_now then reserved = "1" end
+      if stalled or taken >= start_now then reserved = "1" end
+      if stalled then isolated = true end
       redis.call("HSET", jk, JF.TOKEN, token, JF.WORKER, worker, JF.STARTED, stamp, JF.RESERVED, reserved)
       emit("job:active", id, "w", worker)
       result[#result + 1] = id
@@ -105,6 +117,9 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
   end
   if taken > 0 then
     redis.call("ZADD", active_key, unpack(leases))
+  end
+  for i = #back, 1, -1 do
+    enqueue_waiting(back[i], job_key(back[i]), true)
   end
   if rl_max and taken > 0 then
     local starts = {}

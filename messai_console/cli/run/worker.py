@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
+import re
 import sys
 import time
 from typing import Annotated, Any
@@ -15,8 +17,9 @@ from engine.connection import check_connection, connect
 from engine.processors import ProcessorRegistry
 from engine.schedules import Scheduler
 from engine.worker import RunningJob, Worker
+from engine.worker.config import WorkerOptionError, check_worker_options
 from messai_console.cli import parsing
-from messai_console.cli.runtime import runtime
+from messai_console.cli.runtime import EXIT_FAILED, EXIT_USAGE, fail, runtime
 from messai_console.text import visible
 
 
@@ -35,6 +38,16 @@ def load_processors(spec: str) -> ProcessorRegistry:
     if isinstance(value, dict):
         return ProcessorRegistry(value)
     raise typer.BadParameter(f"{spec} is not a ProcessorRegistry or a dict of processors")
+
+
+def _as_flags(message: str) -> str:
+    """An engine message about worker options, with the options named as flags."""
+    return re.sub(
+        r"\b(concurrency|lease_ms|heartbeat_ms|stall_interval_ms|max_stalled"
+        r"|shutdown_grace_ms|shutdown_timeout_ms|prefetch)\b",
+        lambda match: "--" + match.group(1).replace("_", "-"),
+        message,
+    )
 
 
 def _log_line(event: str, job: RunningJob, details: dict[str, Any]) -> None:
@@ -70,7 +83,7 @@ def worker(
         ),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Jobs run at once by this process.")
+        int, typer.Option("--concurrency", "-c", help="Jobs run at once by this process.")
     ] = 1,
     processors: Annotated[
         str | None,
@@ -81,18 +94,36 @@ def worker(
     ] = None,
     lease_ms: Annotated[
         int,
-        typer.Option(
-            min=100, help="Lease length; a job whose worker is silent this long runs again."
-        ),
+        typer.Option(help="Lease length; a job whose worker is silent this long runs again."),
     ] = 30_000,
+    heartbeat_ms: Annotated[
+        int | None,
+        typer.Option(help="How often leases are extended (default: a third of --lease-ms)."),
+    ] = None,
     max_stalled: Annotated[
-        int, typer.Option(min=0, help="Times a job may lose its worker before it fails.")
+        int,
+        typer.Option(
+            help="Times a job may lose its worker before it fails (a job that lost one runs"
+            " alone on the next worker, so only a job that kills its worker reaches this)."
+        ),
     ] = 1,
     shutdown_grace_ms: Annotated[
-        int, typer.Option(min=0, help="Time running jobs get to finish on SIGTERM.")
+        int,
+        typer.Option(
+            help="Time running jobs get to finish on SIGTERM; then async jobs are cancelled"
+            " and go back to the queue, thread jobs keep their lease until they end."
+        ),
     ] = 30_000,
+    shutdown_timeout_ms: Annotated[
+        int | None,
+        typer.Option(
+            help="The longest a graceful stop takes: past it the process exits even with"
+            " thread jobs running (their leases run out; another worker's sweep recovers"
+            " them). Default: --shutdown-grace-ms plus 30 s."
+        ),
+    ] = None,
     stall_interval_ms: Annotated[
-        int, typer.Option(min=50, help="How often abandoned jobs are looked for.")
+        int, typer.Option(help="How often abandoned jobs are looked for.")
     ] = 5_000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No line per job state change.")] = False,
     prefetch: Annotated[
@@ -131,6 +162,20 @@ def worker(
 
     state = runtime(ctx)
     prefetch_jobs = parsing.prefetch(prefetch)  # bad input fails before anything runs
+    try:
+        check_worker_options(
+            concurrency=concurrency,
+            lease_ms=lease_ms,
+            heartbeat_ms=heartbeat_ms,
+            stall_interval_ms=stall_interval_ms,
+            max_stalled=max_stalled,
+            shutdown_grace_ms=shutdown_grace_ms,
+            shutdown_timeout_ms=shutdown_timeout_ms,
+            prefetch=prefetch_jobs,
+            thread_pool_size=None,
+        )
+    except WorkerOptionError as exc:
+        fail(_as_flags(str(exc)), EXIT_USAGE)
     extra = load_processors(processors) if processors else ProcessorRegistry()
     registry = jobs.registry.merged(extra)
     logging.basicConfig(
@@ -155,8 +200,10 @@ def worker(
                 concurrency=concurrency,
                 prefix=state.prefix,
                 lease_ms=lease_ms,
+                heartbeat_ms=heartbeat_ms,
                 max_stalled=max_stalled,
                 shutdown_grace_ms=shutdown_grace_ms,
+                shutdown_timeout_ms=shutdown_timeout_ms,
                 stall_interval_ms=stall_interval_ms,
                 prefetch=prefetch_jobs,
                 listener=None if quiet else _log_line,
@@ -176,8 +223,17 @@ def worker(
                 if scheduler and scheduling:
                     scheduler.request_stop()
                     await scheduling
+            threads_left[0] = worker.threads_left
             print(f"worker {worker.id} stopped", file=sys.stderr, flush=True)
         finally:
             await client.aclose()
 
+    threads_left = [0]
     state.run_async(main)
+    if threads_left[0]:
+        # The interpreter would wait for the job threads at exit: leave now,
+        # as the shutdown timeout says (their leases run out; a sweep recovers them).
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_FAILED)
