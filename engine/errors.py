@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
+
 
 class EngineError(Exception):
     """Base class of every engine error."""
@@ -62,3 +64,26 @@ class JobTimeoutError(EngineError):
 
 class JobCancelledError(EngineError):
     """The job was cancelled by an operator while it ran."""
+
+
+def describe_refusal(error: ResponseError) -> str:
+    """One line for people on why Redis refused a command (``error``): out of
+    memory, a read-only replica, a server still loading or busy; otherwise
+    Redis's own first line."""
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    upper = first.upper()
+    if isinstance(error, OutOfMemoryError) or upper.startswith("OOM ") or "MAXMEMORY" in upper:
+        return (
+            "Redis is out of memory (maxmemory reached) and refuses writes; reads still work: "
+            "free memory (queue drain, queue clean, job remove) or raise maxmemory"
+        )
+    if isinstance(error, ReadOnlyError) or upper.startswith("READONLY") or "READ ONLY" in upper:
+        return "Redis is a read-only replica: reads work, changes must go to its primary"
+    if upper.startswith("LOADING"):
+        return "Redis is loading its data set into memory; try again when it is done"
+    if upper.startswith("BUSY"):
+        return f"Redis is busy running a script: {first}"
+    if upper.startswith("MASTERDOWN"):
+        return "the replica lost its link to the primary and serves no stale data"
+    return f"Redis refused the command: {first}"
