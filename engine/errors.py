@@ -13,6 +13,41 @@ class InvalidJobError(EngineError, ValueError):
     """Job data or options were rejected; nothing was written."""
 
 
+class BulkAddError(EngineError):
+    """``add_bulk`` stopped at a chunk that failed; says exactly what was written.
+
+    Every job before ``failed_from`` was added (or existed: a ``job_id`` seen
+    before), their ids in order in ``added_ids``. Of the jobs from
+    ``failed_from`` on, exactly those in ``also_added`` (input index: id) were
+    added: chunks sent in the same round trip as the failed one, which Redis
+    ran after refusing it. No other job was sent after the failure. When
+    ``definite`` is False the connection was lost with chunks in flight: the
+    jobs from ``failed_from`` on, but those of ``also_added``, may or may not
+    exist (retry them with job ids to be sure not to add one twice).
+    """
+
+    def __init__(
+        self,
+        cause: BaseException,
+        added_ids: list[str],
+        failed_from: int,
+        also_added: dict[int, str],
+        *,
+        definite: bool = True,
+    ) -> None:
+        extra = f" (and {len(also_added)} later ones)" if also_added else ""
+        outcome = "not added" if definite else "of unknown outcome"
+        super().__init__(
+            f"added {len(added_ids)} jobs{extra}; jobs from #{failed_from} on are {outcome}: "
+            f"{str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__}"
+        )
+        self.cause = cause
+        self.added_ids = added_ids
+        self.failed_from = failed_from
+        self.also_added = also_added
+        self.definite = definite
+
+
 class JobNotFoundError(EngineError, LookupError):
     """No job with that id in that queue."""
 
