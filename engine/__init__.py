@@ -10,6 +10,7 @@ A producer needs only this package (no console, no CLI)::
 from engine.connection import RedisNotConfigured, RedisUnavailable, connect
 from engine.context import JobContext
 from engine.errors import (
+    BulkAddError,
     EngineError,
     InvalidJobError,
     InvalidStateError,
@@ -39,6 +40,7 @@ __all__ = [
     "EVENT_NAMES",
     "STATES",
     "Backoff",
+    "BulkAddError",
     "BulkJob",
     "EngineError",
     "Event",

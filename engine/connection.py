@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -305,6 +306,8 @@ def _reason(exc: BaseException) -> str:
     visited: set[int] = set()
     while cause is not None and id(cause) not in visited:  # chains can loop
         visited.add(id(cause))
+        if isinstance(cause, ssl.SSLError):  # an OSError whose errno means nothing to people
+            return _tls_reason(cause)
         if isinstance(cause, OSError) and cause.errno:
             # asyncio words ECONNREFUSED as "Connect call failed (...)"; resolver errors
             # (negative codes) only have their own text.
@@ -315,6 +318,15 @@ def _reason(exc: BaseException) -> str:
     if reason.startswith("Error ") and ". " in reason:
         reason = reason.split(". ", 1)[1]
     return reason.rstrip(".") or type(exc).__name__
+
+
+def _tls_reason(error: ssl.SSLError) -> str:
+    """A TLS failure in words: a certificate Redis showed that could not be
+    verified (wrong CA, host name, expired), or the handshake's own reason."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        detail = error.verify_message or error.reason or "unknown reason"
+        return f"TLS certificate verify failed: {detail} (check ssl_ca_certs and the host name)"
+    return f"TLS handshake failed: {error.reason or error.strerror or error}"
 
 
 def _unavailable(client: redis.asyncio.Redis | redis.Redis, exc: BaseException) -> RedisUnavailable:

@@ -33,7 +33,13 @@ from engine.contracts.admin import (
 )
 from engine.contracts.base import Refusal, call
 from engine.contracts.reads import GetJobsReply, GetJobsRequest
-from engine.errors import InvalidStateError, JobNotFoundError, QueueNotFoundError
+from engine.errors import (
+    BulkAddError,
+    InvalidJobError,
+    InvalidStateError,
+    JobNotFoundError,
+    QueueNotFoundError,
+)
 from engine.events import Event, read_events
 from engine.job import Job
 from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, queue_registry_key
@@ -155,6 +161,15 @@ class Queue:
 
         Every job is validated before its chunk is sent. Returns the ids in
         order (an existing ``job_id`` is returned as is and not re-added).
+
+        Each chunk is all or nothing (one script call; a script is refused
+        before it runs when Redis is out of memory). Chunks go in order; when
+        one fails, nothing more is sent and :class:`BulkAddError` says exactly
+        which jobs were added: all before ``failed_from``, and among the later
+        ones those of ``also_added`` (chunks of the same round trip that Redis
+        ran after the failed one). With job ids, calling again with the same
+        input adds nothing twice. An invalid job raises InvalidJobError when
+        nothing was sent yet, else BulkAddError (its batch was not sent).
         """
         ids: list[str] = []
         iterator = iter(jobs)
@@ -162,11 +177,17 @@ class Queue:
             batch = list(itertools.islice(iterator, BULK_CHUNK * BULK_CHUNKS_PER_PIPELINE))
             if not batch:
                 return ids
-            chunks = [
-                self._bulk_chunk_args(batch[i : i + BULK_CHUNK])
-                for i in range(0, len(batch), BULK_CHUNK)
-            ]
-            ids.extend(await self._send_chunks(chunks))
+            try:
+                chunks = [
+                    self._bulk_chunk_args(batch[i : i + BULK_CHUNK])
+                    for i in range(0, len(batch), BULK_CHUNK)
+                ]
+            except InvalidJobError as exc:
+                if not ids:
+                    raise  # nothing was written
+                raise BulkAddError(exc, list(ids), len(ids), {}) from exc
+            sizes = [min(BULK_CHUNK, len(batch) - i) for i in range(0, len(batch), BULK_CHUNK)]
+            await self._send_chunks(chunks, sizes, ids)
 
     def _bulk_chunk_args(
         self, chunk: list[BulkJob | tuple[str, Any] | Mapping[str, Any]]
@@ -185,18 +206,56 @@ class Queue:
             jobs.append(AddJob.of(spec.name, spec.data, opts))
         return pack_add([self.keys.base], self.name, tuple(jobs))
 
-    async def _send_chunks(self, chunks: list[list[Arg]]) -> list[str]:
+    async def _send_chunks(self, chunks: list[list[Arg]], sizes: list[int], ids: list[str]) -> None:
+        """Send ``chunks`` (of ``sizes`` jobs) and extend ``ids`` with their
+        jobs' ids; BulkAddError when one fails (``ids``: those added before)."""
         # Pipelined on the shared connection: redis-py's packing costs more than
         # Redis's work for them. The first goes alone, so that a server that
         # lost the script is sent its source once, not once per chunk.
         channel = shared_channel(self.redis)
-        replies: list[Any] = [await channel.run(lambda: self._add(channel, chunks[0]))]
+        replies: list[Any] = []
+        try:
+            replies.append(await channel.run(lambda: self._add(channel, chunks[0])))
+        except Exception as exc:  # any failure: say what was written
+            raise self._bulk_error(exc, ids, [], sizes) from exc
         replies.extend(
             await asyncio.gather(
-                *(channel.run(functools.partial(self._add, channel, args)) for args in chunks[1:])
+                *(channel.run(functools.partial(self._add, channel, args)) for args in chunks[1:]),
+                return_exceptions=True,
             )
         )
-        return [job_id for reply in replies for job_id in AddReply.parse_ids(reply)]
+        for reply in replies:
+            if isinstance(reply, BaseException) and not isinstance(reply, Exception):
+                raise reply  # cancelled
+        failed = next((i for i, reply in enumerate(replies) if isinstance(reply, Exception)), None)
+        if failed is None:
+            ids.extend(job_id for reply in replies for job_id in AddReply.parse_ids(reply))
+            return
+        for reply in replies[:failed]:
+            ids.extend(AddReply.parse_ids(reply))
+        raise self._bulk_error(replies[failed], ids, replies[failed + 1 :], sizes[failed:])
+
+    @staticmethod
+    def _bulk_error(
+        cause: Exception, ids: list[str], later: list[Any], sizes: list[int]
+    ) -> BulkAddError:
+        """The error of a chunk that failed with ``cause`` after ``ids`` were
+        added; ``later``: the replies (or errors) of the chunks after it in
+        the same round trip; ``sizes``: the failed chunk's size, then theirs."""
+        failed_from = len(ids)
+        also_added: dict[int, str] = {}
+        start = failed_from + sizes[0]
+        for reply, size in zip(later, sizes[1:], strict=False):
+            if not isinstance(reply, BaseException):
+                for offset, job_id in enumerate(AddReply.parse_ids(reply)):
+                    also_added[start + offset] = job_id
+            start += size
+        # a refusal (ResponseError) ran nothing; a lost connection may have run it
+        definite = isinstance(cause, ResponseError) and all(
+            isinstance(reply, ResponseError) or not isinstance(reply, BaseException)
+            for reply in later
+        )
+        return BulkAddError(cause, list(ids), failed_from, also_added, definite=definite)
 
     # -- reading ------------------------------------------------------------
 

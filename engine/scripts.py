@@ -15,6 +15,17 @@ side never replace each other's code. A function missing from the server
 transparently. On a server without functions (Redis 6.2) the same source
 runs with EVALSHA, reloaded on NOSCRIPT.
 
+A script's header may carry a ``Flags:`` line (``no-writes``,
+``allow-oom``): the function is registered with them and the EVAL source
+opens with the matching ``#!lua flags=...`` line, so Redis knows before it
+runs the script what it may do. A ``no-writes`` script runs on a full server
+(``maxmemory`` reached) and on a read-only replica, and is called with
+``FCALL_RO`` (a proxy or cluster client may send it to a replica); an
+``allow-oom`` script (the ones an operator frees memory with) runs on a full
+server. A script without flags keeps the legacy EVAL mode (no shebang):
+under OOM it is refused before it runs (FCALL) or at its first write (EVAL),
+so either way it wrote nothing.
+
 All of that is written once, in :class:`BoundScript`, over the
 :class:`engine.channel.Channel` interface: the hot calls go over the
 engine's own connection (or redis-py with ``MESSAI_WIRE=0``), every other
@@ -39,6 +50,11 @@ from engine.plain_channel import PlainChannel
 from engine.resp import Arg
 
 _INCLUDES_LINE = re.compile(r"Includes:\s*([a-z_, ]+)")
+_FLAGS_LINE = re.compile(r"^\s*Flags:\s*([a-z][a-z, -]*)", re.MULTILINE)
+
+SCRIPT_FLAGS = frozenset({"no-writes", "allow-oom"})
+"""The function flags a script's header may declare (Redis 7 also knows
+``allow-stale``, ``no-cluster`` and ``allow-cross-slot-keys``: none is used)."""
 
 
 def _read(path: str) -> str:
@@ -56,15 +72,34 @@ def _parts(name: str) -> tuple[str, str]:
     return "\n".join(_read(f"includes/{include}.lua") for include in includes), body
 
 
+def script_flags(name: str) -> tuple[str, ...]:
+    """The flags of script ``name``, as its header's ``Flags:`` line lists them."""
+    match = _FLAGS_LINE.search(_parts(name)[1].split("]]", 1)[0])
+    if not match:
+        return ()
+    flags = tuple(flag.strip() for flag in match.group(1).split(",") if flag.strip())
+    unknown = set(flags) - SCRIPT_FLAGS
+    if unknown:
+        raise ValueError(f"{name}.lua: unknown flags {sorted(unknown)}")
+    return flags
+
+
 def script_source(name: str) -> str:
-    """The full source of script ``name`` as one EVAL script."""
+    """The full source of script ``name`` as one EVAL script (with a
+    ``#!lua flags=...`` line when it has flags)."""
     includes, body = _parts(name)
-    return f"{includes}\nbind(KEYS, ARGV)\n{body}"
+    flags = script_flags(name)
+    shebang = f"#!lua flags={','.join(flags)}\n" if flags else ""
+    return f"{shebang}{includes}\nbind(KEYS, ARGV)\n{body}"
 
 
 _NO_FUNCTIONS: set[str] = set()
 """Servers (by address) that answered that they have no FCALL (Redis 6.2) or
 refuse it to this user: every script runs there with EVALSHA."""
+
+_BEFORE_7: set[str] = set()
+"""Of those, the servers without functions at all (Redis 6.2): they know no
+``#!lua`` line either, so the scripts go there without their flags."""
 
 
 def _no_functions(error: ResponseError, address: str) -> bool:
@@ -75,6 +110,8 @@ def _no_functions(error: ResponseError, address: str) -> bool:
     refused = isinstance(error, NoPermissionError) or "NOPERM" in message
     if (refused or "UNKNOWN COMMAND" in message) and ("FCALL" in message or "FUNCTION" in message):
         _NO_FUNCTIONS.add(address)
+        if not refused:
+            _BEFORE_7.add(address)
         return True
     return False
 
@@ -86,19 +123,39 @@ def _function_missing(error: ResponseError) -> bool:
 class Script:
     """One Lua script: a function on Redis 7, an EVALSHA script before."""
 
-    __slots__ = ("function", "library", "name", "sha", "source")
+    __slots__ = (
+        "flags",
+        "function",
+        "legacy_sha",
+        "legacy_source",
+        "library",
+        "name",
+        "sha",
+        "source",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.flags = script_flags(name)
         self.source = script_source(name)
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+        # without the #!lua line, for Redis 6.2
+        self.legacy_source = self.source.partition("\n")[2] if self.flags else self.source
+        self.legacy_sha = hashlib.sha1(self.legacy_source.encode()).hexdigest()
         self.function = f"messai_{name}_{self.sha[:12]}"
         includes, body = _parts(name)
+        flags = ", ".join(f"'{flag}'" for flag in self.flags)
         self.library = (
             f"#!lua name={self.function}\n{includes}\n"
-            f"redis.register_function('{self.function}', function(KEYS, ARGV)\n"
-            f"bind(KEYS, ARGV)\n{body}\nend)\n"
+            f"redis.register_function{{function_name = '{self.function}', "
+            f"callback = function(KEYS, ARGV)\n"
+            f"bind(KEYS, ARGV)\n{body}\nend, flags = {{{flags}}}}}\n"
         )
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the script declares ``no-writes`` (called with FCALL_RO)."""
+        return "no-writes" in self.flags
 
     async def __call__(self, client: Redis, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Call the script with redis-py's ``client`` (the path of every call
@@ -119,19 +176,34 @@ class BoundScript:
     runs with ``EVAL``, which also caches it.
     """
 
-    __slots__ = ("_eval_head", "_fcall_head", "_keys", "_sha_head", "script")
+    __slots__ = (
+        "_eval_heads",
+        "_fcall_head",
+        "_keys",
+        "_legacy_sha_head",
+        "_sha_head",
+        "script",
+    )
 
     def __init__(self, script: Script, keys: Sequence[str]) -> None:
         self.script = script
         self._keys = tuple(keys)
-        self._fcall_head = RequestHead("FCALL", script.function, len(keys), *keys)
+        fcall = "FCALL_RO" if script.read_only else "FCALL"
+        self._fcall_head = RequestHead(fcall, script.function, len(keys), *keys)
         self._sha_head = RequestHead("EVALSHA", script.sha, len(keys), *keys)
-        self._eval_head: RequestHead | None = None
-        """EVAL with the whole source: made when a server first lacks the script."""
+        self._legacy_sha_head = RequestHead("EVALSHA", script.legacy_sha, len(keys), *keys)
+        self._eval_heads: dict[bool, RequestHead] = {}
+        """EVAL with the whole source (True: without its #!lua line, for Redis
+        6.2): made when a server first lacks the script."""
 
     def request(self, channel: Channel, args: Sequence[Arg]) -> Request:
         """The call for ``channel``'s server, ready for :meth:`Channel.execute`."""
-        head = self._sha_head if channel.address in _NO_FUNCTIONS else self._fcall_head
+        if channel.address not in _NO_FUNCTIONS:
+            head = self._fcall_head
+        elif channel.address in _BEFORE_7:
+            head = self._legacy_sha_head
+        else:
+            head = self._sha_head
         return channel.request(head, args)
 
     async def __call__(self, channel: Channel, args: Sequence[Arg]) -> Any:
@@ -164,10 +236,13 @@ class BoundScript:
         return reply
 
     def _eval_request(self, channel: Channel, args: Sequence[Arg]) -> Request:
-        if self._eval_head is None:
-            keys = self._keys
-            self._eval_head = RequestHead("EVAL", self.script.source, len(keys), *keys)
-        return channel.request(self._eval_head, args)
+        legacy = channel.address in _BEFORE_7
+        head = self._eval_heads.get(legacy)
+        if head is None:
+            source = self.script.legacy_source if legacy else self.script.source
+            head = RequestHead("EVAL", source, len(self._keys), *self._keys)
+            self._eval_heads[legacy] = head
+        return channel.request(head, args)
 
 
 SCRIPT_NAMES = (

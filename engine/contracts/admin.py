@@ -49,6 +49,7 @@ class DrainRequest(Request):
     """Delete up to ``page`` waiting and delayed jobs (active ones run on)."""
 
     SCRIPT: ClassVar[str] = "drain"
+    FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
     EMITS: ClassVar[tuple[str, ...]] = ("queue:drained", "job:failed", "job:waiting")
     WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed")
 
@@ -71,6 +72,7 @@ class CleanRequest(Request):
     """Delete up to ``page`` jobs of ``state`` older than ``grace_ms``."""
 
     SCRIPT: ClassVar[str] = "clean"
+    FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
     EMITS: ClassVar[tuple[str, ...]] = ("queue:cleaned",)
     WRITES: ClassVar[tuple[str, ...]] = (
         "waiting",
@@ -113,6 +115,7 @@ class ObliterateRequest(Request):
     """Delete a page of the queue's jobs, and its keys once no job is left."""
 
     SCRIPT: ClassVar[str] = "obliterate"
+    FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
     EMITS: ClassVar[tuple[str, ...]] = ("job:failed", "job:waiting")
     WRITES: ClassVar[tuple[str, ...]] = (
         *_RELEASES_DEPENDENTS,
@@ -220,6 +223,7 @@ class RemoveRequest(Request):
     """Delete a job that is not running."""
 
     SCRIPT: ClassVar[str] = "remove"
+    FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
     EMITS: ClassVar[tuple[str, ...]] = ("job:removed", "job:failed", "job:waiting")
     WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed", "completed")
 

@@ -20,9 +20,11 @@ The script's header says the same thing in Lua, one ARGV per line::
     Returns: ...
     Emits: job:active, ...
     Writes: active, events, job, ...
+    Flags: no-writes
 
 and ``tests/engine/test_script_contracts.py`` holds the two together: the
-names, their order, the groups, ``KEYS``, ``EMITS`` and ``WRITES``, and
+names, their order, the groups, ``KEYS``, ``EMITS``, ``WRITES`` and
+``FLAGS``, and
 reads the script's source for the events it can emit and the keys it can
 write. Adding an argument means a field here, a line in the header and its
 use in the script; the test fails until all three agree.
@@ -89,6 +91,10 @@ class Request:
     WRITES: ClassVar[tuple[str, ...]] = ()
     """Keys the script may write, by role (``keys.py`` suffixes, ``job``,
     ``logs``, ``registry``...), as its header says."""
+    FLAGS: ClassVar[tuple[str, ...]] = ()
+    """The script's function flags, as its header's ``Flags:`` line says:
+    ``no-writes`` (a pure reader: runs on a full server and on a read-only
+    replica) or ``allow-oom`` (frees memory: runs on a full server)."""
     KEYS: ClassVar[tuple[str, ...]] = ()
     """The script's KEYS by name, as its header's ``KEYS[n]`` lines say; empty
     for a script on one queue's keys (``QueueKeys.script_keys``)."""

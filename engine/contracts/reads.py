@@ -13,6 +13,7 @@ class GetJobsRequest(Request):
     """A page of one state (:meth:`page`) or the jobs of given ids (:meth:`by_ids`)."""
 
     SCRIPT: ClassVar[str] = "get_jobs"
+    FLAGS: ClassVar[tuple[str, ...]] = ("no-writes",)
 
     state: str
     """The state to page through; "" reads the jobs of ``ids``."""

@@ -25,6 +25,7 @@ class ScheduleDueRequest(OwnKeysRequest):
     """The schedules whose fire time has come, with Redis's time."""
 
     SCRIPT: ClassVar[str] = "schedule_due"
+    FLAGS: ClassVar[tuple[str, ...]] = ("no-writes",)
     KEYS: ClassVar[tuple[str, ...]] = ("due", "definitions")
 
     limit: int

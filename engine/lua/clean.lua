@@ -12,6 +12,7 @@
   Returns: {removed, next_offset (-1 when done)}; error "bad-state:<state>"
   Emits: queue:cleaned
   Writes: waiting, waiting:list, delayed, completed, failed, job, logs, deps, results, events
+  Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local LIST_TOMBSTONE = "\0 removed" -- no job id holds a space
 local state, grace, page, offset = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])

@@ -8,6 +8,7 @@
   Returns: {removed, remaining (waiting and delayed jobs left)}
   Emits: queue:drained (when nothing remains), job:failed, job:waiting
   Writes: waiting, waiting:list, delayed, pending, failed, seq, job, logs, deps, results, events, marker
+  Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local page = tonumber(ARGV[2])
 local removed = delete_jobs_in({waiting_key, waitlist_key, delayed_key}, page, "drained before it ran")

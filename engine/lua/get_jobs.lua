@@ -16,6 +16,7 @@
   "bad-state:<state>"
   Emits: nothing
   Writes: nothing
+  Flags: no-writes (runs on a full server and on a read-only replica)
 ]]
 local state, start, stop, newest_first = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == "1"
 local ids

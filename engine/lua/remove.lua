@@ -9,6 +9,7 @@
   error "missing" or "active"
   Emits: job:removed, job:failed, job:waiting
   Writes: waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker
+  Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local id = ARGV[2]
 local state = state_of(id)

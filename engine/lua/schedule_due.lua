@@ -11,6 +11,7 @@
   spec JSON ("" when removed), version, count}
   Emits: nothing
   Writes: nothing
+  Flags: no-writes (runs on a full server and on a read-only replica)
 ]]
 local due_key, definitions = KEYS[1], KEYS[2]
 local limit, at_ms = tonumber(ARGV[2]), ARGV[3]

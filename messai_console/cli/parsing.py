@@ -100,36 +100,61 @@ def json_data(text: str | None) -> Any:
         return None
     source = text
     if text.startswith("@"):
-        path = text[1:]
-        try:
-            stdin = typer.get_text_stream("stdin")
-            source = stdin.read() if path == "-" else Path(path).read_text()
-        except OSError as exc:
-            fail(f"cannot read --data file {path}: {exc.strerror}", EXIT_FAILED)
+        source = _read_utf8(text[1:], "--data file")
     try:
-        return json.loads(source)
+        return _loads(source)
     except json.JSONDecodeError as exc:
         fail(
             f"--data is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             EXIT_FAILED,
         )
+    except _NotJson as exc:
+        fail(f"--data is not valid JSON: {exc}", EXIT_FAILED)
+
+
+class _NotJson(ValueError):
+    """What Python's JSON reader accepts but JSON does not, or cannot read."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _loads(source: str) -> Any:
+    """``json.loads`` refusing NaN and Infinity (JSON has neither) and data
+    nested too deep for the reader, each as :class:`_NotJson`."""
+    try:
+        return json.loads(source, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise _NotJson("it nests too deeply") from None
+
+
+def _read_utf8(path: str, what: str) -> str:
+    """The text of ``path`` (``-``: stdin) as UTF-8; one-line exit 1 if unreadable."""
+    try:
+        stdin = typer.get_binary_stream("stdin")
+        raw = stdin.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {what} {path}: {exc.strerror}", EXIT_FAILED)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        fail(f"{what} {path} is not UTF-8 text (byte {exc.start} is invalid)", EXIT_FAILED)
 
 
 def json_lines(path: str) -> list[Any]:
     """One JSON value per non-blank line of ``path`` (``-`` for stdin).
 
     A line that is not JSON refuses the whole file (exit 1), naming the line."""
-    try:
-        stdin = typer.get_text_stream("stdin")
-        text = stdin.read() if path == "-" else Path(path).read_text()
-    except OSError as exc:
-        fail(f"cannot read --file {path}: {exc.strerror}", EXIT_FAILED)
+    text = _read_utf8(path, "--file")
     values = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            values.append(json.loads(line))
+            values.append(_loads(line))
         except json.JSONDecodeError as exc:
             fail(f"--file line {number} is not valid JSON: {exc.msg}", EXIT_FAILED)
+        except _NotJson as exc:
+            fail(f"--file line {number} is not valid JSON: {exc}", EXIT_FAILED)
     return values

@@ -18,7 +18,7 @@ import redis.asyncio
 import typer
 
 from engine.connection import RedisUnavailable, check_connection, connect
-from engine.errors import EngineError
+from engine.errors import EngineError, describe_refusal
 from engine.queue import Queue
 from messai_console.embedded import EmbeddedRedisError, redis_url_or_embedded
 from messai_console.settings import settings
@@ -98,6 +98,10 @@ class Runtime:
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             self._report(exc)
             fail(f"lost the connection to Redis: {exc}", EXIT_REDIS)
+        except redis.exceptions.ResponseError as exc:
+            # out of memory, a read-only replica...: one line, reads and writes alike
+            self._report(exc)
+            fail(describe_refusal(exc), EXIT_FAILED)
         except KeyboardInterrupt:
             fail("interrupted", 130)
 

@@ -4,7 +4,7 @@ The header lists ARGV one per line (``ARGV[n] name`` or ``ARGV[+] name``
 after a repeated group, and ``ARGV[+] group * (a, b, c)`` for the group's
 items), the KEYS of a script with keys of its own (``KEYS[n] name``;
 ``KEYS[*] queue`` for a queue's keys, then ``KEYS[+] name``), then
-``Returns:``, ``Emits:`` and ``Writes:``. The contract is the request
+``Returns:``, ``Emits:``, ``Writes:`` and, optionally, ``Flags:``. The contract is the request
 dataclass in ``engine/contracts``. They must name the same values in the
 same order and declare the same events and written keys; and the script's
 source (its body and every include function it can reach) must emit no
@@ -35,12 +35,12 @@ from engine.contracts.base import (
 from engine.events import EVENT_NAMES
 from engine.jobhash import JobField
 from engine.keys import SCRIPT_KEY_NAMES
-from engine.scripts import SCRIPT_NAMES
+from engine.scripts import SCRIPT_NAMES, script_flags
 from tests.engine import lua_scan
 
 _ARGV_LINE = re.compile(r"^\s*ARGV\[(\d+|\+)\]\s+(\w+)(?:\s+\*\s+\(([^)]*)\))?")
 _KEYS_LINE = re.compile(r"^\s*KEYS\[(\d+|\*|\+)\]\s+([\w:]+)")
-_FIELD_LINE = re.compile(r"^\s*(Returns|Emits|Writes):\s*(.*)$")
+_FIELD_LINE = re.compile(r"^\s*(Returns|Emits|Writes|Flags):\s*(.*)$")
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Header:
     returns: str | None
     emits: tuple[str, ...]
     writes: tuple[str, ...]
+    flags: tuple[str, ...]
 
 
 def _names(value: str | None) -> tuple[str, ...]:
@@ -117,6 +118,7 @@ def read_header(script: str) -> Header:
         fields.get("Returns"),
         _names(fields.get("Emits")),
         _names(fields.get("Writes")),
+        _names(fields.get("Flags")),
     )
 
 
@@ -160,6 +162,10 @@ def test_header_matches_contract(script: str) -> None:
     assert header.returns, f"{script}.lua: header lacks Returns:"
     assert sorted(header.emits) == sorted(contract.EMITS)
     assert sorted(header.writes) == sorted(contract.WRITES)
+    assert sorted(header.flags) == sorted(contract.FLAGS)
+    assert header.flags == script_flags(script), "the loader reads other flags"
+    if "no-writes" in header.flags:
+        assert not header.writes, f"{script}.lua: no-writes, yet its header lists writes"
     assert header.keys == list(contract.KEYS)
     if issubclass(contract, OwnKeysRequest):
         assert contract.KEYS, f"{contract.__name__} has keys of its own: name them in KEYS"

@@ -78,7 +78,7 @@ async def test_a_flushed_function_is_loaded_again_while_the_call_runs_with_eval(
         assert await redis_client.function_list(library=script.function)
         assert await _get_job(bound, channel, queue, job.id) == [job.id, "waiting"]
         assert await _calls(redis_client, "eval") == 1  # loaded: FCALL again
-        assert await _calls(redis_client, "fcall") == 2
+        assert await _calls(redis_client, "fcall_ro") == 2  # get_jobs is no-writes
     finally:
         await channel.close()
 
