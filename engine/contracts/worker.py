@@ -265,6 +265,7 @@ class HeartbeatRequest(Request):
 
     SCRIPT: ClassVar[str] = "heartbeat"
     WRITES: ClassVar[tuple[str, ...]] = ("active",)
+    FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
 
     lease_ms: int
     leases: tuple[HeldLease, ...]

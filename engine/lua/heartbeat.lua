@@ -10,6 +10,8 @@
     were asked to stop by an operator
   Emits: nothing
   Writes: active
+  Flags: allow-oom (it only rescores members already in active, so a full
+    server still lets a worker keep the leases of the jobs it runs)
 ]]
 local now = now_ms()
 local deadline = now + tonumber(ARGV[2])

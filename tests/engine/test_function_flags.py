@@ -14,8 +14,15 @@ import redis.asyncio
 from redis.exceptions import ResponseError
 
 from engine.channel import server_address
-from engine.contracts.base import call_own_keys
+from engine.contracts.base import call, call_own_keys
 from engine.contracts.schedules import ScheduleDueReply, ScheduleDueRequest
+from engine.contracts.worker import (
+    FetchReply,
+    FetchRequest,
+    HeartbeatReply,
+    HeartbeatRequest,
+    HeldLease,
+)
 from engine.keys import DEFAULT_PREFIX
 from engine.queue import Queue
 from engine.scripts import _NO_FUNCTIONS, SCRIPT_NAMES, scripts
@@ -179,3 +186,28 @@ async def test_reads_work_on_a_read_only_replica(redis_factory: RedisFactory) ->
 async def _has_get_jobs(client: redis.asyncio.Redis) -> bool:
     libraries = await client.function_list()
     return any("get_jobs" in str(library) for library in libraries)
+
+
+@pytest.mark.asyncio
+async def test_a_worker_keeps_its_leases_on_a_full_server(
+    full_client: redis.asyncio.Redis,
+) -> None:
+    """heartbeat is ``allow-oom``: it only rescores jobs already active, so a
+    full server does not make the running jobs' leases run out."""
+    queue = Queue("q", full_client)
+    await queue.add("a", None, job_id="a")
+    fetched = FetchReply.parse(
+        await call(full_client, queue.keys, FetchRequest("w", 1_000, 1, "tok", 1))
+    )
+    assert [job.job_id for job in fetched.jobs] == ["a"]
+    before = await full_client.zscore(queue.keys.active, "a")
+    await fill(full_client)
+    try:
+        reply = HeartbeatReply.parse(
+            await call(full_client, queue.keys, HeartbeatRequest(60_000, (HeldLease("a", "tok"),)))
+        )
+        assert not reply.lost and not reply.cancelled
+        after = await full_client.zscore(queue.keys.active, "a")
+        assert before is not None and after is not None and after > before + 30_000
+    finally:
+        await free(full_client)
