@@ -90,8 +90,10 @@ class ConsoleApp(App[None]):
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Keys"),
+        Binding("question_mark", "help", "Keys", show=False),  # screens show theirs first
         Binding("colon", "command_palette", "Jump"),
+        # Binding the palette to ":" drops Textual's own ctrl+p: bind it again.
+        Binding("ctrl+p", "command_palette", "Palette", show=False),
         Binding("f", "freeze", "Freeze"),
         Binding("plus", "faster", "Faster", show=False),
         Binding("minus", "slower", "Slower", show=False),
@@ -367,7 +369,9 @@ class ConsoleApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            screen = self.data_screen()
+            unavailable = screen.unavailable_actions() if screen is not None else {}
+            self.push_screen(HelpScreen(unavailable))
 
     def action_freeze(self) -> None:
         self.frozen = not self.frozen

@@ -102,7 +102,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("queue screen", "/", "filter by job name or id (esc clears)"),
     ("queue screen", "s", "flip the order (oldest or newest first)"),
     ("queue screen", "pgup / pgdn", "previous / next page (also past the last row)"),
-    ("queue screen", "space", "mark the row; r, x, delete and P act on all marked"),
+    ("queue screen", "space", "mark the row and move to the next; r, x, delete, P act on all"),
     ("job", "r", "retry a failed job"),
     ("job", "x", "cancel: remove a waiting job, stop a running one (asks first)"),
     ("job", "delete", "remove the job (asks first)"),
@@ -119,10 +119,19 @@ KEYS: list[tuple[str, str, str]] = [
 ]
 
 
+JOB_KEY_ACTIONS = {"r": "retry", "x": "cancel_job", "delete": "remove", "P": "promote"}
+"""The actions of the "job" rows (offered on the job and queue screens)."""
+
+
 class HelpScreen(ModalScreen[None]):
-    """Every key of every screen."""
+    """Every key of every screen; job keys that cannot apply now are dimmed, with why."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, unavailable: dict[str, str] | None = None) -> None:
+        """``unavailable``: actions of the screen below that cannot apply now, and why."""
+        super().__init__()
+        self.unavailable = unavailable or {}
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=True, header_style="bold", expand=True)
@@ -130,7 +139,11 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("key", style="bold cyan")
         table.add_column("what it does")
         for where, key, what in KEYS:
-            table.add_row(Text(where), Text(key), Text(what))
+            reason = self.unavailable.get(JOB_KEY_ACTIONS.get(key, "")) if where == "job" else None
+            if reason:
+                table.add_row(Text(where), Text(key), Text(f"{what} ({reason})"), style="dim")
+            else:
+                table.add_row(Text(where), Text(key), Text(what))
         with Vertical(id="dialog", classes="help"):
             yield Static(Text("Keys", style="bold"), id="title")
             with VerticalScroll():

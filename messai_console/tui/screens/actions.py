@@ -81,6 +81,26 @@ class QueueActions(ConsoleScreen):
         self.console.act("clean", run, question, [(state, f"Delete {state}") for state in order])
 
 
+JOB_ACTION_STATES: dict[str, frozenset[str]] = {
+    "retry": frozenset({"failed"}),
+    "cancel_job": frozenset({"waiting", "delayed", "pending", "active"}),
+    "remove": frozenset({"waiting", "delayed", "pending", "completed", "failed"}),
+    "promote": frozenset({"delayed"}),
+}
+"""The job states each job action applies to (as the engine's scripts accept them)."""
+
+
+def unavailable_for(state: str | None) -> dict[str, str]:
+    """The job actions that cannot apply to a job in ``state``, each with why."""
+    if state is None:
+        return {}
+    return {
+        action: f"not for a {state} job"
+        for action, states in JOB_ACTION_STATES.items()
+        if state not in states
+    }
+
+
 class JobActions(ConsoleScreen):
     """r, x, delete and P on one job or on several marked ones."""
 

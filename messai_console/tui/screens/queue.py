@@ -17,7 +17,7 @@ from engine.events import Event
 from engine.job import Job
 from messai_console.tui import render
 from messai_console.tui.backend import CONNECTION_ERRORS, JOB_STATES, SEARCH_PAGE, JobPage
-from messai_console.tui.screens.actions import JobActions, QueueActions
+from messai_console.tui.screens.actions import JobActions, QueueActions, unavailable_for
 from messai_console.tui.widgets import KeyedTable, StatusBar
 
 PAGE_SIZE = 100
@@ -242,6 +242,7 @@ class QueueScreen(QueueActions, JobActions):
         self.page = None
         self.table.set_columns(COLUMNS[state])
         self.query_one("#states", Tabs).active = state
+        self.refresh_bindings()
         if self.search is not None:
             self._start_search(self.search.text)
         self.console.request_refresh()
@@ -407,6 +408,10 @@ class QueueScreen(QueueActions, JobActions):
             self.table.move_cursor(row=self.table.cursor_row + 1, animate=False)
 
     # -- actions ------------------------------------------------------------
+
+    def unavailable_actions(self) -> dict[str, str]:
+        """Every row of a tab is in the tab's state."""
+        return unavailable_for(self.state)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
