@@ -25,11 +25,13 @@ class ConfirmScreen(ModalScreen[str | None]):
         Binding("right,l", "app.focus_next", "Next", show=False),
     ]
 
-    def __init__(self, question: Text, choices: list[tuple[str, str]]) -> None:
-        """``choices``: (value, button label) pairs besides Cancel."""
+    def __init__(self, question: Text, choices: list[tuple[str, str]], danger: bool = True) -> None:
+        """``choices``: (value, button label) pairs besides Cancel; ``danger``: they
+        destroy (red buttons) rather than pick."""
         super().__init__()
         self.question = question
         self.choices = choices
+        self.danger = danger
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -37,7 +39,11 @@ class ConfirmScreen(ModalScreen[str | None]):
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id=CANCEL, variant="primary")
                 for value, label in self.choices:
-                    yield Button(Text(label), id=f"choice-{value}", variant="error")
+                    yield Button(
+                        Text(label),
+                        id=f"choice-{value}",
+                        variant="error" if self.danger else "default",
+                    )
 
     def on_mount(self) -> None:
         self.query_one(f"#{CANCEL}", Button).focus()

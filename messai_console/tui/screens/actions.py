@@ -7,6 +7,7 @@ from collections.abc import Callable
 from rich.text import Text
 
 from messai_console.tui import render
+from messai_console.tui.backend import CONNECTION_ERRORS
 from messai_console.tui.screens.base import ConsoleScreen
 
 
@@ -37,6 +38,22 @@ class QueueActions(ConsoleScreen):
 
         self.console.act("resume" if paused else "pause", run)
 
+    def _with_counts(self, name: str, ask: Callable[[dict[str, int]], None]) -> None:
+        """Read the queue's counts now, then ask: a question says how many jobs it touches."""
+        if self.console.readonly:
+            ask({})  # refused at once, nothing read
+            return
+
+        async def read() -> None:
+            try:
+                counts = await self.backend.queue(name).counts()
+            except CONNECTION_ERRORS as exc:
+                self.console.mark_disconnected(exc)
+                return
+            ask(counts)
+
+        self.run_worker(read(), group="ask", exclusive=True, exit_on_error=False)
+
     def drain(self, name: str) -> None:
         queue = self.backend.queue(name)
 
@@ -46,12 +63,17 @@ class QueueActions(ConsoleScreen):
                 f"drained {render.visible_str(name)}: {removed:,} waiting and delayed jobs removed"
             )
 
-        question = _question(
-            "Drain queue ",
-            _name(name),
-            "?\n\nEvery waiting and delayed job is deleted. Running jobs finish.",
-        )
-        self.console.act("drain", run, question, [("yes", "Drain")])
+        def ask(counts: dict[str, int]) -> None:
+            waiting, delayed = counts.get("waiting", 0), counts.get("delayed", 0)
+            question = _question(
+                "Drain queue ",
+                _name(name),
+                f"?\n\n{waiting + delayed:,} jobs are deleted: {waiting:,} waiting and "
+                f"{delayed:,} delayed (and any added meanwhile). Running jobs finish.",
+            )
+            self.console.act("drain", run, question, [("yes", f"Drain {waiting + delayed:,}")])
+
+        self._with_counts(name, ask)
 
     def retry_all_failed(self, name: str) -> None:
         queue = self.backend.queue(name)
@@ -60,25 +82,36 @@ class QueueActions(ConsoleScreen):
             moved = await queue.retry_failed()
             return f"{moved:,} failed jobs of {render.visible_str(name)} sent back to waiting"
 
-        question = _question(
-            "Retry every failed job of ",
-            _name(name),
-            "?\n\nThey go back to waiting with fresh attempts.",
-        )
-        self.console.act("retry all", run, question, [("yes", "Retry all")])
+        def ask(counts: dict[str, int]) -> None:
+            failed = counts.get("failed", 0)
+            question = _question(
+                f"Retry the {failed:,} failed jobs of ",
+                _name(name),
+                "?\n\nThey go back to waiting with fresh attempts.",
+            )
+            self.console.act("retry all", run, question, [("yes", f"Retry {failed:,}")])
 
-    def clean(self, name: str, first: str = "completed") -> None:
+        self._with_counts(name, ask)
+
+    def clean(self, name: str) -> None:
+        """Asks which finished jobs to delete; the buttons keep one order everywhere."""
         queue = self.backend.queue(name)
 
         async def run(state: str) -> str:
             removed = await queue.clean(state)
             return f"cleaned {render.visible_str(name)}: {removed:,} {state} jobs deleted"
 
-        order = ["completed", "failed"] if first != "failed" else ["failed", "completed"]
-        question = _question(
-            "Clean queue ", _name(name), "?\n\nThe chosen finished jobs are deleted for good."
-        )
-        self.console.act("clean", run, question, [(state, f"Delete {state}") for state in order])
+        def ask(counts: dict[str, int]) -> None:
+            question = _question(
+                "Clean queue ", _name(name), "?\n\nThe chosen finished jobs are deleted for good."
+            )
+            choices = [
+                (state, f"Delete {counts.get(state, 0):,} {state}")
+                for state in ("completed", "failed")
+            ]
+            self.console.act("clean", run, question, choices)
+
+        self._with_counts(name, ask)
 
 
 JOB_ACTION_STATES: dict[str, frozenset[str]] = {

@@ -157,7 +157,12 @@ class QueueScreen(QueueActions, JobActions):
             info.append(" PAUSED ", style="bold black on yellow")
             info.append(" ")
         search = self.search
-        if search is not None:
+        if search is not None and not search.found and not search.running:
+            info.append(f"no {self.state} job matches ", style="bold")
+            info.append_text(render.safe(search.text, 40, style="bold cyan"))
+            info.append(f"  searched {search.searched:,} of {search.total:,}")
+            info.append("  (esc clears)", style="dim")
+        elif search is not None:
             info.append(f"{len(search.found):,} matching ", style="bold")
             info.append_text(render.safe(search.text, 40, style="bold cyan"))
             info.append(f"  searched {search.searched:,} of {search.total:,}")
@@ -167,7 +172,8 @@ class QueueScreen(QueueActions, JobActions):
                 info.append(f"  (the first {PAGE_SIZE})", style="dim")
             info.append("  (esc clears)", style="dim")
         elif page.total == 0:
-            info.append(f"no {self.state} jobs", style="dim")
+            info.append(f"no {self.state} jobs", style="bold")
+            info.append(self._why_empty(), style="dim")
         else:
             last = page.start + len(page.jobs)
             info.append(f"{page.start + 1:,} to {last:,} of {page.total:,}", style="bold")
@@ -177,6 +183,22 @@ class QueueScreen(QueueActions, JobActions):
         if self.marked:
             info.append(f"   {len(self.marked)} marked", style="bold magenta")
         self.query_one("#page-info", Static).update(info)
+
+    def _why_empty(self) -> str:
+        """Why the tab is empty, when the counts say."""
+        counts = self.counts
+        if self.state == "active" and counts.get("paused"):
+            return ": the queue is paused, no job starts (p resumes)"
+        if self.state == "active" and counts.get("waiting"):
+            return f": {int(counts['waiting']):,} wait, is a worker running? (w)"
+        if self.state == "failed":
+            return ": nothing has failed, or failures were cleaned or trimmed"
+        if self.state == "completed":
+            return ": nothing has completed, or it was cleaned or trimmed"
+        others = [s for s in JOB_STATES if s != self.state and counts.get(s)]
+        if others:
+            return f": jobs are in {', '.join(others)} (tab)"
+        return ": the queue is empty"
 
     def _cells(self, job: Job, page: JobPage) -> tuple[Any, ...]:
         now = self.now_ms()
@@ -444,7 +466,7 @@ class QueueScreen(QueueActions, JobActions):
         self.retry_all_failed(self.queue_name)
 
     def action_clean(self) -> None:
-        self.clean(self.queue_name, "failed" if self.state == "failed" else "completed")
+        self.clean(self.queue_name)
 
     def action_retry(self) -> None:
         ids = self._targets()
