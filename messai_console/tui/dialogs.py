@@ -104,6 +104,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("queue", "R", "retry every failed job (asks first)"),
     ("queue", "E", "top errors: failed jobs grouped by error"),
     ("queue", "c", "clean completed or failed jobs (asks first)"),
+    ("queue screen", "L", "limits: rate limit and global concurrency, live"),
     ("queue screen", "tab / shift+tab", "next / previous state"),
     ("queue screen", "/", "filter by job name or id (esc clears)"),
     ("queue screen", "s", "flip the order (oldest or newest first)"),

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from rich.text import Text
 
 from messai_console.tui import render
-from messai_console.tui.backend import CONNECTION_ERRORS
+from messai_console.tui.backend import CONNECTION_ERRORS, QueueLimits
+from messai_console.tui.limits import LimitsChoice, LimitsScreen, describe
 from messai_console.tui.screens.base import ConsoleScreen
 
 
@@ -51,6 +52,35 @@ class QueueActions(ConsoleScreen):
                 self.console.mark_disconnected(exc)
                 return
             ask(counts)
+
+        self.run_worker(read(), group="ask", exclusive=True, exit_on_error=False)
+
+    def edit_limits(self, name: str, after: Callable[[], None] | None = None) -> None:
+        """L: the queue's rate limit and global concurrency, read then changed live."""
+        if self.console.readonly:
+            self.notify("read-only console: limits is disabled", severity="warning", markup=False)
+            return
+        queue = self.backend.queue(name)
+
+        async def read() -> None:
+            try:
+                current = await self.backend.limits(name)
+            except CONNECTION_ERRORS as exc:
+                self.console.mark_disconnected(exc)
+                return
+            self.app.push_screen(LimitsScreen(name, current), chosen)
+
+        def chosen(choice: LimitsChoice | None) -> None:
+            if choice is None:
+                return
+
+            async def run(_choice: str) -> str:
+                await queue.set_rate_limit(choice.max_starts, choice.duration_ms)
+                await queue.set_global_concurrency(choice.concurrency)
+                limits = QueueLimits(choice.max_starts, choice.duration_ms, choice.concurrency)
+                return f"queue {render.visible_str(name)}: {describe(limits)}"
+
+            self.console.act("limits", run, after=after)
 
         self.run_worker(read(), group="ask", exclusive=True, exit_on_error=False)
 

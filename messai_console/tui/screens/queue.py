@@ -16,7 +16,14 @@ from engine.codec import loads
 from engine.events import Event
 from engine.job import Job
 from messai_console.tui import render
-from messai_console.tui.backend import CONNECTION_ERRORS, JOB_STATES, SEARCH_PAGE, JobPage
+from messai_console.tui.backend import (
+    CONNECTION_ERRORS,
+    JOB_STATES,
+    SEARCH_PAGE,
+    JobPage,
+    QueueLimits,
+)
+from messai_console.tui.limits import describe
 from messai_console.tui.screens.actions import JobActions, QueueActions, unavailable_for
 from messai_console.tui.widgets import KeyedTable, StatusBar
 
@@ -70,6 +77,7 @@ class QueueScreen(QueueActions, JobActions):
         Binding("delete", "remove", "Remove"),
         Binding("P", "promote", "Promote", show=False),
         Binding("c", "clean", "Clean", show=False),
+        Binding("L", "limits", "Limits", show=False),
         Binding("pagedown,right_square_bracket", "next_page", "Next page", show=False),
         Binding("pageup,left_square_bracket", "previous_page", "Previous page", show=False),
     ]
@@ -89,6 +97,8 @@ class QueueScreen(QueueActions, JobActions):
         self.marked: set[str] = set()
         self.jobs: dict[str, Job] = {}
         self.rows_loaded = 0
+        self.limits: QueueLimits | None = None
+        """Read when the screen opens and after L changes them: not on every refresh."""
         """Job rows read from Redis by this screen so far (for the scale tests)."""
 
     # -- layout -------------------------------------------------------------
@@ -123,6 +133,8 @@ class QueueScreen(QueueActions, JobActions):
     async def refresh_data(self) -> None:
         self.follow_once([self.queue_name], self._on_event)
         self.counts = await self.backend.counts(self.queue_name)
+        if self.limits is None:
+            self.limits = await self.backend.limits(self.queue_name)
         total = int(self.counts.get(self.state, 0))
         if self.search is not None:
             # The search's own steps read the jobs; a refresh only redraws them.
@@ -180,6 +192,8 @@ class QueueScreen(QueueActions, JobActions):
             if page.total > PAGE_SIZE:
                 info.append("  (pgup/pgdn: pages)", style="dim")
         info.append(f"   order: {ORDER_NAMES[self.state][int(self.reverse)]} (s)", style="dim")
+        if self.limits is not None and describe(self.limits) != "no limits":
+            info.append(f"   {describe(self.limits)} (L)", style="dim")
         if self.marked:
             info.append(f"   {len(self.marked)} marked", style="bold magenta")
         self.query_one("#page-info", Static).update(info)
@@ -458,6 +472,12 @@ class QueueScreen(QueueActions, JobActions):
 
     def action_drain(self) -> None:
         self.drain(self.queue_name)
+
+    def action_limits(self) -> None:
+        self.edit_limits(self.queue_name, after=self._forget_limits)
+
+    def _forget_limits(self) -> None:
+        self.limits = None  # read again by the next refresh
 
     def action_errors(self) -> None:
         self.console.open_errors(self.queue_name)
