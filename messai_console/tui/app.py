@@ -65,6 +65,8 @@ MIN_REFRESH_GAP_S = 0.2
 """Refreshes start at least this far apart, whatever asks for them (keys, events)."""
 MAX_REFRESHES_PER_S = round(1 / MIN_REFRESH_GAP_S)
 """The most refreshes a second, while keys arrive; one per interval otherwise."""
+JUMP_CHOICES = 6
+"""A job id found in more queues than this: the jump offers the first ones."""
 SERVER_INFO_EVERY_MS = 5_000
 """INFO and CONFIG GET are heavier than the counts: read them this often."""
 
@@ -90,8 +92,10 @@ class ConsoleApp(App[None]):
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Keys"),
+        Binding("question_mark", "help", "Keys", show=False),  # screens show theirs first
         Binding("colon", "command_palette", "Jump"),
+        # Binding the palette to ":" drops Textual's own ctrl+p: bind it again.
+        Binding("ctrl+p", "command_palette", "Palette", show=False),
         Binding("f", "freeze", "Freeze"),
         Binding("plus", "faster", "Faster", show=False),
         Binding("minus", "slower", "Slower", show=False),
@@ -172,7 +176,7 @@ class ConsoleApp(App[None]):
         if self.status.connected is not True:
             for screen in self.screen_stack:
                 screen.set_class(False, "-stale")
-        self._set_status(connected=True, error="", server=self._server)
+        self._set_status(connected=True, error="", server=self._server, data_ms=self.now_ms())
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -367,7 +371,9 @@ class ConsoleApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            screen = self.data_screen()
+            unavailable = screen.unavailable_actions() if screen is not None else {}
+            self.push_screen(HelpScreen(unavailable))
 
     def action_freeze(self) -> None:
         self.frozen = not self.frozen
@@ -384,18 +390,52 @@ class ConsoleApp(App[None]):
         self.interval_index = min(self.interval_index + 1, len(REFRESH_INTERVALS) - 1)
         self._set_status()
 
-    async def jump_to_job(self, job_id: str) -> None:
-        """Open the job with this id, in whichever queue holds it."""
+    async def jump_to_job(self, text: str) -> None:
+        """Open the job ``queue:id`` names, or the job with this id in whichever queue
+        holds it; asks which when several do."""
+        queue, job_id = self.split_job_ref(text)
         try:
-            queues = await self.backend.find_job(job_id)
+            if queue is not None:
+                found = await self.backend.queue(queue).get_job(job_id) is not None
+                queues = [queue] if found else []
+            else:
+                queues = await self.backend.find_job(job_id)
         except CONNECTION_ERRORS as exc:
             self.mark_disconnected(exc)
             return
+        where = f"queue {queue!r}" if queue is not None else "any queue"
         if not queues:
             self.notify(
-                f"no job {render.visible_str(job_id, 80)!r} in any queue",
+                render.visible_str(f"no job {job_id!r} in {where}", 120),
                 severity="warning",
                 markup=False,
             )
             return
-        self.open_job(queues[0], job_id)
+        if len(queues) == 1:
+            self.open_job(queues[0], job_id)
+            return
+        shown = queues[:JUMP_CHOICES]
+        question = Text("Job ")
+        question.append_text(render.safe(job_id, 60, style="bold"))
+        question.append(f" is in {len(queues)} queues: open which?")
+        if len(queues) > len(shown):
+            question.append(f"\n(the first {len(shown)}; type queue:id for another)", style="dim")
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self.open_job(shown[int(value)], job_id)
+
+        choices = [(str(index), render.visible_str(name, 30)) for index, name in enumerate(shown)]
+        self.push_screen(ConfirmScreen(question, choices, danger=False), chosen)
+
+    def split_job_ref(self, text: str) -> tuple[str | None, str]:
+        """``queue:id`` as (queue, id) when the part before a colon is a known queue
+        (the longest that fits), else (None, text)."""
+        text = text.strip()
+        names = [
+            n for n in self.known_queues if text.startswith(f"{n}:") and len(text) > len(n) + 1
+        ]
+        if not names:
+            return None, text
+        name = max(names, key=len)
+        return name, text[len(name) + 1 :]

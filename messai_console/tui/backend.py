@@ -137,6 +137,13 @@ class Backend:
     async def close(self) -> None:
         await self.redis.aclose()
 
+    async def limits(self, name: str) -> QueueLimits:
+        """The queue's rate limit and global concurrency, as its meta hash holds them."""
+        rl_max, rl_ms, conc = await self.redis.hmget(
+            self.queue(name).keys.meta, ["rl_max", "rl_ms", "conc"]
+        )
+        return QueueLimits(_int_or_none(rl_max), _int_or_none(rl_ms) or 1000, _int_or_none(conc))
+
     def queue(self, name: str) -> Queue:
         if name not in self._queues:
             self._queues[name] = Queue(name, self.redis, prefix=self.prefix)
@@ -288,3 +295,21 @@ class Backend:
             if await self.queue(name).get_job(job_id) is not None:
                 found.append(name)
         return found
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """A queue's live limits (None: none set)."""
+
+    max_starts: int | None
+    """At most this many job starts per ``duration_ms``, across all workers."""
+    duration_ms: int
+    concurrency: int | None
+    """At most this many active jobs across all workers."""
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -63,14 +63,18 @@ class JumpCommands(Provider):
             score = matcher.match(key)
             if score > 0:
                 yield Hit(score, label, command, text=label.plain, help=help_text)  # type: ignore[arg-type]
-        job_id = query.strip()
-        if job_id:
+        job_ref = query.strip()
+        if job_ref:
+            queue, job_id = self.console.split_job_ref(job_ref)
             display = Text("job ", style="dim")
             display.append(render.visible_str(job_id, 80))
+            if queue is not None:
+                display.append(" in ", style="dim")
+                display.append(render.visible_str(queue, 60))
             yield Hit(
-                0.01,
+                0.5 if queue is not None else 0.01,
                 display,
-                partial(self._jump_to_job, job_id),
+                partial(self._jump_to_job, job_ref),
                 text=display.plain,
-                help="find the job with this id in any queue",
+                help="open this job" if queue else "find the job with this id in any queue",
             )

@@ -25,11 +25,13 @@ class ConfirmScreen(ModalScreen[str | None]):
         Binding("right,l", "app.focus_next", "Next", show=False),
     ]
 
-    def __init__(self, question: Text, choices: list[tuple[str, str]]) -> None:
-        """``choices``: (value, button label) pairs besides Cancel."""
+    def __init__(self, question: Text, choices: list[tuple[str, str]], danger: bool = True) -> None:
+        """``choices``: (value, button label) pairs besides Cancel; ``danger``: they
+        destroy (red buttons) rather than pick."""
         super().__init__()
         self.question = question
         self.choices = choices
+        self.danger = danger
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -37,7 +39,11 @@ class ConfirmScreen(ModalScreen[str | None]):
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id=CANCEL, variant="primary")
                 for value, label in self.choices:
-                    yield Button(Text(label), id=f"choice-{value}", variant="error")
+                    yield Button(
+                        Text(label),
+                        id=f"choice-{value}",
+                        variant="error" if self.danger else "default",
+                    )
 
     def on_mount(self) -> None:
         self.query_one(f"#{CANCEL}", Button).focus()
@@ -98,11 +104,12 @@ KEYS: list[tuple[str, str, str]] = [
     ("queue", "R", "retry every failed job (asks first)"),
     ("queue", "E", "top errors: failed jobs grouped by error"),
     ("queue", "c", "clean completed or failed jobs (asks first)"),
+    ("queue screen", "L", "limits: rate limit and global concurrency, live"),
     ("queue screen", "tab / shift+tab", "next / previous state"),
     ("queue screen", "/", "filter by job name or id (esc clears)"),
     ("queue screen", "s", "flip the order (oldest or newest first)"),
     ("queue screen", "pgup / pgdn", "previous / next page (also past the last row)"),
-    ("queue screen", "space", "mark the row; r, x, delete and P act on all marked"),
+    ("queue screen", "space", "mark the row and move to the next; r, x, delete, P act on all"),
     ("job", "r", "retry a failed job"),
     ("job", "x", "cancel: remove a waiting job, stop a running one (asks first)"),
     ("job", "delete", "remove the job (asks first)"),
@@ -119,10 +126,19 @@ KEYS: list[tuple[str, str, str]] = [
 ]
 
 
+JOB_KEY_ACTIONS = {"r": "retry", "x": "cancel_job", "delete": "remove", "P": "promote"}
+"""The actions of the "job" rows (offered on the job and queue screens)."""
+
+
 class HelpScreen(ModalScreen[None]):
-    """Every key of every screen."""
+    """Every key of every screen; job keys that cannot apply now are dimmed, with why."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, unavailable: dict[str, str] | None = None) -> None:
+        """``unavailable``: actions of the screen below that cannot apply now, and why."""
+        super().__init__()
+        self.unavailable = unavailable or {}
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=True, header_style="bold", expand=True)
@@ -130,7 +146,11 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("key", style="bold cyan")
         table.add_column("what it does")
         for where, key, what in KEYS:
-            table.add_row(Text(where), Text(key), Text(what))
+            reason = self.unavailable.get(JOB_KEY_ACTIONS.get(key, "")) if where == "job" else None
+            if reason:
+                table.add_row(Text(where), Text(key), Text(f"{what} ({reason})"), style="dim")
+            else:
+                table.add_row(Text(where), Text(key), Text(what))
         with Vertical(id="dialog", classes="help"):
             yield Static(Text("Keys", style="bold"), id="title")
             with VerticalScroll():

@@ -70,8 +70,11 @@ def json_block(value: Any, max_chars: int = MAX_BLOCK_CHARS) -> Text:
 def first_line(value: str | None, max_chars: int = 80) -> Text:
     if not value:
         return Text("")
-    line = value.strip().split("\n", 1)[0]
-    return safe(line, max_chars)
+    lines = value.strip().split("\n")
+    text = safe(lines[0], max_chars)
+    if len(lines) > 1:  # say that it goes on: a stack's first line alone misleads
+        text.append(f" … (+{len(lines) - 1} lines)", style="dim")
+    return text
 
 
 def progress_percent(progress: Any) -> float | None:

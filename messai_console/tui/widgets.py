@@ -29,6 +29,8 @@ class Status:
     frozen: bool = False
     interval_s: float = 1.0
     readonly: bool = False
+    data_ms: int = 0
+    """When the data on screen was read (the last refresh that succeeded); 0: never."""
 
 
 class StatusBar(Static):
@@ -86,6 +88,9 @@ class StatusBar(Static):
         elif server.get("warnings"):
             second.append("  ⚠ " + render.visible_str(server["warnings"][0], 90), style="yellow")
         right = Text()
+        if (status.frozen or status.connected is False) and status.data_ms:
+            age = render.duration(max(status.now_ms - status.data_ms, 1000) // 1000 * 1000)
+            right.append(f"data {age} old ", style="bold yellow")
         if status.readonly:
             right.append(" READ-ONLY ", style="bold black on yellow")
             right.append(" ")

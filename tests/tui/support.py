@@ -77,3 +77,8 @@ async def open_queue(app: ConsoleApp, pilot: Any, state: str, rows: int) -> Queu
         await pilot.press("tab")
     await wait_for_rows(screen.table, rows)
     return screen
+
+
+def screen_lines(app: ConsoleApp) -> list[str]:
+    """The text of every line the terminal shows now (as a terminal would render it)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

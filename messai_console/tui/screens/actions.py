@@ -7,6 +7,8 @@ from collections.abc import Callable
 from rich.text import Text
 
 from messai_console.tui import render
+from messai_console.tui.backend import CONNECTION_ERRORS, QueueLimits
+from messai_console.tui.limits import LimitsChoice, LimitsScreen, describe
 from messai_console.tui.screens.base import ConsoleScreen
 
 
@@ -37,6 +39,51 @@ class QueueActions(ConsoleScreen):
 
         self.console.act("resume" if paused else "pause", run)
 
+    def _with_counts(self, name: str, ask: Callable[[dict[str, int]], None]) -> None:
+        """Read the queue's counts now, then ask: a question says how many jobs it touches."""
+        if self.console.readonly:
+            ask({})  # refused at once, nothing read
+            return
+
+        async def read() -> None:
+            try:
+                counts = await self.backend.queue(name).counts()
+            except CONNECTION_ERRORS as exc:
+                self.console.mark_disconnected(exc)
+                return
+            ask(counts)
+
+        self.run_worker(read(), group="ask", exclusive=True, exit_on_error=False)
+
+    def edit_limits(self, name: str, after: Callable[[], None] | None = None) -> None:
+        """L: the queue's rate limit and global concurrency, read then changed live."""
+        if self.console.readonly:
+            self.notify("read-only console: limits is disabled", severity="warning", markup=False)
+            return
+        queue = self.backend.queue(name)
+
+        async def read() -> None:
+            try:
+                current = await self.backend.limits(name)
+            except CONNECTION_ERRORS as exc:
+                self.console.mark_disconnected(exc)
+                return
+            self.app.push_screen(LimitsScreen(name, current), chosen)
+
+        def chosen(choice: LimitsChoice | None) -> None:
+            if choice is None:
+                return
+
+            async def run(_choice: str) -> str:
+                await queue.set_rate_limit(choice.max_starts, choice.duration_ms)
+                await queue.set_global_concurrency(choice.concurrency)
+                limits = QueueLimits(choice.max_starts, choice.duration_ms, choice.concurrency)
+                return f"queue {render.visible_str(name)}: {describe(limits)}"
+
+            self.console.act("limits", run, after=after)
+
+        self.run_worker(read(), group="ask", exclusive=True, exit_on_error=False)
+
     def drain(self, name: str) -> None:
         queue = self.backend.queue(name)
 
@@ -46,12 +93,17 @@ class QueueActions(ConsoleScreen):
                 f"drained {render.visible_str(name)}: {removed:,} waiting and delayed jobs removed"
             )
 
-        question = _question(
-            "Drain queue ",
-            _name(name),
-            "?\n\nEvery waiting and delayed job is deleted. Running jobs finish.",
-        )
-        self.console.act("drain", run, question, [("yes", "Drain")])
+        def ask(counts: dict[str, int]) -> None:
+            waiting, delayed = counts.get("waiting", 0), counts.get("delayed", 0)
+            question = _question(
+                "Drain queue ",
+                _name(name),
+                f"?\n\n{waiting + delayed:,} jobs are deleted: {waiting:,} waiting and "
+                f"{delayed:,} delayed (and any added meanwhile). Running jobs finish.",
+            )
+            self.console.act("drain", run, question, [("yes", f"Drain {waiting + delayed:,}")])
+
+        self._with_counts(name, ask)
 
     def retry_all_failed(self, name: str) -> None:
         queue = self.backend.queue(name)
@@ -60,25 +112,56 @@ class QueueActions(ConsoleScreen):
             moved = await queue.retry_failed()
             return f"{moved:,} failed jobs of {render.visible_str(name)} sent back to waiting"
 
-        question = _question(
-            "Retry every failed job of ",
-            _name(name),
-            "?\n\nThey go back to waiting with fresh attempts.",
-        )
-        self.console.act("retry all", run, question, [("yes", "Retry all")])
+        def ask(counts: dict[str, int]) -> None:
+            failed = counts.get("failed", 0)
+            question = _question(
+                f"Retry the {failed:,} failed jobs of ",
+                _name(name),
+                "?\n\nThey go back to waiting with fresh attempts.",
+            )
+            self.console.act("retry all", run, question, [("yes", f"Retry {failed:,}")])
 
-    def clean(self, name: str, first: str = "completed") -> None:
+        self._with_counts(name, ask)
+
+    def clean(self, name: str) -> None:
+        """Asks which finished jobs to delete; the buttons keep one order everywhere."""
         queue = self.backend.queue(name)
 
         async def run(state: str) -> str:
             removed = await queue.clean(state)
             return f"cleaned {render.visible_str(name)}: {removed:,} {state} jobs deleted"
 
-        order = ["completed", "failed"] if first != "failed" else ["failed", "completed"]
-        question = _question(
-            "Clean queue ", _name(name), "?\n\nThe chosen finished jobs are deleted for good."
-        )
-        self.console.act("clean", run, question, [(state, f"Delete {state}") for state in order])
+        def ask(counts: dict[str, int]) -> None:
+            question = _question(
+                "Clean queue ", _name(name), "?\n\nThe chosen finished jobs are deleted for good."
+            )
+            choices = [
+                (state, f"Delete {counts.get(state, 0):,} {state}")
+                for state in ("completed", "failed")
+            ]
+            self.console.act("clean", run, question, choices)
+
+        self._with_counts(name, ask)
+
+
+JOB_ACTION_STATES: dict[str, frozenset[str]] = {
+    "retry": frozenset({"failed"}),
+    "cancel_job": frozenset({"waiting", "delayed", "pending", "active"}),
+    "remove": frozenset({"waiting", "delayed", "pending", "completed", "failed"}),
+    "promote": frozenset({"delayed"}),
+}
+"""The job states each job action applies to (as the engine's scripts accept them)."""
+
+
+def unavailable_for(state: str | None) -> dict[str, str]:
+    """The job actions that cannot apply to a job in ``state``, each with why."""
+    if state is None:
+        return {}
+    return {
+        action: f"not for a {state} job"
+        for action, states in JOB_ACTION_STATES.items()
+        if state not in states
+    }
 
 
 class JobActions(ConsoleScreen):

@@ -22,7 +22,11 @@ FOLLOW_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 class ConsoleScreen(Screen[None]):
     """A screen the app's refresh loop reloads."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # First, so the footer shows it at any width: the list of every key is one away.
+        Binding("question_mark", "app.help", "Keys"),
+        Binding("escape", "back", "Back"),
+    ]
     _following = False
 
     @property
@@ -42,7 +46,14 @@ class ConsoleScreen(Screen[None]):
         focus it still holds) while its widgets go."""
         if not (self.is_mounted and self.is_attached and self.is_current):
             return False
+        if action in self.unavailable_actions():
+            return False  # not offered: the footer hides it, the key does nothing
         return super().check_action(action, parameters)
+
+    def unavailable_actions(self) -> dict[str, str]:
+        """Actions of this screen that cannot apply to what is selected now, each with
+        why (the footer hides them, the help list says why)."""
+        return {}
 
     def on_mount(self) -> None:
         self.set_class(self.console.status.connected is False, "-stale")

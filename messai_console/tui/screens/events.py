@@ -56,6 +56,8 @@ class EventsScreen(ConsoleScreen):
         """Only events of this type (None: every type)."""
         self.paused = False
         self.queues: list[str] = []
+        self.since_ms: int | None = None
+        """Where the screen began to read: BACKLOG_MS before it opened."""
         self._dirty = False
 
     def compose(self) -> ComposeResult:
@@ -91,6 +93,8 @@ class EventsScreen(ConsoleScreen):
         if queues != self.queues:
             first = not self.queues
             self.queues = queues
+            if first:
+                self.since_ms = self.now_ms() - BACKLOG_MS
             since = (
                 f"{self.now_ms() - BACKLOG_MS}-0"
                 if first
@@ -130,6 +134,9 @@ class EventsScreen(ConsoleScreen):
     def _show_info(self) -> None:
         text = Text()
         text.append(f"{len(self.queues)} queues followed", style="bold")
+        if self.since_ms is not None:
+            text.append(f"   read from {render.clock_time(self.since_ms)[-8:]}", style="bold")
+            text.append(f" (the {BACKLOG_MS // 60_000} min before opening)", style="dim")
         text.append(f"   {len(self.events):,} events kept (newest {KEEP})", style="dim")
         text.append("   queue ")
         if self.queue_filter is None:

@@ -16,7 +16,7 @@ from engine.events import Event
 from engine.job import Job
 from messai_console.tui import render
 from messai_console.tui.backend import JobDetail
-from messai_console.tui.screens.actions import JobActions
+from messai_console.tui.screens.actions import JobActions, unavailable_for
 from messai_console.tui.widgets import StatusBar
 
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -87,7 +87,9 @@ class JobScreen(JobActions):
         self.follow_once([self.queue_name], self._on_event)
         detail = await self.backend.job(self.queue_name, self.job_id)
         if detail is None:
-            self.gone = True
+            if not self.gone:
+                self.gone = True
+                self.refresh_bindings()
             self._set(
                 "summary",
                 Text(
@@ -97,9 +99,12 @@ class JobScreen(JobActions):
             )
             return
         self.gone = False
+        state_changed = self.detail is None or self.detail.job.state != detail.job.state
         self.detail = detail
         self._live_events = []
         self._show(detail)
+        if state_changed:
+            self.refresh_bindings()
 
     def _set(self, section: str, content: Text) -> None:
         widget = self.query_one(f"#{section}", Static)
@@ -208,6 +213,11 @@ class JobScreen(JobActions):
             self.console.request_refresh()
 
     # -- actions ------------------------------------------------------------
+
+    def unavailable_actions(self) -> dict[str, str]:
+        if self.gone:
+            return dict.fromkeys(("retry", "cancel_job", "remove", "promote"), "the job is gone")
+        return unavailable_for(self.job.state if self.job else None)
 
     def _ids(self) -> list[str]:
         return [self.job_id]

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from engine.rates import QueueRates
 from messai_console.tui import render
-from messai_console.tui.backend import Overview, QueueSummary
+from messai_console.tui.backend import JOB_STATES, Overview, QueueSummary
 from messai_console.tui.screens.actions import QueueActions
 from messai_console.tui.widgets import KeyedTable, StatusBar
 
@@ -149,11 +149,18 @@ class OverviewScreen(QueueActions):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self.console.open_queue(str(event.row_key.value))
+            self._open(str(event.row_key.value))
 
     def action_open(self) -> None:
         if self.queue_name:
-            self.console.open_queue(self.queue_name)
+            self._open(self.queue_name)
+
+    def _open(self, name: str) -> None:
+        """Open on the first tab that has jobs when none wait (the failed ones, say)."""
+        summary = self.summary(name)
+        counts = summary.counts if summary else {}
+        state = next((s for s in JOB_STATES if counts.get(s, 0)), "waiting")
+        self.console.open_queue(name, state)
 
     def _selected(self) -> str | None:
         name = self.queue_name

@@ -16,8 +16,15 @@ from engine.codec import loads
 from engine.events import Event
 from engine.job import Job
 from messai_console.tui import render
-from messai_console.tui.backend import CONNECTION_ERRORS, JOB_STATES, SEARCH_PAGE, JobPage
-from messai_console.tui.screens.actions import JobActions, QueueActions
+from messai_console.tui.backend import (
+    CONNECTION_ERRORS,
+    JOB_STATES,
+    SEARCH_PAGE,
+    JobPage,
+    QueueLimits,
+)
+from messai_console.tui.limits import describe
+from messai_console.tui.screens.actions import JobActions, QueueActions, unavailable_for
 from messai_console.tui.widgets import KeyedTable, StatusBar
 
 PAGE_SIZE = 100
@@ -70,6 +77,7 @@ class QueueScreen(QueueActions, JobActions):
         Binding("delete", "remove", "Remove"),
         Binding("P", "promote", "Promote", show=False),
         Binding("c", "clean", "Clean", show=False),
+        Binding("L", "limits", "Limits", show=False),
         Binding("pagedown,right_square_bracket", "next_page", "Next page", show=False),
         Binding("pageup,left_square_bracket", "previous_page", "Previous page", show=False),
     ]
@@ -89,6 +97,8 @@ class QueueScreen(QueueActions, JobActions):
         self.marked: set[str] = set()
         self.jobs: dict[str, Job] = {}
         self.rows_loaded = 0
+        self.limits: QueueLimits | None = None
+        """Read when the screen opens and after L changes them: not on every refresh."""
         """Job rows read from Redis by this screen so far (for the scale tests)."""
 
     # -- layout -------------------------------------------------------------
@@ -123,6 +133,8 @@ class QueueScreen(QueueActions, JobActions):
     async def refresh_data(self) -> None:
         self.follow_once([self.queue_name], self._on_event)
         self.counts = await self.backend.counts(self.queue_name)
+        if self.limits is None:
+            self.limits = await self.backend.limits(self.queue_name)
         total = int(self.counts.get(self.state, 0))
         if self.search is not None:
             # The search's own steps read the jobs; a refresh only redraws them.
@@ -157,7 +169,12 @@ class QueueScreen(QueueActions, JobActions):
             info.append(" PAUSED ", style="bold black on yellow")
             info.append(" ")
         search = self.search
-        if search is not None:
+        if search is not None and not search.found and not search.running:
+            info.append(f"no {self.state} job matches ", style="bold")
+            info.append_text(render.safe(search.text, 40, style="bold cyan"))
+            info.append(f"  searched {search.searched:,} of {search.total:,}")
+            info.append("  (esc clears)", style="dim")
+        elif search is not None:
             info.append(f"{len(search.found):,} matching ", style="bold")
             info.append_text(render.safe(search.text, 40, style="bold cyan"))
             info.append(f"  searched {search.searched:,} of {search.total:,}")
@@ -167,16 +184,35 @@ class QueueScreen(QueueActions, JobActions):
                 info.append(f"  (the first {PAGE_SIZE})", style="dim")
             info.append("  (esc clears)", style="dim")
         elif page.total == 0:
-            info.append(f"no {self.state} jobs", style="dim")
+            info.append(f"no {self.state} jobs", style="bold")
+            info.append(self._why_empty(), style="dim")
         else:
             last = page.start + len(page.jobs)
             info.append(f"{page.start + 1:,} to {last:,} of {page.total:,}", style="bold")
             if page.total > PAGE_SIZE:
                 info.append("  (pgup/pgdn: pages)", style="dim")
         info.append(f"   order: {ORDER_NAMES[self.state][int(self.reverse)]} (s)", style="dim")
+        if self.limits is not None and describe(self.limits) != "no limits":
+            info.append(f"   {describe(self.limits)} (L)", style="dim")
         if self.marked:
             info.append(f"   {len(self.marked)} marked", style="bold magenta")
         self.query_one("#page-info", Static).update(info)
+
+    def _why_empty(self) -> str:
+        """Why the tab is empty, when the counts say."""
+        counts = self.counts
+        if self.state == "active" and counts.get("paused"):
+            return ": the queue is paused, no job starts (p resumes)"
+        if self.state == "active" and counts.get("waiting"):
+            return f": {int(counts['waiting']):,} wait, is a worker running? (w)"
+        if self.state == "failed":
+            return ": nothing has failed, or failures were cleaned or trimmed"
+        if self.state == "completed":
+            return ": nothing has completed, or it was cleaned or trimmed"
+        others = [s for s in JOB_STATES if s != self.state and counts.get(s)]
+        if others:
+            return f": jobs are in {', '.join(others)} (tab)"
+        return ": the queue is empty"
 
     def _cells(self, job: Job, page: JobPage) -> tuple[Any, ...]:
         now = self.now_ms()
@@ -242,6 +278,7 @@ class QueueScreen(QueueActions, JobActions):
         self.page = None
         self.table.set_columns(COLUMNS[state])
         self.query_one("#states", Tabs).active = state
+        self.refresh_bindings()
         if self.search is not None:
             self._start_search(self.search.text)
         self.console.request_refresh()
@@ -408,6 +445,10 @@ class QueueScreen(QueueActions, JobActions):
 
     # -- actions ------------------------------------------------------------
 
+    def unavailable_actions(self) -> dict[str, str]:
+        """Every row of a tab is in the tab's state."""
+        return unavailable_for(self.state)
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value is not None:
@@ -432,6 +473,12 @@ class QueueScreen(QueueActions, JobActions):
     def action_drain(self) -> None:
         self.drain(self.queue_name)
 
+    def action_limits(self) -> None:
+        self.edit_limits(self.queue_name, after=self._forget_limits)
+
+    def _forget_limits(self) -> None:
+        self.limits = None  # read again by the next refresh
+
     def action_errors(self) -> None:
         self.console.open_errors(self.queue_name)
 
@@ -439,7 +486,7 @@ class QueueScreen(QueueActions, JobActions):
         self.retry_all_failed(self.queue_name)
 
     def action_clean(self) -> None:
-        self.clean(self.queue_name, "failed" if self.state == "failed" else "completed")
+        self.clean(self.queue_name)
 
     def action_retry(self) -> None:
         ids = self._targets()
