@@ -40,32 +40,36 @@ else
   end
 end
 local result = {}
+local integer = {}
+for f = 1, #INTEGER_FIELDS do integer[INTEGER_FIELDS[f]] = true end
 for i = 1, #ids do
   local jk = job_key(ids[i])
-  local kind = redis.call("TYPE", jk)["ok"]
-  local problem = kind ~= "none" and check_job(jk)
+  -- One HGETALL per job: a page of the console must cost one command a row.
+  -- What check_job would find is read off the reply itself (a key of another
+  -- type answers with an error, caught here).
+  local stored = redis.pcall("HGETALL", jk)
   local fields = {}
-  if problem and kind == "hash" then
-    -- what can be shown: the fields but integers that are not, then the
-    -- error (unless it failed as corrupt already, with the first one found)
-    local integer = {}
-    for f = 1, #INTEGER_FIELDS do integer[INTEGER_FIELDS[f]] = true end
-    local stored = redis.call("HGETALL", jk)
+  if type(stored) == "table" and stored.err then
+    fields = {JF.ERROR, "corrupt job: its key holds a " .. redis.call("TYPE", jk)["ok"] .. ", not a hash"}
+  elseif #stored > 0 then
+    local problem, named, previous_error = nil, false, nil
     for f = 1, #stored, 2 do
-      if not integer[stored[f]] or string.find(stored[f + 1], "^%-?%d+$") then
-        fields[#fields + 1] = stored[f]
-        fields[#fields + 1] = stored[f + 1]
+      local field, value = stored[f], stored[f + 1]
+      if field == JF.NAME then named = true end
+      if field == JF.ERROR then previous_error = value end
+      if integer[field] and not string.find(value, "^%-?%d+$") then
+        problem = problem or ("field " .. field .. " is not an integer: " .. string.sub(value, 1, 40))
+      else
+        fields[#fields + 1] = field
+        fields[#fields + 1] = value
       end
     end
-    local failed_as_corrupt = string.find(redis.call("HGET", jk, JF.ERROR) or "", "^corrupt job: ")
-    if not failed_as_corrupt then
+    if not named then problem = problem or ("no name (field " .. JF.NAME .. ")") end
+    -- unless it failed as corrupt already, with the first problem found
+    if problem and not string.find(previous_error or "", "^corrupt job: ") then
       fields[#fields + 1] = JF.ERROR
       fields[#fields + 1] = "corrupt job: " .. problem
     end
-  elseif problem then
-    fields = {JF.ERROR, "corrupt job: " .. problem}
-  elseif kind == "hash" then
-    fields = redis.call("HGETALL", jk)
   end
   if #fields > 0 then
     result[#result + 1] = ids[i]
