@@ -65,7 +65,7 @@ class QueueScreen(QueueActions, JobActions):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("tab", "next_tab", "Next tab", priority=True),
         Binding("shift+tab", "previous_tab", "Previous tab", show=False, priority=True),
-        Binding("slash", "filter", "Filter"),
+        Binding("slash", "filter", "Search"),
         Binding("s", "flip_order", "Order"),
         Binding("space", "mark", "Mark"),
         Binding("p", "pause", "Pause/resume"),
