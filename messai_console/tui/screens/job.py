@@ -157,13 +157,16 @@ class JobScreen(JobActions):
                 render.safe(job.worker or "-", 60),
             ),
         ]
+        # Two labels of 11 cells, a timestamp at the right, the border and scroll bar:
+        # the left column gives way so that a row fits in 80 columns.
+        left_width = max(min(44, self.size.width - 8 - 22 - 20), 16)
         text = Text()
         for index, (left, left_value, right, right_value) in enumerate(rows):
             if index:
                 text.append("\n")
             text.append(f"{left:>9}  ", style="dim")
             cell = left_value.copy()
-            cell.truncate(44, overflow="ellipsis", pad=True)
+            cell.truncate(left_width, overflow="ellipsis", pad=True)
             text.append_text(cell)
             text.append(f"{right:>9}  ", style="dim")
             text.append_text(right_value)

@@ -36,6 +36,16 @@ REFRESH_COMMANDS_PER_QUEUE = 8 + 8
 the three ends of its waiting line and their creation times. Plus, per refresh,
 SMEMBERS, TIME and the worker registry, and one HGETALL per worker."""
 COUNTED = ("waiting", "active", "delayed", "completed", "failed")
+SHORT_STATES = {
+    "waiting": "wait",
+    "active": "run",
+    "delayed": "later",
+    "completed": "done",
+    "failed": "failed",
+}
+"""Labels of the totals on a narrow terminal."""
+NARROW_WIDTH = 110
+"""Below this many columns the totals take their short labels."""
 
 
 class OverviewScreen(QueueActions):
@@ -123,20 +133,23 @@ class OverviewScreen(QueueActions):
         now = self.now_ms()
         live = [w for w in overview.workers if not w.is_silent(now)]
         silent = len(overview.workers) - len(live)
+        # Narrow terminals (80 columns): shorter labels and gaps, so each line fits.
+        narrow = self.size.width < NARROW_WIDTH
+        gap = "  " if narrow else "   "
         text = Text()
         text.append(f"{len(overview.queues)} queues", style="bold")
         for state in COUNTED:
-            text.append(f"   {state} ")
+            text.append(f"{gap}{SHORT_STATES[state] if narrow else state} ")
             style = "bold red" if state == "failed" and totals[state] else "bold"
             text.append(f"{totals[state]:,}", style=style)
-        text.append(f"   workers {len(live)}", style="bold")
+        text.append(f"{gap}workers {len(live)}", style="bold")
         if silent:
             text.append(f" ({silent} silent)", style="yellow")
         paused = sum(1 for q in overview.queues if q.paused)
         if paused:
-            text.append(f"   {paused} paused", style="yellow")
+            text.append(f"{gap}{paused} paused", style="yellow")
         text.append("\n")
-        text.append_text(_rates_line(overview.total, now))
+        text.append_text(_rates_line(overview.total, now, narrow))
         if not overview.queues:
             text.append(
                 "\nNo queues yet: add a job (messai-console job add …) or run the demo.",
@@ -215,8 +228,9 @@ def _oldest(rates: QueueRates | None, now_ms: int) -> Text:
     return Text(render.duration(wait_ms), justify="right")
 
 
-def _rates_line(total: QueueRates | None, now_ms: int) -> Text:
+def _rates_line(total: QueueRates | None, now_ms: int, narrow: bool = False) -> Text:
     """Every queue together, now: finished per second, the backlog, the oldest wait."""
+    gap = "  " if narrow else "   "
     text = Text()
     text.append("now ", style="bold")
     if total is None:
@@ -224,9 +238,9 @@ def _rates_line(total: QueueRates | None, now_ms: int) -> Text:
         return text
     text.append("done ")
     text.append_text(render.per_second(total.completed_per_s, style="bold"))
-    text.append("/s   failed ")
+    text.append(f"/s{gap}failed ")
     text.append_text(render.per_second(total.failed_per_s, style="bold red"))
-    text.append("/s   backlog ")
+    text.append(f"/s{gap}backlog ")
     text.append_text(render.backlog_trend(total.backlog_per_s))
     text.append("/s")
     drain_s = total.drain_s
@@ -236,7 +250,8 @@ def _rates_line(total: QueueRates | None, now_ms: int) -> Text:
         text.append(", not shrinking", style="yellow")
     wait_ms = total.oldest_wait_ms(now_ms)
     if wait_ms is not None:
-        text.append("   oldest waiting ")
+        text.append(f"{gap}oldest " if narrow else f"{gap}oldest waiting ")
         text.append(render.duration(wait_ms), style="bold")
-    text.append(f"   (last {total.window_ms / 1000:.0f}s)", style="dim")
+    if not narrow:
+        text.append(f"{gap}(last {total.window_ms / 1000:.0f}s)", style="dim")
     return text
