@@ -33,6 +33,7 @@ from engine.contracts.admin import (
 )
 from engine.contracts.base import Refusal, call
 from engine.contracts.reads import GetJobsReply, GetJobsRequest
+from engine.durability import ReplicaAck, call_acknowledged
 from engine.errors import InvalidStateError, JobNotFoundError, QueueNotFoundError
 from engine.events import Event, read_events
 from engine.job import Job
@@ -40,7 +41,7 @@ from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, queue_registry_key
 from engine.metrics import METRICS_TTL_S, MetricsWindow, read_metrics
 from engine.options import DEFAULT_OPTIONS, JobOptions, parse_options
 from engine.scripts import BoundScript, scripts
-from engine.wire import Arg, close_shared_channel, shared_channel
+from engine.wire import Arg, Channel, close_shared_channel, shared_channel
 
 BULK_CHUNK = 1000
 """Jobs per script call in add_bulk: bounds how long one call holds Redis."""
@@ -89,13 +90,31 @@ class Queue:
         redis: an asyncio Redis client created with ``decode_responses=True``
             (see ``engine.connection.connect``).
         prefix: key prefix shared by every queue of one deployment.
+        replicas: an add returns once this many replicas have the job (``WAIT``)
+            and raises ``ReplicaAckTimeout`` when they do not within
+            ``replica_timeout_ms`` (see ``engine.durability``). Default: the
+            client's ``REDIS_WAIT_REPLICAS`` (clients made by ``engine.connect``), else 0.
+        replica_timeout_ms: how long an add waits for them.
     """
 
-    def __init__(self, name: str, redis: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self,
+        name: str,
+        redis: Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        replicas: int | None = None,
+        replica_timeout_ms: int = 1000,
+    ) -> None:
         self.name = name
         self.redis = redis
         self.keys = QueueKeys(name, prefix)
         self._add = BoundScript(scripts().add, self.keys.script_keys)
+        self._ack: ReplicaAck | None = (
+            getattr(redis, "replica_ack", None)
+            if replicas is None
+            else (ReplicaAck(replicas, replica_timeout_ms) if replicas else None)
+        )
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
@@ -126,7 +145,9 @@ class Queue:
             )
         args = pack_add([self.keys.base], self.name, (AddJob.of(name, data, opts),))
         channel = shared_channel(self.redis)
-        job_id, created = AddReply.parse_one(await channel.run(lambda: self._add(channel, args)))
+        job_id, created = AddReply.parse_one(
+            await channel.run(lambda: self._send_add(channel, args))
+        )
         if not created:
             existing = await self.get_job(job_id)
             if existing is not None:
@@ -163,6 +184,11 @@ class Queue:
             ]
             ids.extend(await self._send_chunks(chunks))
 
+    async def _send_add(self, channel: Channel, args: list[Arg]) -> Any:
+        if self._ack is None:
+            return await self._add(channel, args)
+        return (await call_acknowledged(channel, self._add, [args], self._ack))[0]
+
     def _bulk_chunk_args(
         self, chunk: list[BulkJob | tuple[str, Any] | Mapping[str, Any]]
     ) -> list[Arg]:
@@ -185,6 +211,10 @@ class Queue:
         # Redis's work for them. The first goes alone, so that a server that
         # lost the script is sent its source once, not once per chunk.
         channel = shared_channel(self.redis)
+        ack = self._ack
+        if ack is not None:
+            acked = await channel.run(lambda: call_acknowledged(channel, self._add, chunks, ack))
+            return [job_id for reply in acked for job_id in AddReply.parse_ids(reply)]
         replies: list[Any] = [await channel.run(lambda: self._add(channel, chunks[0]))]
         replies.extend(
             await asyncio.gather(
