@@ -34,6 +34,7 @@ class SentinelSetup:
     master: EmbeddedServer
     replica: EmbeddedServer
     sentinel_ports: list[int]
+    factory: RedisFactory
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -55,6 +56,18 @@ class SentinelSetup:
 
     def kill_master(self) -> None:
         os.kill(self.master.pid, signal.SIGKILL)
+
+    def restart_old_master_as_replica_of(self, port: int) -> EmbeddedServer:
+        """Start the killed master again, as a replica of the master on `port`
+        (what a supervisor does after a failover; the sentinels would also
+        reconfigure it, after their next INFO of it)."""
+        assert self.master.port is not None
+        self.master = self.factory(
+            port=self.master.port,
+            data_dir=self.master.data_dir,
+            extra_args=["--replicaof", "127.0.0.1", str(port)],
+        )
+        return self.master
 
 
 def _start_sentinel(directory: Path, master_port: int) -> tuple[int, subprocess.Popen[bytes]]:
@@ -108,7 +121,7 @@ def sentinel_setup(redis_factory: RedisFactory, tmp_path: Path) -> Iterator[Sent
     master = redis_factory()
     assert master.port is not None
     replica = redis_factory(extra_args=["--replicaof", "127.0.0.1", str(master.port)])
-    setup = SentinelSetup(master=master, replica=replica, sentinel_ports=[])
+    setup = SentinelSetup(master=master, replica=replica, sentinel_ports=[], factory=redis_factory)
     try:
         for index in range(3):
             port, process = _start_sentinel(tmp_path / f"sentinel-{index}", master.port)
