@@ -13,6 +13,9 @@ A client made here is redis-py's `Sentinel(...).master_for(service)`: its
 pool (`SentinelConnectionPool`) asks the sentinels for the master whenever a
 connection opens, and turns a `READONLY` answer (the old master, demoted) into
 a connection error that closes the connection, so the next call re-resolves.
+So does the `UNBLOCKED` answer that a demoted master gives the blocking
+commands it was serving (a worker's wake-up wait): without that, a caller
+would take it for a command error.
 The engine's own connection (`engine.wire`) asks the same pool (see
 :func:`master_address`).
 """
@@ -30,6 +33,8 @@ import redis.asyncio.sentinel
 import redis.connection
 import redis.sentinel
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from engine.settings import mask_url
 
@@ -50,6 +55,49 @@ DEFAULT_SENTINEL_PORT = 26379
 
 # Options that belong to the sentinels, not to the data nodes' connections.
 _SENTINEL_OPTIONS = ("sentinel_password", "sentinel_username")
+
+
+_UNBLOCKED = "UNBLOCKED"
+"""How a server that became a replica answers the blocking commands it was serving."""
+
+
+def _demoted(error: ResponseError) -> RedisConnectionError:
+    return RedisConnectionError(f"{error} (the master was demoted: reconnecting)")
+
+
+class _MasterConnection(redis.asyncio.sentinel.SentinelManagedConnection):
+    """A connection to the master that reads `UNBLOCKED` as READONLY is read:
+    the master was demoted; disconnect, and the next connect asks the sentinels."""
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().read_response(*args, **kwargs)
+        except ResponseError as error:
+            if not str(error).startswith(_UNBLOCKED):
+                raise
+            await self.disconnect()
+            raise _demoted(error) from None
+
+
+class _MasterSSLConnection(_MasterConnection, redis.asyncio.connection.SSLConnection):
+    pass
+
+
+class _SyncMasterConnection(redis.sentinel.SentinelManagedConnection):
+    """The synchronous twin of `_MasterConnection`."""
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().read_response(*args, **kwargs)
+        except ResponseError as error:
+            if not str(error).startswith(_UNBLOCKED):
+                raise
+            self.disconnect()  # type: ignore[no-untyped-call]
+            raise _demoted(error) from None
+
+
+class _SyncMasterSSLConnection(_SyncMasterConnection, redis.connection.SSLConnection):
+    pass
 
 
 def is_sentinel_url(url: str) -> bool:
@@ -147,15 +195,16 @@ def parse_sentinel_url(url: str) -> SentinelConfig:
     )
 
 
-def _node_options(config: SentinelConfig, options: dict[str, Any]) -> dict[str, Any]:
+def _node_options(
+    config: SentinelConfig, options: dict[str, Any], plain: type, tls: type
+) -> dict[str, Any]:
     """The data nodes' connection options: the client's, then the URL's."""
     merged = {**options, **config.options, "db": config.db}
     if config.username:
         merged["username"] = config.username
     if config.password:
         merged["password"] = config.password
-    if config.tls:
-        merged["ssl"] = True
+    merged["connection_class"] = tls if config.tls else plain
     return merged
 
 
@@ -163,9 +212,7 @@ def _sentinel_options(config: SentinelConfig, node: dict[str, Any], retry: Any) 
     """The sentinels' connections: the same timeouts and TLS, their own
     credentials, and a single try each (the lookup moves on to the next sentinel)."""
     options: dict[str, Any] = {
-        name: value
-        for name, value in node.items()
-        if name.startswith(("socket_", "ssl")) and name != "ssl"
+        name: value for name, value in node.items() if name.startswith(("socket_", "ssl_"))
     }
     options["decode_responses"] = True
     options["retry"] = retry
@@ -184,7 +231,7 @@ def sentinel_client(
     """An asyncio client of `redis_class` on the master of `config.service`."""
     from redis.asyncio.retry import Retry as AsyncRetry
 
-    node = _node_options(config, options)
+    node = _node_options(config, options, _MasterConnection, _MasterSSLConnection)
     manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
         list(config.sentinels),
         sentinel_kwargs=_sentinel_options(config, node, AsyncRetry(NoBackoff(), 0)),
@@ -201,7 +248,7 @@ def sentinel_client_sync(
     """The synchronous twin of :func:`sentinel_client`."""
     from redis.retry import Retry
 
-    node = _node_options(config, options)
+    node = _node_options(config, options, _SyncMasterConnection, _SyncMasterSSLConnection)
     manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
         list(config.sentinels),
         sentinel_kwargs=_sentinel_options(config, node, Retry(NoBackoff(), 0)),

@@ -95,3 +95,28 @@ async def test_an_add_waits_for_its_replica(sentinel_setup: SentinelSetup, hot_p
         assert await queue.get_job("unsure") is not None  # on the master all the same
     finally:
         await client.aclose()
+
+
+async def test_a_blocked_command_on_a_demoted_master_is_a_connection_error(
+    sentinel_setup: SentinelSetup,
+) -> None:
+    """A worker's wake-up wait (BZPOPMIN) blocked on the master when it is
+    demoted by hand (REPLICAOF: the sentinels' own failover also kills the
+    connection) gets `UNBLOCKED`: a connection error, so the caller backs off
+    and reconnects, not a command error that ends its loop."""
+    client = connect(sentinel_setup.url, retries=0)
+    try:
+        blocked = asyncio.create_task(client.bzpopmin(["marker"], timeout=20))
+        with sentinel_setup.master.client() as master:
+
+            def waiting() -> bool:
+                return any(entry.get("cmd") == "bzpopmin" for entry in master.client_list())
+
+            await await_until(waiting, timeout=10)
+            with sentinel_setup.replica.client() as replica:
+                replica.execute_command("REPLICAOF", "NO", "ONE")
+            master.execute_command("REPLICAOF", "127.0.0.1", str(sentinel_setup.replica.port))
+        with pytest.raises(redis.exceptions.ConnectionError, match="demoted"):
+            await asyncio.wait_for(blocked, 10)
+    finally:
+        await client.aclose()
