@@ -100,6 +100,38 @@ class _SyncMasterSSLConnection(_SyncMasterConnection, redis.connection.SSLConnec
     pass
 
 
+def _no_master(sentinels: list[Any], service: str) -> str:
+    """A one-line MasterNotFoundError message (redis-py's holds each client's repr)."""
+    where = ", ".join(
+        _host_port(
+            str(client.connection_pool.connection_kwargs.get("host")),
+            int(client.connection_pool.connection_kwargs.get("port", DEFAULT_SENTINEL_PORT)),
+        )
+        for client in sentinels
+    )
+    return f"no master for {service!r}: no sentinel at {where} answers with one"
+
+
+class _Sentinel(redis.asyncio.sentinel.Sentinel):
+    async def discover_master(self, service_name: str) -> Any:
+        try:
+            return await super().discover_master(service_name)
+        except redis.asyncio.sentinel.MasterNotFoundError:
+            raise redis.asyncio.sentinel.MasterNotFoundError(
+                _no_master(self.sentinels, service_name)
+            ) from None
+
+
+class _SyncSentinel(redis.sentinel.Sentinel):
+    def discover_master(self, service_name: str) -> Any:
+        try:
+            return super().discover_master(service_name)  # type: ignore[no-untyped-call]
+        except redis.sentinel.MasterNotFoundError:
+            raise redis.sentinel.MasterNotFoundError(
+                _no_master(self.sentinels, service_name)
+            ) from None
+
+
 def is_sentinel_url(url: str) -> bool:
     return url.partition("://")[0].lower() in SENTINEL_SCHEMES
 
@@ -232,7 +264,7 @@ def sentinel_client(
     from redis.asyncio.retry import Retry as AsyncRetry
 
     node = _node_options(config, options, _MasterConnection, _MasterSSLConnection)
-    manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+    manager = _Sentinel(  # type: ignore[no-untyped-call]
         list(config.sentinels),
         sentinel_kwargs=_sentinel_options(config, node, AsyncRetry(NoBackoff(), 0)),
     )
@@ -249,7 +281,7 @@ def sentinel_client_sync(
     from redis.retry import Retry
 
     node = _node_options(config, options, _SyncMasterConnection, _SyncMasterSSLConnection)
-    manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+    manager = _SyncSentinel(  # type: ignore[no-untyped-call]
         list(config.sentinels),
         sentinel_kwargs=_sentinel_options(config, node, Retry(NoBackoff(), 0)),
     )

@@ -1,11 +1,13 @@
-"""The sentinel URL, its environment variables and its masking (no servers)."""
+"""The sentinel URL, its environment variables and its masking (no servers needed)."""
 
 from __future__ import annotations
 
 import pytest
 
+from engine.connection import RedisUnavailable, check_connection, connect
 from engine.sentinel import parse_sentinel_url
 from engine.settings import RedisSettings, mask_url
+from tests.helpers import find_free_port
 
 
 def test_the_url_names_sentinels_service_db_and_both_passwords() -> None:
@@ -59,3 +61,21 @@ def test_redis_url_wins_and_gains_the_sentinel_password(monkeypatch: pytest.Monk
     monkeypatch.setenv("REDIS_SENTINEL_PASSWORD", "sp")
     url = RedisSettings(_env_file=None).explicit_url()  # type: ignore[call-arg]
     assert url == "redis+sentinel://h1:1/jobs?sentinel_password=sp"
+
+
+async def test_no_sentinel_answering_is_one_readable_line() -> None:
+    port = find_free_port()  # nothing listens there
+    client = connect(
+        f"redis+sentinel://:secret@127.0.0.1:{port}/jobs?sentinel_password=other", retries=0
+    )
+    try:
+        with pytest.raises(RedisUnavailable) as raised:
+            await check_connection(client)
+    finally:
+        await client.aclose()
+    message = str(raised.value)
+    assert message == (
+        f"cannot reach Redis at redis+sentinel://:***@127.0.0.1:{port}/jobs/0"
+        f"?sentinel_password=***: no master for 'jobs': no sentinel at 127.0.0.1:{port} "
+        "answers with one"
+    )
