@@ -193,6 +193,11 @@ class WireChannel(Channel):
 
     def __init__(self, client: Redis) -> None:
         pool = client.connection_pool
+        if getattr(pool, "service_name", None) is not None and not is_sentinel_pool(pool):
+            # A sentinel pool of replicas has no fixed host: never dial a default one.
+            raise TypeError(
+                "the engine writes to the master: use Sentinel.master_for, not slave_for"
+            )
         self._pool = pool
         self._sentinel = is_sentinel_pool(pool)
         self._settings = dict(pool.connection_kwargs)

@@ -5,6 +5,7 @@ caller's retry connects again (under Sentinel: to the new master)."""
 from __future__ import annotations
 
 import pytest
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from engine import connect
@@ -39,3 +40,17 @@ async def test_readonly_closes_the_connection_as_a_connection_error(
         await channel.close()
     finally:
         await client.aclose()
+
+
+async def test_a_sentinel_pool_of_replicas_is_refused_not_dialled_at_a_default_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(WIRE_SWITCH, "1")
+    sentinel = Sentinel([("127.0.0.1", 1)])
+    replicas = sentinel.slave_for("jobs")
+    try:
+        with pytest.raises(TypeError, match="master_for"):
+            Channel(replicas)
+    finally:
+        await replicas.aclose()
+        await sentinel.aclose()
