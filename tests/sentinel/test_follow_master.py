@@ -18,6 +18,9 @@ from engine.durability import ReplicaAckTimeout
 from tests.helpers import await_until
 from tests.sentinel.conftest import SERVICE, SentinelSetup
 
+# Each test waits for three sentinels to find each other (about 2 s) and a failover.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(params=["wire", "redis-py"])
 def hot_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
