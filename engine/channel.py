@@ -51,6 +51,16 @@ def wire_enabled() -> bool:
     return os.environ.get(WIRE_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def pool_address(pool: Any) -> str:
+    """The address that names a redis-py pool's server: its socket or
+    host:port, or ``sentinel:<service>`` for the master of a sentinel pool
+    (whichever server that is now)."""
+    service = getattr(pool, "service_name", None)
+    if service is not None:
+        return f"sentinel:{service}"
+    return server_address(pool.connection_kwargs)
+
+
 def server_address(settings: dict[str, Any]) -> str:
     """A server's address (unix socket path, or host:port) from the settings
     of a redis-py connection pool."""
@@ -100,6 +110,12 @@ class Channel:
 
     async def command(self, *args: Arg) -> Any:
         """Send one command given by its arguments."""
+        raise NotImplementedError
+
+    async def execute_all(self, requests: Sequence[Request]) -> list[Any]:
+        """Send ``requests`` together on one connection (so that a ``WAIT``
+        among them counts the writes before it); their replies in order, an
+        error reply or a lost connection as the exception in its place."""
         raise NotImplementedError
 
     def request(self, head: RequestHead, args: Sequence[Arg]) -> Request:

@@ -22,7 +22,7 @@ import math
 import os
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
 import redis.asyncio
@@ -33,6 +33,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from engine.durability import ReplicaAck
+from engine.sentinel import (
+    is_sentinel_url,
+    parse_sentinel_url,
+    sentinel_client,
+    sentinel_client_sync,
+    sentinel_description,
+)
 from engine.settings import RedisSettings, mask_url
 from engine.wire import close_shared_channel
 
@@ -169,7 +177,11 @@ class _SyncRetry(Retry):
 class _Client(redis.asyncio.Redis):
     """A client that waits a blocking command's own block time on top of its socket
     timeout, and that also closes the engine's own connection for it (the one
-    queues add jobs over, see `engine.wire.shared_channel`) when it is closed."""
+    queues add jobs over, see `engine.wire.shared_channel`) when it is closed
+    (and, under Sentinel, its connections to the sentinels)."""
+
+    replica_ack: ReplicaAck | None = None
+    """How many replicas a queue's adds wait for (`REDIS_WAIT_REPLICAS`); None: none."""
 
     async def _send_command_parse_response(
         self, conn: Any, command_name: Any, *args: Any, **options: Any
@@ -190,6 +202,9 @@ class _Client(redis.asyncio.Redis):
             await close_shared_channel(self)
         finally:
             await super().aclose(close_connection_pool)
+            manager = getattr(self.connection_pool, "sentinel_manager", None)
+            if manager is not None:
+                await manager.aclose()
 
 
 class _SyncClient(redis.Redis):
@@ -230,11 +245,14 @@ def _client_options(url: str, retry: Any, kwargs: dict[str, Any]) -> dict[str, A
     return options
 
 
-def _url_and_options(url: str | None, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The URL to use and the settings' socket timeouts, which `kwargs` override."""
+def _url_and_options(
+    url: str | None, kwargs: dict[str, Any]
+) -> tuple[str, dict[str, Any], ReplicaAck | None]:
+    """The URL to use, the settings' socket timeouts (which `kwargs` override),
+    and the replica acknowledgement adds wait for."""
     settings = RedisSettings()
     resolved = url or resolve_redis_url(settings)
-    return resolved, {**settings.timeouts(), **kwargs}
+    return resolved, {**settings.timeouts(), **kwargs}, ReplicaAck.from_settings(settings)
 
 
 def connect(
@@ -250,29 +268,48 @@ def connect(
     retries with exponential backoff on connection errors and timeouts (not on
     authentication errors). Keyword arguments go to `redis.asyncio.Redis.from_url`
     and override these defaults (query parameters of the URL override both).
-    Closing the client also closes the connection that queues add jobs over."""
-    resolved, options = _url_and_options(url, kwargs)
+    Closing the client also closes the connection that queues add jobs over.
+
+    A `redis+sentinel://` URL (see `engine.sentinel`) gives a client on the
+    master that the sentinels name, following a failover; `REDIS_WAIT_REPLICAS`
+    makes queues on the client wait for that many replicas after each add
+    (`engine.durability`)."""
+    resolved, options, ack = _url_and_options(url, kwargs)
     retry = _AsyncRetry(
         ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE),
         retries,
         supported_errors=(RedisConnectionError, RedisTimeoutError),
     )
-    return _Client.from_url(resolved, **_client_options(resolved, retry, options))
+    client_options = _client_options(resolved, retry, options)
+    client = cast(
+        _Client,
+        sentinel_client(parse_sentinel_url(resolved), _Client, client_options)
+        if is_sentinel_url(resolved)
+        else _Client.from_url(resolved, **client_options),
+    )
+    client.replica_ack = ack
+    return client
 
 
 def connect_sync(url: str | None = None, *, retries: int = RETRIES, **kwargs: Any) -> redis.Redis:
     """The synchronous twin of `connect`."""
-    resolved, options = _url_and_options(url, kwargs)
+    resolved, options, _ack = _url_and_options(url, kwargs)
     retry = _SyncRetry(
         ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE),
         retries,
         supported_errors=(RedisConnectionError, RedisTimeoutError, TimeoutError),
     )
-    return _SyncClient.from_url(resolved, **_client_options(resolved, retry, options))
+    client_options = _client_options(resolved, retry, options)
+    if is_sentinel_url(resolved):
+        return sentinel_client_sync(parse_sentinel_url(resolved), _SyncClient, client_options)
+    return _SyncClient.from_url(resolved, **client_options)
 
 
 def _client_url(client: redis.asyncio.Redis | redis.Redis) -> str:
     """Rebuild a displayable URL from a client's connection settings."""
+    described = sentinel_description(client.connection_pool)
+    if described is not None:
+        return described
     kw: dict[str, Any] = client.connection_pool.connection_kwargs
     password = kw.get("password")
     username = kw.get("username") or ""

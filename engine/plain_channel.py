@@ -2,7 +2,8 @@
 
 A request is kept as its arguments rather than packed bytes, and sent on a
 connection of the client's pool, so parsing, timeouts, reconnection and
-health checks are redis-py's. As on the wire, a producer's add follows the
+health checks are redis-py's; under Sentinel its pool finds the master and
+turns a ``READONLY`` answer into a connection error. As on the wire, a producer's add follows the
 client's retry policy (:class:`PlainChannel`) and a worker's exchange is
 tried once on the worker's own connections (:class:`SingleTryChannel`): the
 worker retries it itself after a backoff, and two layers of retries would
@@ -19,7 +20,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from engine.channel import Channel, Request, RequestHead, server_address
+from engine.channel import Channel, Request, RequestHead, pool_address
 from engine.resp import Arg, unpack
 
 
@@ -30,7 +31,7 @@ class PlainChannel(Channel):
 
     def __init__(self, client: Redis) -> None:
         self._client = client
-        self.address = server_address(client.connection_pool.connection_kwargs)
+        self.address = pool_address(client.connection_pool)
 
     @property
     def connected(self) -> bool:
@@ -41,6 +42,12 @@ class PlainChannel(Channel):
 
     async def command(self, *args: Arg) -> Any:
         return await self._client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+    async def execute_all(self, requests: Sequence[Request]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for request in requests:
+                pipe.execute_command(*(unpack(request) if isinstance(request, bytes) else request))
+            return list(await pipe.execute(raise_on_error=False))
 
     def request(self, head: RequestHead, args: Sequence[Arg]) -> tuple[Arg, ...]:
         return (*head.parts, *args)
@@ -60,6 +67,10 @@ class SingleTryChannel(PlainChannel):
     async def command(self, *args: Arg) -> Any:
         connection = self._idle.pop() if self._idle else self._new_connection()
         try:
+            if not connection.is_connected:
+                # connect(), not send_command's own connecting: a sentinel
+                # pool's connections find the master in connect() only.
+                await connection.connect()  # type: ignore[no-untyped-call]
             # Both disconnect on a connection error or a cancellation (no reply
             # is left behind); a disconnected connection connects again when used.
             await connection.send_command(*args)

@@ -33,6 +33,7 @@ from engine.contracts.admin import (
 )
 from engine.contracts.base import Refusal, call
 from engine.contracts.reads import GetJobsReply, GetJobsRequest
+from engine.durability import ReplicaAck, call_acknowledged
 from engine.errors import (
     BulkAddError,
     InvalidJobError,
@@ -50,7 +51,7 @@ from engine.priorities import count_waiting_by_priority
 from engine.schedules import Schedules
 from engine.scripts import BoundScript, scripts
 from engine.waiting import wait_for_job
-from engine.wire import Arg, close_shared_channel, shared_channel
+from engine.wire import Arg, Channel, close_shared_channel, shared_channel
 
 BULK_CHUNK = 1000
 """Jobs per script call in add_bulk: bounds how long one call holds Redis."""
@@ -99,13 +100,31 @@ class Queue:
         redis: an asyncio Redis client created with ``decode_responses=True``
             (see ``engine.connection.connect``).
         prefix: key prefix shared by every queue of one deployment.
+        replicas: an add returns once this many replicas have the job (``WAIT``)
+            and raises ``ReplicaAckTimeout`` when they do not within
+            ``replica_timeout_ms`` (see ``engine.durability``). Default: the
+            client's ``REDIS_WAIT_REPLICAS`` (clients made by ``engine.connect``), else 0.
+        replica_timeout_ms: how long an add waits for them.
     """
 
-    def __init__(self, name: str, redis: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self,
+        name: str,
+        redis: Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        replicas: int | None = None,
+        replica_timeout_ms: int = 1000,
+    ) -> None:
         self.name = name
         self.redis = redis
         self.keys = QueueKeys(name, prefix)
         self._add = BoundScript(scripts().add, self.keys.script_keys)
+        self._ack: ReplicaAck | None = (
+            getattr(redis, "replica_ack", None)
+            if replicas is None
+            else (ReplicaAck(replicas, replica_timeout_ms) if replicas else None)
+        )
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
@@ -136,7 +155,9 @@ class Queue:
             )
         args = pack_add([self.keys.base], self.name, (AddJob.of(name, data, opts),))
         channel = shared_channel(self.redis)
-        job_id, created = AddReply.parse_one(await channel.run(lambda: self._add(channel, args)))
+        job_id, created = AddReply.parse_one(
+            await channel.run(lambda: self._send_add(channel, args))
+        )
         if not created:
             existing = await self.get_job(job_id)
             if existing is not None:
@@ -189,6 +210,11 @@ class Queue:
             sizes = [min(BULK_CHUNK, len(batch) - i) for i in range(0, len(batch), BULK_CHUNK)]
             await self._send_chunks(chunks, sizes, ids)
 
+    async def _send_add(self, channel: Channel, args: list[Arg]) -> Any:
+        if self._ack is None:
+            return await self._add(channel, args)
+        return (await call_acknowledged(channel, self._add, [args], self._ack))[0]
+
     def _bulk_chunk_args(
         self, chunk: list[BulkJob | tuple[str, Any] | Mapping[str, Any]]
     ) -> list[Arg]:
@@ -213,6 +239,18 @@ class Queue:
         # Redis's work for them. The first goes alone, so that a server that
         # lost the script is sent its source once, not once per chunk.
         channel = shared_channel(self.redis)
+        ack = self._ack
+        if ack is not None:
+            # every chunk and its WAIT in one write; a failure (a refusal, or
+            # too few replicas in time) leaves what was written to the error
+            try:
+                acked = await channel.run(
+                    lambda: call_acknowledged(channel, self._add, chunks, ack)
+                )
+            except Exception as exc:
+                raise self._bulk_error(exc, ids, [], sizes) from exc
+            ids.extend(job_id for reply in acked for job_id in AddReply.parse_ids(reply))
+            return
         replies: list[Any] = []
         try:
             replies.append(await channel.run(lambda: self._add(channel, chunks[0])))

@@ -8,6 +8,13 @@ overriding `.env`, real environment variables overriding both.
 `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`, plus the socket timeouts
 `connect()` applies (`REDIS_SOCKET_CONNECT_TIMEOUT`, `REDIS_SOCKET_TIMEOUT`,
 in seconds; 0 waits forever).
+
+Sentinel: `REDIS_SENTINELS=host:port,host:port` with `REDIS_SENTINEL_SERVICE`
+(default `mymaster`) and `REDIS_SENTINEL_PASSWORD` (the sentinels' own
+password; `REDIS_PASSWORD` is the data nodes') build a `redis+sentinel://` URL
+(see `engine.sentinel`) when `REDIS_URL` is not set. `REDIS_WAIT_REPLICAS`
+(default 0) makes every add wait until that many replicas acknowledged it,
+`REDIS_WAIT_TIMEOUT_MS` (default 1000) at most.
 """
 
 from __future__ import annotations
@@ -45,6 +52,12 @@ class EnvSettings(BaseSettings):
     )
 
 
+_SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+DEFAULT_SENTINEL_SERVICE = "mymaster"
+#: How long an add waits for its replicas by default (with `REDIS_WAIT_REPLICAS`).
+DEFAULT_WAIT_TIMEOUT_MS = 1000
+
+
 class RedisSettings(EnvSettings):
     """Where Redis is, and how long the engine waits for it."""
 
@@ -55,6 +68,11 @@ class RedisSettings(EnvSettings):
     redis_db: int = 0
     redis_socket_connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, ge=0)
     redis_socket_timeout: float = Field(default=DEFAULT_SOCKET_TIMEOUT, ge=0)
+    redis_sentinels: str | None = None
+    redis_sentinel_service: str = DEFAULT_SENTINEL_SERVICE
+    redis_sentinel_password: SecretStr | None = None
+    redis_wait_replicas: int = Field(default=0, ge=0)
+    redis_wait_timeout_ms: int = Field(default=DEFAULT_WAIT_TIMEOUT_MS, ge=0)
 
     def timeouts(self) -> dict[str, float | None]:
         """The socket timeouts as redis-py keyword arguments (0 becomes None: no limit)."""
@@ -67,13 +85,29 @@ class RedisSettings(EnvSettings):
         """The configured Redis URL, or None when nothing is configured.
 
         `REDIS_URL` wins (a `REDIS_PASSWORD` is added to it when the URL carries
-        none). Otherwise the URL is built when any of `REDIS_HOST`, `REDIS_PORT`
-        or `REDIS_PASSWORD` is set (host defaults to 127.0.0.1).
+        none, and to a sentinel URL a `REDIS_SENTINEL_PASSWORD`). Then
+        `REDIS_SENTINELS` gives a `redis+sentinel://` URL. Otherwise the URL is
+        built when any of `REDIS_HOST`, `REDIS_PORT` or `REDIS_PASSWORD` is set
+        (host defaults to 127.0.0.1).
         """
         password = self.redis_password.get_secret_value() if self.redis_password else None
+        sentinel_password = (
+            self.redis_sentinel_password.get_secret_value()
+            if self.redis_sentinel_password
+            else None
+        )
         if self.redis_url:
             url = self.redis_url.strip()
-            return _with_password(url, password) if password else url
+            url = _with_password(url, password) if password else url
+            return _with_sentinel_password(url, sentinel_password) if sentinel_password else url
+        if self.redis_sentinels:
+            hosts = ",".join(
+                part.strip() for part in self.redis_sentinels.split(",") if part.strip()
+            )
+            auth = f":{quote(password, safe='')}@" if password else ""
+            url = f"redis+sentinel://{auth}{hosts}/{quote(self.redis_sentinel_service, safe='')}"
+            url += f"/{self.redis_db}"
+            return _with_sentinel_password(url, sentinel_password) if sentinel_password else url
         if not ({"redis_host", "redis_port", "redis_password"} & self.model_fields_set):
             return None
         host = self.redis_host or "127.0.0.1"
@@ -94,12 +128,21 @@ def _with_password(url: str, password: str) -> str:
     if parts.scheme == "unix":
         query = f"{parts.query}&" if parts.query else ""
         return _join(parts._replace(query=f"{query}password={quote(password, safe='')}"))
-    if parts.scheme not in ("redis", "rediss"):
+    if parts.scheme not in ("redis", "rediss", *_SENTINEL_SCHEMES):
         return url
     user = parts.username or ""
     host = parts.netloc.rpartition("@")[2]
     netloc = f"{user}:{quote(password, safe='')}@{host}"
     return _join(parts._replace(netloc=netloc))
+
+
+def _with_sentinel_password(url: str, password: str) -> str:
+    """Add `sentinel_password=` to a sentinel URL that has none."""
+    scheme = url.partition("://")[0].lower()
+    if scheme not in _SENTINEL_SCHEMES or "sentinel_password=" in url:
+        return url
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}sentinel_password={quote(password, safe='')}"
 
 
 def mask_url(url: str) -> str:

@@ -19,7 +19,11 @@ helpers) are re-exported here from :mod:`engine.channel` and
 
 Connection settings (TCP or unix socket, TLS, user, password, database)
 come from the redis-py client the engine was given, so there is one place
-to configure a deployment.
+to configure a deployment. Under Sentinel (a client whose pool is a
+``SentinelConnectionPool``) each connection goes to the master that the
+sentinels name at that moment; a ``READONLY`` answer (the server was demoted)
+closes the connection and fails the call with a connection error, so the
+caller's retry reconnects to the new master; the refused write did not run.
 
 Producers share one :class:`SharedChannel` per client and event loop
 (:func:`shared_channel`): it also follows the client's socket timeout and
@@ -63,14 +67,17 @@ from engine.channel import (
     Request,
     RequestHead,
     close_shared_channel,
+    pool_address,
     server_address,
     shared_channel,
 )
 from engine.resp import Arg, encode_arg, pack, pack_args
+from engine.sentinel import is_sentinel_pool, master_address
 
 __all__ = [
     "Arg",
     "Channel",
+    "MasterChanged",
     "SharedChannel",
     "WireChannel",
     "close_shared_channel",
@@ -86,6 +93,11 @@ _HIGH_WATER = 1 << 20
 _IDLE_CHECK_S = 0.01
 """A shared channel idle this long checks that the server has not closed the
 connection before it sends (as redis-py checks a pooled connection)."""
+
+
+class MasterChanged(RedisConnectionError):
+    """The server answered ``READONLY``: it is a replica now (a failover
+    demoted it). The connection is closed; connecting again finds the master."""
 
 
 class _Connection(asyncio.Protocol):
@@ -123,7 +135,12 @@ class _Connection(asyncio.Protocol):
                 if future.done():
                     continue  # its caller was cancelled
                 if isinstance(reply, ResponseError):
-                    future.set_exception(_classify(reply))
+                    error = _classify(reply)
+                    if isinstance(error, MasterChanged):
+                        self._error = error  # what the calls behind it fail with
+                        assert self.transport is not None
+                        self.transport.abort()
+                    future.set_exception(error)
                 else:
                     future.set_result(reply)
         except (RedisConnectionError, IndexError) as exc:  # garbled, or a reply nobody asked for
@@ -176,13 +193,20 @@ class WireChannel(Channel):
 
     def __init__(self, client: Redis) -> None:
         pool = client.connection_pool
+        if getattr(pool, "service_name", None) is not None and not is_sentinel_pool(pool):
+            # A sentinel pool of replicas has no fixed host: never dial a default one.
+            raise TypeError(
+                "the engine writes to the master: use Sentinel.master_for, not slave_for"
+            )
+        self._pool = pool
+        self._sentinel = is_sentinel_pool(pool)
         self._settings = dict(pool.connection_kwargs)
         self._unix_path: str | None = self._settings.get("path")
         self._tls = _tls_context(pool.connection_class, self._settings)
         self._connection: _Connection | None = None
         self._connect_lock = asyncio.Lock()
         self._decode = bool(self._settings.get("decode_responses", False))
-        self.address = server_address(self._settings)
+        self.address = pool_address(pool)
 
     @property
     def connected(self) -> bool:
@@ -210,6 +234,20 @@ class WireChannel(Channel):
 
     async def command(self, *args: Arg) -> Any:
         return await self.execute(pack(args))
+
+    async def execute_all(self, requests: Sequence[Request]) -> list[Any]:
+        packed = [request if isinstance(request, bytes) else pack(request) for request in requests]
+        if not self.connected:
+            await self._connect()
+        connection = self._connection
+        assert connection is not None and connection.transport is not None
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Any]] = [loop.create_future() for _ in packed]
+        connection.pending.extend(futures)
+        connection.transport.write(b"".join(packed))  # one write: one connection for all
+        if connection.paused:
+            await connection.drain()
+        return list(await asyncio.gather(*futures, return_exceptions=True))
 
     def request(self, head: RequestHead, args: Sequence[Arg]) -> bytes:
         return b"*%d\r\n" % (head.count + len(args)) + head.packed + pack_args(args)
@@ -243,8 +281,12 @@ class WireChannel(Channel):
             timeout = settings.get("socket_connect_timeout") or 10
             loop = asyncio.get_running_loop()
             connection = _Connection(self._decode, loop)
+            host, port = settings.get("host", "localhost"), settings.get("port", 6379)
             try:
                 async with asyncio.timeout(timeout):
+                    if self._sentinel:
+                        # Asked at every connect: after a failover, the new master.
+                        host, port = await master_address(self._pool)
                     if self._unix_path:
                         transport, _ = await loop.create_unix_connection(
                             lambda: connection, self._unix_path
@@ -252,8 +294,8 @@ class WireChannel(Channel):
                     else:
                         transport, _ = await loop.create_connection(
                             lambda: connection,
-                            settings.get("host", "localhost"),
-                            settings.get("port", 6379),
+                            host,
+                            port,
                             ssl=self._tls.get() if self._tls is not None else None,
                         )
             except (OSError, TimeoutError) as exc:
@@ -310,6 +352,8 @@ def _classify(error: ResponseError) -> Exception:
     if message.startswith("LOADING"):
         # A restarted server reading its AOF: a connection error to retry, as in redis-py.
         return BusyLoadingError(message)
+    if message.startswith("READONLY"):
+        return MasterChanged(f"{message} (the server is a replica now: reconnecting)")
     return error
 
 
@@ -341,13 +385,20 @@ class SharedChannel(WireChannel):
             return await self._retry_after(error, call)
 
     async def execute(self, request: Request) -> Any:
+        await self._check_idle()
+        return await super().execute(request)
+
+    async def execute_all(self, requests: Sequence[Request]) -> list[Any]:
+        await self._check_idle()
+        return await super().execute_all(requests)
+
+    async def _check_idle(self) -> None:
         connection = self._connection
         if connection is not None and not connection.pending and self.connected:
             now = time.monotonic()
             if now - self._last_used > _IDLE_CHECK_S and self._peer_closed():
                 await self._disconnect()  # closed while idle: nothing was sent, connect again
             self._last_used = now
-        return await super().execute(request)
 
     async def close(self) -> None:
         self._closed = True

@@ -20,6 +20,7 @@ import typer
 from engine.connection import RedisUnavailable, check_connection, connect
 from engine.errors import EngineError, describe_refusal
 from engine.queue import Queue
+from engine.wire import MasterChanged
 from messai_console.embedded import EmbeddedRedisError, redis_url_or_embedded
 from messai_console.settings import settings
 from messai_console.text import visible
@@ -95,6 +96,11 @@ class Runtime:
         except (EngineError, ValueError) as exc:
             self._report(exc)
             fail(str(exc), EXIT_FAILED)
+        except MasterChanged as exc:
+            # READONLY after the retries: not a failover in progress but a URL
+            # that names a replica
+            self._report(exc)
+            fail(describe_refusal(redis.exceptions.ReadOnlyError(str(exc))), EXIT_FAILED)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             self._report(exc)
             fail(f"lost the connection to Redis: {exc}", EXIT_REDIS)
