@@ -57,6 +57,13 @@ class WorkersScreen(ConsoleScreen):
         silent = len(workers) - len(live)
         if silent:
             text.append(f"   {silent} silent (no heartbeat for 3 intervals)", style="bold yellow")
+        stuck = sum(1 for w in live if w.stuck(now))
+        if stuck:
+            text.append(
+                f"   {stuck} stuck (running jobs, nothing finished for longer than a lease:"
+                " its log says where it waits)",
+                style="bold yellow",
+            )
         text.append(f"   running {sum(w.running for w in live):,}")
         text.append(f" of {sum(w.concurrency for w in live):,} slots")
         if not workers:
@@ -76,9 +83,20 @@ class WorkersScreen(ConsoleScreen):
             Text(str(worker.pid), justify="right"),
             render.safe(", ".join(worker.queues), 50),
             Text(str(worker.concurrency), justify="right"),
-            Text(str(worker.running), justify="right", style="bold" if worker.running else "dim"),
+            self._running_cell(worker, now, silent),
             render.count(worker.done),
             Text(f"{worker.failed:,}", justify="right", style="red" if worker.failed else "dim"),
             beat,
             Text(render.duration(now - worker.started_ms) if worker.started_ms else "-"),
         )
+
+    @staticmethod
+    def _running_cell(worker: WorkerInfo, now: int, silent: bool) -> Text:
+        if not silent and worker.stuck(now):
+            since = max(worker.last_finished_ms, worker.started_ms)
+            return Text(
+                f"{worker.running} stuck {render.duration(now - since)}",
+                justify="right",
+                style="bold yellow",
+            )
+        return Text(str(worker.running), justify="right", style="bold" if worker.running else "dim")
