@@ -17,7 +17,8 @@ A package of modules by duty, each small enough to read in one sitting:
   exchange.
 """
 
-from engine.worker.lifecycle import JobListener, Worker
+from engine.worker.lifecycle import Worker
+from engine.worker.reporting import JobListener
 from engine.worker.slots import Outcome, RunningJob
 
 __all__ = ["JobListener", "Outcome", "RunningJob", "Worker"]

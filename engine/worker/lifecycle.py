@@ -31,13 +31,11 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from redis.asyncio import Redis
 
@@ -67,28 +65,17 @@ from engine.worker.exchange import (
     QueueState,
 )
 from engine.worker.faults import REDIS_ERRORS, FailureLog
+from engine.worker.reporting import JobListener, Reporter
 from engine.worker.runner import JobRunner
+from engine.worker.shutdown import Shutdown
 from engine.worker.slots import Outcome, RunningJob, Slots, SlotsError
 from engine.worker.watchdog import Watchdog
 
 log = logging.getLogger("engine.worker")
 
-JobListener = Callable[[str, RunningJob, dict[str, Any]], None]
-"""Called as ``listener(event, job, details)`` on every state change this worker causes."""
 
 CHECK_SLOTS_ENV = "MESSAI_CHECK_SLOTS"
 """Set to "1", a worker checks its slot account after every exchange (tests do)."""
-
-_EVENTS = {
-    OutcomeKind.COMPLETED: "completed",
-    OutcomeKind.FAILED: "failed",
-    OutcomeKind.RETRY: "retrying",
-    OutcomeKind.CANCELLED: "cancelled",
-    OutcomeKind.HANDED_BACK: "handed-back",
-    OutcomeKind.RATE_LIMITED: "rate-limited",
-}
-_WITH_ERROR = (OutcomeKind.FAILED, OutcomeKind.RETRY, OutcomeKind.CANCELLED)
-
 
 SUBSCRIBE_WAIT_S = 2.0
 """How long a starting worker waits for its cancel listener before it fetches."""
@@ -193,6 +180,7 @@ class Worker:
         self.keep_failed = keep_failed
         self.listener = listener
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._reporter = Reporter(self.id, listener)
         registry = (
             processors
             if isinstance(processors, ProcessorRegistry)
@@ -230,7 +218,7 @@ class Worker:
             policy=self._policy,
             runner=self._runner,
             launch=self._launch,
-            reported=self._reported,
+            reported=self._reporter.reported,
             check_slots=os.environ.get(CHECK_SLOTS_ENV) == "1",
         )
         self._wakeups = Wakeups(redis, states, self._changed, self._exchange.free_slots, self.id)
@@ -256,6 +244,14 @@ class Worker:
             recovered=self._changed.set,
         )
         self._cancels = CancelListener(redis, states, self._stop_job, self.id)
+        self._shutdown = Shutdown(
+            worker_id=self.id,
+            grace_ms=shutdown_grace_ms,
+            timeout_ms=self.shutdown_timeout_ms,
+            slots=self.slots,
+            runner=self._runner,
+            changed=self._changed.set,
+        )
         self._watchdog = Watchdog(
             worker_id=self.id,
             lease_ms=lease_ms,
@@ -263,24 +259,12 @@ class Worker:
             exchange=self._exchange,
         )
         self._running = False
-        self._stopping = False
-        self._stop_deadline = 0.0
-        """Monotonic: the end of the grace period."""
-        self._exit_deadline = 0.0
-        """Monotonic: the end of the shutdown timeout."""
-        self._grace_over = False
-        self.threads_left = 0
-        """Thread jobs still running when :meth:`run` returned at the shutdown timeout."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started_at = 0
-        self._done = 0
-        self._failed = 0
-        self._signal_count = 0
         self._exchange_error: BaseException | None = None
         self._failures = FailureLog(self.id, "exchange (finish and fetch)")
         self._last_finished_ms = 0
         """Wall-clock ms when a job last ended (the registry of workers shows it)."""
-        self._listener_failures = FailureLog(self.id, "listener")
         self._exchanges: set[asyncio.Task[None]] = set()
         self._broken: SlotsError | None = None
         """The slot account failed its check in a background exchange."""
@@ -303,42 +287,32 @@ class Worker:
 
     @property
     def stopping(self) -> bool:
-        return self._stopping
+        return self._shutdown.requested
 
     def request_stop(self) -> None:
         """Stop fetching; let running jobs finish within the grace period."""
-        if not self._stopping:
-            self._stopping = True
+        if self._shutdown.request():
             self._exchange.stopping = True
-            now = time.monotonic()
-            self._stop_deadline = now + self.shutdown_grace_ms / 1000
-            self._exit_deadline = now + self.shutdown_timeout_ms / 1000
-            log.info("worker %s stopping: %d jobs running", self.id, self.slots.active)
-            # prefetched jobs that never started go back to waiting at once
-            self.slots.hand_back_buffered()
-        self._changed.set()
+
+    @property
+    def done_count(self) -> int:
+        """Jobs this worker completed (Redis recorded them)."""
+        return self._reporter.done
+
+    @property
+    def failed_count(self) -> int:
+        """Jobs this worker failed for good or saw cancelled."""
+        return self._reporter.failed
+
+    @property
+    def threads_left(self) -> int:
+        """Thread jobs still running when :meth:`run` returned at the shutdown timeout."""
+        return self._shutdown.threads_left
 
     def install_signal_handlers(self) -> None:
         """First SIGTERM/SIGINT: graceful stop. Second: exit at once (leases
         expire and another worker's sweep recovers the jobs)."""
-        loop = asyncio.get_running_loop()
-
-        def handle(signum: int) -> None:
-            self._signal_count += 1
-            if self._signal_count == 1:
-                log.warning(
-                    "received %s: finishing running jobs (up to %d ms); send again to exit at once",
-                    signal.Signals(signum).name,
-                    self.shutdown_grace_ms,
-                )
-                self.request_stop()
-            else:
-                log.warning("received %s again: exiting now", signal.Signals(signum).name)
-                logging.shutdown()
-                os._exit(130)
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, handle, signum)
+        self._shutdown.install_signal_handlers(self.request_stop)
 
     async def run(self) -> None:
         """Serve the queues until :meth:`request_stop` (or a signal) and a clean
@@ -388,8 +362,8 @@ class Worker:
             "queues": ",".join(self._queues),
             "concurrency": self.concurrency,
             "running": self.slots.active,
-            "done": self._done,
-            "failed": self._failed,
+            "done": self._reporter.done,
+            "failed": self._reporter.failed,
             "started": self._started_at,
             "heartbeat_ms": self.heartbeat_ms,
             "lease_ms": self.lease_ms,
@@ -433,7 +407,7 @@ class Worker:
         while True:
             if self._broken is not None:
                 raise self._broken
-            if self._stopping and self._stop_ends():
+            if self._shutdown.requested and self._shutdown.loop_ends():
                 return
             error, self._exchange_error = self._exchange_error, None
             if error is not None:
@@ -442,7 +416,7 @@ class Worker:
                 # and the failed exchange just put them back (a busy loop).
                 self._changed.clear()
                 await self._changed.wait(
-                    min(delay, self._wait_timeout()) if self._stopping else delay
+                    min(delay, self._wait_timeout()) if self._shutdown.requested else delay
                 )
                 continue
             hold = self._policy.release_held(slots)
@@ -482,44 +456,15 @@ class Worker:
         finally:
             self._changed.set()
 
-    def _stop_ends(self) -> bool:
-        """While stopping: whether the main loop ends now. Past the grace
-        period async jobs are handed back; past the timeout it ends anyway."""
-        slots = self.slots
-        if slots.idle:
-            return True
-        now = time.monotonic()
-        if not self._grace_over and now >= self._stop_deadline:
-            self._grace_over = True
-            self._hand_back_all()
-        if now >= self._exit_deadline:
-            self.threads_left = self._runner.threads_running(slots)
-            log.warning(
-                "worker %s: shutdown timeout (%d ms) reached with %d jobs held, %d outcomes"
-                " unreported, %d threads still running: leaving; their leases run out and"
-                " the sweep of another worker recovers them",
-                self.id,
-                self.shutdown_timeout_ms,
-                slots.held_count,
-                slots.outcome_count,
-                self.threads_left,
-            )
-            return True
-        return False
-
     def _wait_timeout(self) -> float:
-        if self._stopping:
-            if not self.slots.held_count:
-                return 0.0
-            deadline = self._exit_deadline if self._grace_over else self._stop_deadline
-            return max(0.0, min(deadline - time.monotonic(), 1.0))
-        return IDLE_RECHECK_S
+        return self._shutdown.wait_s() if self._shutdown.requested else IDLE_RECHECK_S
 
     async def _wait(self, seconds: float) -> None:
         self._changed.clear()
         slots = self.slots
         if slots.in_flight < MAX_IN_FLIGHT and (
-            slots.has_report or (self._stopping and not slots.held_count and not slots.in_flight)
+            slots.has_report
+            or (self._shutdown.requested and not slots.held_count and not slots.in_flight)
         ):
             return
         await self._changed.wait(seconds)
@@ -529,21 +474,12 @@ class Worker:
     def _launch(self) -> None:
         """Start buffered jobs while there are free slots."""
         slots = self.slots
-        if self._stopping:  # a fetch that was in flight when the stop came
+        if self._shutdown.requested:  # a fetch that was in flight when the stop came
             slots.hand_back_buffered()
             return
         while (job := slots.start_next()) is not None:
             self._runner.start(job)
-            if self.listener:
-                self._tell("active", job, {"attempt": job.attempt})
-
-    def _tell(self, event: str, job: RunningJob, details: dict[str, Any]) -> None:
-        """Call the listener; what it raises is logged and ignored."""
-        assert self.listener is not None
-        try:
-            self.listener(event, job, details)
-        except Exception as exc:
-            self._listener_failures.failed(exc)
+            self._reporter.started(job)
 
     def _job_ended(self, job: RunningJob, outcome: Outcome | None, seconds: float) -> None:
         self.slots.finish(job, outcome)
@@ -556,49 +492,6 @@ class Worker:
         self._watchdog.progressed()
         self._launch()
         self._changed.set()
-
-    def _reported(self, outcome: Outcome, lost: bool) -> None:
-        kind = outcome.kind
-        if lost:
-            log.warning(
-                "job %s/%s: lease lost before its outcome was recorded (another worker may have run it)",
-                outcome.job.queue.name,
-                outcome.job.job_id,
-            )
-        elif kind is OutcomeKind.COMPLETED:
-            self._done += 1
-        elif kind is OutcomeKind.FAILED or kind is OutcomeKind.CANCELLED:
-            self._failed += 1
-        if self.listener:
-            args = outcome.args
-            details: dict[str, Any] = {"runtime_ms": args.runtime_ms, "lost": lost}
-            if kind in _WITH_ERROR:
-                details["error"] = args.value
-            if args.delay_ms:
-                details["delay_ms"] = args.delay_ms
-            self._tell(_EVENTS[kind], outcome.job, details)
-
-    def _hand_back_all(self) -> None:
-        """The grace period is over: running async jobs are cancelled and go
-        back to waiting; thread jobs are asked to stop (``context.cancelled``)
-        but keep their leases until their threads end."""
-        threads = 0
-        for job in self.slots.held():
-            if job.task and not job.task.done() and job.stop_reason is None:
-                if job.in_thread:
-                    job.shutdown_asked = True
-                    job.context.cancelled.set()
-                    threads += 1
-                else:
-                    self._runner.stop(job, "shutdown")
-        if threads:
-            log.warning(
-                "worker %s: grace period over; %d thread jobs cannot be stopped: their leases"
-                " are kept until they end (at most %d ms after the stop request)",
-                self.id,
-                threads,
-                self.shutdown_timeout_ms,
-            )
 
     def _stop_job(self, queue: str, job_id: str, reason: str) -> None:
         """Stop one held job: an operator cancelled it, or its lease was lost."""

@@ -44,7 +44,7 @@ async def test_a_thread_job_past_the_grace_period_keeps_its_lease_until_it_ends(
         job = await queue.add("block")
         await await_until(lambda: worker.running_count == 1, timeout=10)
         worker.request_stop()
-        await await_until(lambda: worker._grace_over, timeout=10)
+        await await_until(lambda: worker._shutdown.grace_over, timeout=10)
         # For several leases past the grace period the job stays this
         # worker's: active, with its token, and a sweep recovers nothing.
         watch_until = time.monotonic() + 1.5

@@ -71,7 +71,7 @@ async def test_a_frozen_server_does_not_hold_the_exchange_forever(
         await queue.add_bulk([("noop", None)] * total)
         worker = Worker("frozen", client, concurrency=2, lease_ms=500)
         task = asyncio.create_task(worker.run())
-        await await_until(lambda: worker._done >= 10, timeout=10)
+        await await_until(lambda: worker.done_count >= 10, timeout=10)
         os.kill(server.pid, signal.SIGSTOP)
         frozen = True
         await await_until(

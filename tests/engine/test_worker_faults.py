@@ -106,7 +106,7 @@ async def test_a_running_worker_rides_out_a_refusing_server_and_finishes_its_que
     worker = Worker(Q, client, {"work": work}, concurrency=4, lease_ms=1000, stall_interval_ms=100)
     task = asyncio.create_task(worker.run())
     try:
-        await await_until(lambda: worker._done >= 20, timeout=20, message="no progress")
+        await await_until(lambda: worker.done_count >= 20, timeout=20, message="no progress")
         inject(server)
         # every duty meets the refusal: the exchange, the heartbeat, the sweep
         await await_until(
@@ -115,10 +115,12 @@ async def test_a_running_worker_rides_out_a_refusing_server_and_finishes_its_que
             message=f"the worker's duties did not all meet {needle}",
         )
         assert not task.done(), f"the worker ended: {task.exception()!r}"
-        done_while_refused = worker._done
+        done_while_refused = worker.done_count
         heal(server)
         await await_until(
-            lambda: worker._done >= total or task.done(), timeout=60, message="queue not finished"
+            lambda: worker.done_count >= total or task.done(),
+            timeout=60,
+            message="queue not finished",
         )
         assert not task.done(), f"the worker ended: {task.exception()!r}"
     finally:
@@ -148,7 +150,7 @@ async def test_a_worker_started_against_a_full_server_serves_once_memory_is_free
         assert not task.done(), f"the worker ended: {task.exception()!r}"
         free_memory(server)
         await await_until(
-            lambda: worker._done >= 50 or task.done(), timeout=30, message="queue not finished"
+            lambda: worker.done_count >= 50 or task.done(), timeout=30, message="queue not finished"
         )
         assert not task.done(), f"the worker ended: {task.exception()!r}"
     finally:
@@ -173,7 +175,7 @@ async def test_a_listener_that_raises_is_logged_and_ignored(
     task = asyncio.create_task(worker.run())
     try:
         await await_until(
-            lambda: worker._done >= 30 or task.done(), timeout=20, message="queue not finished"
+            lambda: worker.done_count >= 30 or task.done(), timeout=20, message="queue not finished"
         )
         assert not task.done(), f"the worker ended: {task.exception()!r}"
     finally:

@@ -35,8 +35,22 @@ async def _failover(setup: SentinelSetup) -> int:
     with setup.sentinel() as sentinel:
         sentinel.execute_command("SENTINEL", "FAILOVER", SERVICE)
 
+    def every_sentinel_names(port: int) -> bool:
+        for index in range(len(setup.sentinel_ports)):
+            try:
+                with setup.sentinel(index) as client:
+                    address = client.sentinel_get_master_addr_by_name(SERVICE)
+            except (redis.RedisError, OSError):
+                return False
+            if not address or int(address[1]) != port:
+                return False
+        return True
+
     def switched() -> bool:
-        if setup.master_port() in (None, old):
+        port = setup.master_port()
+        # every sentinel: a client may ask any of them, and one that has not
+        # heard of the failover yet would send it back to the old master
+        if port in (None, old) or not every_sentinel_names(port):  # type: ignore[arg-type]
             return False
         try:
             with setup.master.client(socket_timeout=2) as client:
