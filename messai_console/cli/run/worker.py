@@ -15,7 +15,7 @@ from engine.connection import check_connection, connect
 from engine.processors import ProcessorRegistry
 from engine.schedules import Scheduler
 from engine.worker import RunningJob, Worker
-from messai_console.cli import parsing
+from messai_console.cli import loops, parsing
 from messai_console.cli.runtime import runtime
 from messai_console.text import visible
 
@@ -114,6 +114,10 @@ def worker(
             " changes (the job catalog and the --processors module's directory).",
         ),
     ] = False,
+    loop: Annotated[
+        loops.LoopChoice,
+        typer.Option(help="Event loop: auto is uvloop when installed (it measured faster)."),
+    ] = loops.LoopChoice.auto,
 ) -> None:
     """Run a worker in the foreground until SIGTERM or Ctrl-C (twice: at once).
 
@@ -180,4 +184,6 @@ def worker(
         finally:
             await client.aclose()
 
-    state.run_async(main)
+    with loops.running_on(loop) as chosen_loop:
+        logging.info("event loop: %s", chosen_loop)
+        state.run_async(main)
