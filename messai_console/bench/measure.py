@@ -55,7 +55,10 @@ class BenchConfig:
 @dataclass
 class BenchResult:
     floor_single_ops: float = 0.0
+    """The median of the floor samples: the machine's speed moves during a run."""
     floor_pipelined_ops: float = 0.0
+    floor_samples: list[tuple[float, float]] = field(default_factory=list)
+    """(single, pipelined) rates measured before, between and after the other figures."""
     enqueue_single: float = 0.0
     enqueue_bulk: float = 0.0
     drain: dict[str, dict[int, float]] = field(default_factory=dict)
@@ -83,6 +86,7 @@ class BenchResult:
             "floor": {
                 "single_ops_per_s": self.floor_single_ops,
                 "pipelined_ops_per_s": self.floor_pipelined_ops,
+                "samples": [list(sample) for sample in self.floor_samples],
             },
             "enqueue": {
                 "single_jobs_per_s": self.enqueue_single,
@@ -107,6 +111,7 @@ def median_result(results: list[BenchResult]) -> BenchResult:
     merged = BenchResult(
         floor_single_ops=med([r.floor_single_ops for r in results]),
         floor_pipelined_ops=med([r.floor_pipelined_ops for r in results]),
+        floor_samples=[sample for r in results for sample in r.floor_samples],
         enqueue_single=med([r.enqueue_single for r in results]),
         enqueue_bulk=med([r.enqueue_bulk for r in results]),
         memory_bytes_per_job=med([r.memory_bytes_per_job for r in results]),
@@ -187,15 +192,20 @@ class Bench:
         result = BenchResult(loop=self.config.loop)
         try:
             result.server = await server_info(client)
-            result.floor_single_ops, result.floor_pipelined_ops = await self.floor(client)
+            # the floor is sampled between the measurements, as a shared
+            # machine's speed moves within a run; ratios use the median
+            result.floor_samples.append(await self.floor(client))
             result.enqueue_single, result.enqueue_bulk = await self.enqueue(client)
             for workload in self.config.workloads:
                 result.drain[workload] = {}
                 for concurrency in concurrencies:
                     rate = await self.drain(client, concurrency, workload)
                     result.drain[workload][concurrency] = rate
+                result.floor_samples.append(await self.floor(client))
             result.latency_ms = await self.latency(client)
             result.memory_bytes_per_job = await self.memory(client)
+            result.floor_single_ops = statistics.median(f[0] for f in result.floor_samples)
+            result.floor_pipelined_ops = statistics.median(f[1] for f in result.floor_samples)
         finally:
             self._stop_workers()
             await client.aclose()

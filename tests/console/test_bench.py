@@ -27,6 +27,8 @@ def test_bench_json_has_every_figure_and_cleans_up(cli: Cli, redis_url: str) -> 
     assert figures["server"]["hash_max_listpack_value"] == 1024  # the embedded server's
     assert figures["server"]["configuration"] == "embedded"
     assert figures["floor"]["single_ops_per_s"] > 0 and figures["floor"]["pipelined_ops_per_s"] > 0
+    # sampled before the measurements and after each workload's drains
+    assert len(figures["floor"]["samples"]) == 4
     assert figures["enqueue"]["single_jobs_per_s"] > 0 and figures["enqueue"]["bulk_jobs_per_s"] > 0
     assert set(figures["drain"]) == {"noop", "redis_call", "sleep_1ms"}
     for rates in figures["drain"].values():
