@@ -116,7 +116,7 @@ def worker(
     ] = False,
     loop: Annotated[
         loops.LoopChoice,
-        typer.Option(help="Event loop: auto is uvloop when installed (it measured faster)."),
+        typer.Option(help="Event loop: auto is uvloop when installed (faster with I/O jobs)."),
     ] = loops.LoopChoice.auto,
 ) -> None:
     """Run a worker in the foreground until SIGTERM or Ctrl-C (twice: at once).
