@@ -24,6 +24,7 @@ from typing import Any
 import redis.asyncio
 
 from engine.queue import BulkJob, Queue
+from messai_console.bench.workloads import COUNTER_KEY, URL_VARIABLE, WORKLOADS
 
 Progress = Callable[[str, float], None]
 """Called with (phase description, fraction done 0..1)."""
@@ -45,17 +46,27 @@ class BenchConfig:
     latency_jobs: int = 300
     latency_rate: float = 100.0
     memory_jobs: int = 100_000
+    workloads: tuple[str, ...] = WORKLOADS
+    """Job kinds drained (see ``workloads.py``): noop, redis_call, sleep_1ms."""
+    loop: str = "asyncio"
+    """The workers' --loop (the benchmark's own loop is the caller's)."""
 
 
 @dataclass
 class BenchResult:
     floor_single_ops: float = 0.0
+    """The median of the floor samples: the machine's speed moves during a run."""
     floor_pipelined_ops: float = 0.0
+    floor_samples: list[tuple[float, float]] = field(default_factory=list)
+    """(single, pipelined) rates measured before, between and after the other figures."""
     enqueue_single: float = 0.0
     enqueue_bulk: float = 0.0
-    drain: dict[int, float] = field(default_factory=dict)
+    drain: dict[str, dict[int, float]] = field(default_factory=dict)
+    """Jobs per second by workload, then by concurrency."""
     latency_ms: dict[str, float] = field(default_factory=dict)
     memory_bytes_per_job: float = 0.0
+    server: ServerInfo | None = None
+    loop: str = ""
 
     def ratios(self) -> dict[str, float]:
         single, piped = self.floor_single_ops or 1.0, self.floor_pipelined_ops or 1.0
@@ -63,21 +74,28 @@ class BenchResult:
             "enqueue_single": self.enqueue_single / single,
             "enqueue_bulk": self.enqueue_bulk / piped,
         }
-        for concurrency, rate in self.drain.items():
-            ratios[f"drain_c{concurrency}"] = rate / single
+        for workload, rates in self.drain.items():
+            for concurrency, rate in rates.items():
+                ratios[f"drain_{workload}_c{concurrency}"] = rate / single
         return ratios
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "server": self.server.to_dict() if self.server else None,
+            "loop": self.loop,
             "floor": {
                 "single_ops_per_s": self.floor_single_ops,
                 "pipelined_ops_per_s": self.floor_pipelined_ops,
+                "samples": [list(sample) for sample in self.floor_samples],
             },
             "enqueue": {
                 "single_jobs_per_s": self.enqueue_single,
                 "bulk_jobs_per_s": self.enqueue_bulk,
             },
-            "drain": {f"c{c}_jobs_per_s": rate for c, rate in self.drain.items()},
+            "drain": {
+                workload: {f"c{c}_jobs_per_s": rate for c, rate in rates.items()}
+                for workload, rates in self.drain.items()
+            },
             "latency_ms": self.latency_ms,
             "memory": {"bytes_per_waiting_job": self.memory_bytes_per_job},
             "ratios": self.ratios(),
@@ -93,15 +111,67 @@ def median_result(results: list[BenchResult]) -> BenchResult:
     merged = BenchResult(
         floor_single_ops=med([r.floor_single_ops for r in results]),
         floor_pipelined_ops=med([r.floor_pipelined_ops for r in results]),
+        floor_samples=[sample for r in results for sample in r.floor_samples],
         enqueue_single=med([r.enqueue_single for r in results]),
         enqueue_bulk=med([r.enqueue_bulk for r in results]),
         memory_bytes_per_job=med([r.memory_bytes_per_job for r in results]),
+        server=results[0].server,
+        loop=results[0].loop,
     )
-    for concurrency in results[0].drain:
-        merged.drain[concurrency] = med([r.drain[concurrency] for r in results])
+    for workload, rates in results[0].drain.items():
+        merged.drain[workload] = {
+            concurrency: med([r.drain[workload][concurrency] for r in results])
+            for concurrency in rates
+        }
     for key in results[0].latency_ms:
         merged.latency_ms[key] = med([r.latency_ms[key] for r in results])
     return merged
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """The Redis a run measured, and whether its hashes stay compact."""
+
+    version: str
+    hash_max_listpack_value: int | None
+    """None when CONFIG is refused (managed services often rename it)."""
+
+    @property
+    def configuration(self) -> str:
+        """embedded (1024, as the embedded server sets it), default (64), or custom."""
+        value = self.hash_max_listpack_value
+        if value == EMBEDDED_LISTPACK_VALUE:
+            return "embedded"
+        if value == DEFAULT_LISTPACK_VALUE:
+            return "default"
+        return "unknown" if value is None else "custom"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "hash_max_listpack_value": self.hash_max_listpack_value,
+            "configuration": self.configuration,
+        }
+
+
+EMBEDDED_LISTPACK_VALUE = 1024
+DEFAULT_LISTPACK_VALUE = 64
+
+
+async def server_info(client: redis.asyncio.Redis) -> ServerInfo:
+    version = str((await client.info("server")).get("redis_version", "?"))
+    value: int | None = None
+    # hash-max-ziplist-value is the name Redis 6 knows; 7 keeps it as an alias
+    for name in ("hash-max-listpack-value", "hash-max-ziplist-value"):
+        try:
+            answer = await client.config_get(name)
+        except redis.ResponseError:
+            break
+        found = answer.get(name)
+        if found is not None:
+            value = int(found)
+            break
+    return ServerInfo(version, value)
 
 
 def _payload(size: int) -> dict[str, str]:
@@ -119,14 +189,23 @@ class Bench:
 
     async def run(self, concurrencies: tuple[int, ...] = (1, 50)) -> BenchResult:
         client = redis.asyncio.Redis.from_url(self.config.url, decode_responses=True)
-        result = BenchResult()
+        result = BenchResult(loop=self.config.loop)
         try:
-            result.floor_single_ops, result.floor_pipelined_ops = await self.floor(client)
+            result.server = await server_info(client)
+            # the floor is sampled between the measurements, as a shared
+            # machine's speed moves within a run; ratios use the median
+            result.floor_samples.append(await self.floor(client))
             result.enqueue_single, result.enqueue_bulk = await self.enqueue(client)
-            for concurrency in concurrencies:
-                result.drain[concurrency] = await self.drain(client, concurrency)
+            for workload in self.config.workloads:
+                result.drain[workload] = {}
+                for concurrency in concurrencies:
+                    rate = await self.drain(client, concurrency, workload)
+                    result.drain[workload][concurrency] = rate
+                result.floor_samples.append(await self.floor(client))
             result.latency_ms = await self.latency(client)
             result.memory_bytes_per_job = await self.memory(client)
+            result.floor_single_ops = statistics.median(f[0] for f in result.floor_samples)
+            result.floor_pipelined_ops = statistics.median(f[1] for f in result.floor_samples)
         finally:
             self._stop_workers()
             await client.aclose()
@@ -180,13 +259,15 @@ class Bench:
 
     # -- drain --------------------------------------------------------------
 
-    async def drain(self, client: redis.asyncio.Redis, concurrency: int) -> float:
+    async def drain(
+        self, client: redis.asyncio.Redis, concurrency: int, workload: str = "noop"
+    ) -> float:
         """Jobs per second from the first start to the last completion."""
         n = self.config.n
         queue = self._queue(client, f"drain-c{concurrency}")
-        phase = f"drain: concurrency {concurrency} x {self.config.processes} process(es)"
+        phase = f"drain {workload}: concurrency {concurrency} x {self.config.processes} process(es)"
         try:
-            await queue.add_bulk([BulkJob("noop", _payload(self.config.payload_bytes))] * n)
+            await queue.add_bulk([BulkJob(workload, _payload(self.config.payload_bytes))] * n)
             self._start_workers(queue.name, concurrency)
             first_start = await self._first_start(queue)
             while True:
@@ -196,6 +277,8 @@ class Bench:
                 if left == 0:
                     break
                 await asyncio.sleep(0.005)
+            if counts["failed"]:
+                raise RuntimeError(f"drain {workload}: {counts['failed']} of {n} jobs failed")
             newest: Any = await client.zrevrange(queue.keys.completed, 0, 0, withscores=True)
             last_finish = newest[0][1]
             self._stop_workers()
@@ -203,6 +286,7 @@ class Bench:
         finally:
             self._stop_workers()
             await queue.obliterate(force=True)
+            await client.delete(COUNTER_KEY)
 
     async def _first_start(self, queue: Queue) -> float:
         deadline = time.monotonic() + 60
@@ -301,10 +385,18 @@ class Bench:
             str(concurrency),
             "--prefetch",
             str(self.config.prefetch),
+            "--processors",
+            "messai_console.bench.workloads:registry",
+            "--loop",
+            self.config.loop,
             "--quiet",
         ]
-        # a benchmark leaves no schedules behind
-        env = {**os.environ, "MESSAI_PREFIX": self.config.prefix, "INIT_SCHEDULED_JOBS": "false"}
+        env = {
+            **os.environ,
+            "MESSAI_PREFIX": self.config.prefix,
+            "INIT_SCHEDULED_JOBS": "false",  # a benchmark leaves no schedules behind
+            URL_VARIABLE: self.config.url,
+        }
         for _ in range(processes or self.config.processes):
             self._workers.append(
                 subprocess.Popen(

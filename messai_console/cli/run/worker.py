@@ -18,7 +18,7 @@ from engine.processors import ProcessorRegistry
 from engine.schedules import Scheduler
 from engine.worker import RunningJob, Worker
 from engine.worker.config import WorkerOptionError, check_worker_options
-from messai_console.cli import parsing
+from messai_console.cli import loops, parsing
 from messai_console.cli.runtime import EXIT_FAILED, EXIT_USAGE, fail, runtime
 from messai_console.text import visible
 
@@ -145,6 +145,10 @@ def worker(
             " changes (the job catalog and the --processors module's directory).",
         ),
     ] = False,
+    loop: Annotated[
+        loops.LoopChoice,
+        typer.Option(help="Event loop: auto is uvloop when installed (faster with I/O jobs)."),
+    ] = loops.LoopChoice.auto,
 ) -> None:
     """Run a worker in the foreground until SIGTERM or Ctrl-C (twice: at once).
 
@@ -229,7 +233,9 @@ def worker(
             await client.aclose()
 
     threads_left = [0]
-    state.run_async(main)
+    with loops.running_on(loop) as chosen_loop:
+        logging.info("event loop: %s", chosen_loop)
+        state.run_async(main)
     if threads_left[0]:
         # The interpreter would wait for the job threads at exit: leave now,
         # as the shutdown timeout says (their leases run out; a sweep recovers them).
