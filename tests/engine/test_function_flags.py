@@ -28,7 +28,6 @@ from engine.queue import Queue
 from engine.scripts import _NO_FUNCTIONS, SCRIPT_NAMES, scripts
 from tests.helpers import RedisFactory, await_until
 
-
 OOM_REFUSAL = "OOM|used memory > 'maxmemory'"
 """A refusal for memory: the engine's own connection keeps Redis's "OOM"
 prefix, redis-py (MESSAI_WIRE=0) strips it into OutOfMemoryError."""
