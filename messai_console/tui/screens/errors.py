@@ -112,44 +112,37 @@ class ErrorsScreen(ConsoleScreen):
         return text
 
     def action_retry_group(self) -> None:
-        group = self._group()
-        if group is None:
-            return
-        queue = self.backend.queue(self.queue_name)
-        ids = list(group.job_ids)
-
-        async def run(_choice: str) -> str:
-            done = 0
-            for job_id in ids:
-                try:
-                    await queue.retry_job(job_id)
-                    done += 1
-                except (JobNotFoundError, InvalidStateError):
-                    pass  # retried or removed meanwhile
-            return f"{done:,} jobs sent back to waiting"
-
-        question = self._ask(group, "Retry", "They go back to waiting with fresh attempts.")
-        self.console.act("retry", run, question, [("yes", "Retry")], after=self.reread)
+        self._act_on_group(
+            "retry",
+            "retry_job",
+            "They go back to waiting with fresh attempts.",
+            "sent back to waiting",
+        )
 
     def action_remove_group(self) -> None:
+        self._act_on_group("delete", "remove", "The jobs and their logs are deleted.", "deleted")
+
+    def _act_on_group(self, verb: str, call: str, detail: str, done: str) -> None:
+        """Ask, then run ``Queue.<call>`` on every job of the selected group;
+        a job retried, removed or running again meanwhile is skipped."""
         group = self._group()
         if group is None:
             return
-        queue = self.backend.queue(self.queue_name)
+        method = getattr(self.backend.queue(self.queue_name), call)
         ids = list(group.job_ids)
 
         async def run(_choice: str) -> str:
-            done = 0
+            count = 0
             for job_id in ids:
                 try:
-                    await queue.remove(job_id)
-                    done += 1
+                    await method(job_id)
+                    count += 1
                 except (JobNotFoundError, InvalidStateError):
-                    pass  # running again, or gone
-            return f"{done:,} jobs deleted"
+                    pass  # changed meanwhile
+            return f"{count:,} jobs {done}"
 
-        question = self._ask(group, "Delete", "The jobs and their logs are deleted.")
-        self.console.act("delete", run, question, [("yes", "Delete")], after=self.reread)
+        question = self._ask(group, verb.capitalize(), detail)
+        self.console.act(verb, run, question, [("yes", verb.capitalize())], after=self.reread)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
