@@ -69,6 +69,13 @@ class _MasterConnection(redis.asyncio.sentinel.SentinelManagedConnection):
     """A connection to the master that reads `UNBLOCKED` as READONLY is read:
     the master was demoted; disconnect, and the next connect asks the sentinels."""
 
+    async def connect_check_health(self, *args: Any, **kwargs: Any) -> None:
+        # redis-py 8 reopens a dropped connection through here, not through
+        # connect(): to the address it had, the demoted master. Ask first.
+        if not self.is_connected and self.connection_pool.is_master:
+            self.host, self.port = await self.connection_pool.get_master_address()
+        await super().connect_check_health(*args, **kwargs)
+
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().read_response(*args, **kwargs)
@@ -85,6 +92,12 @@ class _MasterSSLConnection(_MasterConnection, redis.asyncio.connection.SSLConnec
 
 class _SyncMasterConnection(redis.sentinel.SentinelManagedConnection):
     """The synchronous twin of `_MasterConnection`."""
+
+    def connect_check_health(self, *args: Any, **kwargs: Any) -> None:
+        # see _MasterConnection.connect_check_health
+        if not self._sock and self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        super().connect_check_health(*args, **kwargs)
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
