@@ -69,9 +69,13 @@ async def test_a_worker_runs_a_stalled_job_alone_and_only_once_redis_knows(
     first = await queue.add_bulk([("gate", None)] * 3)
     worker = await start_worker({"gate": gate, "stalled": stalled}, concurrency=4, prefetch=0)
     await await_until(lambda: worker.running_count == 3, timeout=10)
+    # paused while it is marked stalled: the worker with its free slot must
+    # not lease it in between as a plain job
+    await queue.pause()
     (alone,) = await queue.add_bulk([("stalled", None)])
     await _stalled(queue, alone)
     after = await queue.add_bulk([("gate", None)] * 2)
+    await queue.resume()
     # the worker has a free slot: it leases the stalled job, which waits for
     # the jobs already running, and leases nothing more meanwhile
     await await_until(lambda: worker.slots.isolating is not None, timeout=10)
