@@ -36,7 +36,8 @@ class JobField(StrEnum):
     TOKEN = "tok"
     """Lease token of the run in progress (absent when not active)."""
     RESERVED = "rsv"
-    """"1" while leased as prefetched and not started yet."""
+    """"1" while leased as prefetched and not started yet; "r" once a sweep
+    put such a job back (its worker died): its next lease is isolated."""
     WORKER = "w"
     """Id of the worker that ran it last."""
     STARTED = "st"

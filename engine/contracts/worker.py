@@ -157,6 +157,9 @@ class FetchedJob(NamedTuple):
     stalls: int
     created: str
     has_dependents: bool
+    released: bool
+    """Put back by a sweep from a dead worker that had not said it started
+    it: it may have run, so it runs isolated."""
     results: Sequence[str]
     """Its dependencies' results, flat: "<queue>:<id>", result JSON, ..."""
 
@@ -170,6 +173,7 @@ FETCHED_FIELDS: tuple[JobField, ...] = (
     JobField.CREATED,
     JobField.HAS_DEPENDENTS,
     JobField.HAS_RESULTS,
+    JobField.RESERVED,
 )
 """The job-hash fields a fetch returns per job, in order (``JOB_FIELDS`` in
 ``lua/includes/fetch.lua``): each job is its id, these, then its results."""
@@ -179,6 +183,7 @@ _AT = {field: 1 + i for i, field in enumerate(FETCHED_FIELDS)}
 _NAME, _DATA, _OPTIONS = _AT[JobField.NAME], _AT[JobField.DATA], _AT[JobField.OPTIONS]
 _ATTEMPTS, _STALLS = _AT[JobField.ATTEMPTS], _AT[JobField.STALLS]
 _CREATED, _HAS_DEPENDENTS = _AT[JobField.CREATED], _AT[JobField.HAS_DEPENDENTS]
+_RESERVED = _AT[JobField.RESERVED]
 
 
 def _fetched(flat: Sequence[Any], start: int) -> tuple[FetchedJob, ...]:
@@ -195,6 +200,7 @@ def _fetched(flat: Sequence[Any], start: int) -> tuple[FetchedJob, ...]:
                 int(flat[i + _STALLS] or 0),
                 flat[i + _CREATED],
                 flat[i + _HAS_DEPENDENTS] == "1",
+                flat[i + _RESERVED] == "r",
                 flat[i + _STRIDE - 1] or (),
             )
             for i in range(start, len(flat), _STRIDE)

@@ -5,7 +5,8 @@
   swept last) never delays the sweeps of one with a short interval.
   Re-queues active jobs whose lease expired (their holder is gone) and fails
   those that stalled more than the limit; a prefetched job that its worker
-  never started (rsv = 1) goes back to the front without counting a stall.
+  had not said it started (rsv = 1) goes back to the front without counting
+  a stall, marked released (rsv = r): its next lease is isolated (fetch).
   Trims finished jobs.
   Includes: common, retention, deps
   ARGV[1] prefix                 the queue's key prefix
@@ -43,7 +44,7 @@ for i = 1, #expired do
   redis.call("HDEL", jk, JF.TOKEN)
   local fields = redis.call("HMGET", jk, JF.NAME, JF.RESERVED)
   if fields[1] and fields[2] == "1" then
-    redis.call("HSET", jk, JF.RESERVED, "0")
+    redis.call("HSET", jk, JF.RESERVED, "r")
     enqueue_waiting(id, jk, true)
     emit("job:waiting", id, "reason", "released")
     requeued = requeued + 1

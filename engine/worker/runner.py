@@ -109,7 +109,7 @@ class JobRunner:
         job = RunningJob(keys, job_id, token, fetched.name, options, attempt, context)
         job.has_dependents = fetched.has_dependents
         job.bad_data = bad_data
-        job.isolated = fetched.stalls > 0
+        job.isolated = fetched.stalls > 0 or fetched.released
         return job
 
     def _sender(

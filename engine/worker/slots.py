@@ -13,7 +13,8 @@ prefetched jobs that started). Every change goes through a named operation
 here, and :meth:`Slots.check` states the invariant that ties the counts
 together.
 
-A job that comes back from a stall (*isolated*) runs alone: it arrives
+A job that comes back from a stall, or that a sweep put back from a dead
+worker before it heard the job start (*isolated*), runs alone: it arrives
 reserved and alone in its call (``lua/includes/fetch.lua``); while it is
 held nothing more is fetched and a job that arrives anyway goes back; it
 waits in the buffer until nothing else runs, then Redis hears that it

@@ -48,10 +48,29 @@ async def test_a_prefetched_job_of_a_dead_worker_counts_no_stall(
         if fields.get("ev") == "job:waiting"
     }
     assert reasons == {held: "released"}
-    # the one that stalled comes back isolated: in a call of its own, reserved
+    assert await redis_client.hget(queue.keys.job(held), "rsv") == "r"
+    # both come back isolated, each in a call of its own and reserved: the
+    # one that stalled, and the released one, which may have started in the
+    # moment before its worker could say so (then its next run counts)
     assert await _fetch(queue, "B", want=2, start_now=2) == [held]
+    assert await redis_client.hget(queue.keys.job(held), "rsv") == "1"
     assert await _fetch(queue, "C", want=2, start_now=2) == [ran]
     assert await redis_client.hget(queue.keys.job(ran), "rsv") == "1"
+
+
+async def test_a_released_job_is_leased_alone(
+    queue: Queue, redis_client: redis.asyncio.Redis
+) -> None:
+    held, other = (await queue.add("noop")).id, (await queue.add("noop")).id
+    assert await _fetch(queue, "A", want=1, start_now=0) == [held]
+    seconds, micros = await redis_client.time()
+    await redis_client.zadd(queue.keys.active, {held: seconds * 1000 + micros // 1000 - 1})
+    assert (await sweep_now(queue))[1] == 1
+    # first in line, it comes alone and reserved whatever start_now says
+    assert await _fetch(queue, "B", want=2, start_now=2) == [held]
+    assert await redis_client.hget(queue.keys.job(held), "rsv") == "1"
+    assert await redis_client.hget(queue.keys.job(held), "stl") is None
+    assert await _fetch(queue, "C", want=2, start_now=2) == [other]
 
 
 async def test_starting_a_prefetched_job_is_reported_with_the_next_call(

@@ -10,9 +10,11 @@
   Jobs beyond the first `start_now` are prefetched: the worker holds them
   before it starts them, so they are marked reserved (JF.RESERVED = 1) until it says
   it started them; a reserved job of a dead worker goes back to waiting
-  without counting a stall (sweep.lua), since it never ran.
-  A job that comes back from a stall (JF.STALLS > 0) runs isolated, so that
-  only a job that kills its worker accumulates stalls: it is leased only as
+  without counting a stall (sweep.lua), marked released (JF.RESERVED = "r"):
+  it may have started in the moment before its worker could say so.
+  A job that comes back from a stall (JF.STALLS > 0) or released runs
+  isolated, so that only a job that kills its worker accumulates stalls and
+  a released one that did start counts its next run: it is leased only as
   the first job of a call and then alone (the jobs popped with it go back to
   the front of waiting), and always reserved: the worker runs nothing beside
   it and says that it starts it before it does (finish.lua's `started`).
@@ -22,9 +24,10 @@ local PROMOTE_LIMIT = 1000
 -- engine/contracts/worker.py reads each job by this list (FETCHED_FIELDS);
 -- a test holds the two equal.
 local JOB_FIELDS = {JF.NAME, JF.DATA, JF.OPTIONS, JF.ATTEMPTS, JF.STALLS, JF.CREATED,
-  JF.HAS_DEPENDENTS, JF.HAS_RESULTS}
+  JF.HAS_DEPENDENTS, JF.HAS_RESULTS, JF.RESERVED}
 local JOB_STALLS = 5 -- index of JF.STALLS in JOB_FIELDS
 local JOB_HAS_RESULTS = 8 -- index of JF.HAS_RESULTS in JOB_FIELDS
+local JOB_RESERVED = 9 -- index of JF.RESERVED in JOB_FIELDS
 
 -- Moves due delayed jobs to waiting; returns the earliest due time left
 -- (or -1). One call when nothing is due.
@@ -86,21 +89,21 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
   local taken = 0
   local deadline = now + lease_ms
   local leases = {}
-  local isolated = false -- a stalled job was leased: nothing comes with it
+  local isolated = false -- a stalled or released job was leased: nothing comes with it
   local back = {} -- popped, not leased: back to the front of waiting
   for i = 1, #popped do
     local id = popped[i]
     local jk = job_key(id)
     local fields = redis.call("HMGET", jk, unpack(JOB_FIELDS))
-    local stalled = fields[1] and (tonumber(fields[JOB_STALLS]) or 0) > 0
-    if fields[1] and (isolated or (stalled and taken > 0)) then
+    local alone = fields[1] and ((tonumber(fields[JOB_STALLS]) or 0) > 0 or fields[JOB_RESERVED] == "r")
+    if fields[1] and (isolated or (alone and taken > 0)) then
       back[#back + 1] = id
     elseif fields[1] then
       leases[#leases + 1] = deadline
       leases[#leases + 1] = id
       local reserved = "0"
-      if stalled or taken >= start_now then reserved = "1" end
-      if stalled then isolated = true end
+      if alone or taken >= start_now then reserved = "1" end
+      if alone then isolated = true end
       redis.call("HSET", jk, JF.TOKEN, token, JF.WORKER, worker, JF.STARTED, stamp, JF.RESERVED, reserved)
       emit("job:active", id, "w", worker)
       result[#result + 1] = id
