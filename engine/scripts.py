@@ -22,9 +22,11 @@ runs the script what it may do. A ``no-writes`` script runs on a full server
 (``maxmemory`` reached) and on a read-only replica, and is called with
 ``FCALL_RO`` (a proxy or cluster client may send it to a replica); an
 ``allow-oom`` script (the ones an operator frees memory with) runs on a full
-server. A script without flags keeps the legacy EVAL mode (no shebang):
-under OOM it is refused before it runs (FCALL) or at its first write (EVAL),
-so either way it wrote nothing.
+server. A script without flags opens with a bare ``#!lua`` line all the
+same: without one, EVAL runs in the legacy mode, where a full server
+refuses only a first write that needs memory, and a script whose first
+write frees some (ZREM) then writes all the rest. With it, EVAL is refused
+before it runs, as FCALL is.
 
 All of that is written once, in :class:`BoundScript`, over the
 :class:`engine.channel.Channel` interface: the hot calls go over the
@@ -85,11 +87,11 @@ def script_flags(name: str) -> tuple[str, ...]:
 
 
 def script_source(name: str) -> str:
-    """The full source of script ``name`` as one EVAL script (with a
-    ``#!lua flags=...`` line when it has flags)."""
+    """The full source of script ``name`` as one EVAL script, opened by its
+    ``#!lua`` line (``#!lua flags=...`` when it has flags)."""
     includes, body = _parts(name)
     flags = script_flags(name)
-    shebang = f"#!lua flags={','.join(flags)}\n" if flags else ""
+    shebang = f"#!lua flags={','.join(flags)}\n" if flags else "#!lua\n"
     return f"{shebang}{includes}\nbind(KEYS, ARGV)\n{body}"
 
 
@@ -140,7 +142,7 @@ class Script:
         self.source = script_source(name)
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
         # without the #!lua line, for Redis 6.2
-        self.legacy_source = self.source.partition("\n")[2] if self.flags else self.source
+        self.legacy_source = self.source.partition("\n")[2]
         self.legacy_sha = hashlib.sha1(self.legacy_source.encode()).hexdigest()
         self.function = f"messai_{name}_{self.sha[:12]}"
         includes, body = _parts(name)

@@ -132,8 +132,9 @@ async def test_an_operator_frees_memory_on_a_full_server(
 @pytest.mark.asyncio
 async def test_a_refused_write_script_wrote_nothing(full_client: redis.asyncio.Redis) -> None:
     """Scripts without ``allow-oom`` are refused before they run when the
-    server is over maxmemory (FCALL), or at their first write (EVAL): either
-    way nothing of them is written."""
+    server is over maxmemory, over FCALL and over EVAL alike: nothing of them
+    is written. (Without a ``#!lua`` line, EVAL would refuse only a first
+    write that needs memory: promote's first write frees some, a ZREM.)"""
     queue = await _three_jobs(full_client)
     await fill(full_client)
     before = await full_client.dbsize()
@@ -143,7 +144,10 @@ async def test_a_refused_write_script_wrote_nothing(full_client: redis.asyncio.R
         await full_client.function_flush()  # now over EVAL
         with pytest.raises(ResponseError, match=OOM_REFUSAL):
             await queue.add("d", None)
+        with pytest.raises(ResponseError, match=OOM_REFUSAL):
+            await queue.promote("b")
         assert await full_client.dbsize() == before
+        assert (await full_client.zrange(queue.keys.delayed, 0, -1)) == ["b"]
     finally:
         await queue.aclose()
         await free(full_client)
