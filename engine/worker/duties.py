@@ -211,9 +211,11 @@ class Heartbeat(Duty):
 
     async def extend_leases(self) -> None:
         by_queue: dict[str, list[HeldLease]] = {}
-        for job in self.slots.held():
-            if job.stop_reason is None:
-                by_queue.setdefault(job.queue.name, []).append(HeldLease(job.job_id, job.token))
+        # an ended job keeps its lease until Redis has its outcome: else a
+        # sweep could run it again while a full server refuses the outcome
+        held = [job for job in self.slots.held() if job.stop_reason is None]
+        for job in held + self.slots.reported():
+            by_queue.setdefault(job.queue.name, []).append(HeldLease(job.job_id, job.token))
         for name, leases in by_queue.items():
             keys = self.queues[name].keys
             request = HeartbeatRequest(self.lease_ms, tuple(leases))

@@ -165,6 +165,12 @@ class Slots:
         """Every job held now (a copy: the caller may stop them)."""
         return list(self._held.values())
 
+    def reported(self) -> list[RunningJob]:
+        """Jobs that ended, whose outcomes wait for the next exchange: their
+        leases are still this worker's (a refusing server can hold an outcome
+        back for longer than a lease)."""
+        return [outcome.job for outcome in self._outcomes]
+
     def running(self) -> list[RunningJob]:
         """Jobs whose task runs now: held ones, and abandoned ones (lease lost)."""
         jobs = [job for job in self._held.values() if job.task is not None]

@@ -15,6 +15,7 @@ import redis.asyncio
 
 from engine import JobContext, Queue, Worker
 from engine.worker.config import WorkerOptionError
+from tests.engine.conftest import sweep_now, wait_for_state
 from tests.helpers import EmbeddedServer, RedisFactory, await_until
 
 Q = "faults"
@@ -157,6 +158,50 @@ async def test_a_worker_started_against_a_full_server_serves_once_memory_is_free
         worker.request_stop()
         await asyncio.wait_for(task, 20)
     assert (await queue.counts())["completed"] == 50
+
+
+async def test_an_outcome_a_full_server_refuses_keeps_its_lease_until_it_lands(
+    server: EmbeddedServer, client: redis.asyncio.Redis
+) -> None:
+    queue = Queue(Q, client)
+    release = asyncio.Event()
+
+    async def held(ctx: JobContext) -> str:
+        await release.wait()
+        return "done"
+
+    job = await queue.add("held")
+    lease_ms = 1000
+    worker = Worker(Q, client, {"held": held}, concurrency=1, lease_ms=lease_ms)
+    task = asyncio.create_task(worker.run())
+
+    async def redis_ms() -> int:
+        seconds, micros = await client.time()
+        return int(seconds * 1000 + micros // 1000)
+
+    try:
+        await wait_for_state(queue, job.id, "active")
+        with server.client() as admin:  # full whatever is freed meanwhile
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)
+        release.set()  # it ends; the server refuses its outcome
+        await await_until(lambda: worker.slots.held_count == 0, timeout=10)
+        until = await redis_ms() + 3 * lease_ms
+
+        async def three_leases_passed() -> bool:
+            return await redis_ms() > until
+
+        await await_until(three_leases_passed, timeout=20)
+        deadline = await client.zscore(queue.keys.active, job.id)
+        assert deadline is not None and deadline > await redis_ms(), "its lease ran out"
+        free_memory(server)
+        # a sweep that comes before the outcome must find the lease alive
+        assert (await sweep_now(queue))[1] == 0
+        done = await wait_for_state(queue, job.id, "completed")
+    finally:
+        worker.request_stop()
+        await asyncio.wait_for(task, 20)
+    assert done.stalls == 0
 
 
 async def test_a_listener_that_raises_is_logged_and_ignored(
