@@ -12,6 +12,8 @@ keeps no account of slots: it reports each end to the worker through the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
@@ -38,6 +40,8 @@ from engine.options import DEFAULT_OPTIONS, Backoff, JobOptions
 from engine.processors import ProcessorRegistry, ProcessorSpec
 from engine.scripts import scripts
 from engine.worker.slots import Outcome, RunningJob, Slots
+
+log = logging.getLogger("engine.worker")
 
 DEFAULT_BACKOFF = Backoff(type="exponential", delay_ms=1000)
 MAX_ERROR_CHARS = 4000
@@ -192,7 +196,10 @@ class JobRunner:
         elif spec.is_async:
             awaitable = spec.function(job.context)
         else:
-            awaitable = self.loop.run_in_executor(self.pool, spec.function, job.context)
+            thread = self.loop.run_in_executor(self.pool, spec.function, job.context)
+            if timeout_ms is None:
+                return await thread
+            return await _thread_within(thread, job, timeout_ms)
         if timeout_ms is None:
             return await awaitable
         try:
@@ -224,6 +231,25 @@ class JobRunner:
         job.stop_reason = reason
         job.context.cancelled.set()
         job.task.cancel()
+
+
+async def _thread_within(thread: asyncio.Future[Any], job: RunningJob, timeout_ms: int) -> Any:
+    """A thread job's result, or JobTimeoutError past ``timeout_ms``: only
+    once the thread has returned, since nothing can stop a thread. Till then
+    the job keeps its lease and its slot, so no retry runs beside it."""
+    done, _ = await asyncio.wait({thread}, timeout=timeout_ms / 1000)
+    if not done:
+        job.context.cancelled.set()
+        log.warning(
+            "job %s timed out after %d ms; its thread cannot be stopped, so it keeps "
+            "its lease until it returns (check ctx.cancelled in long loops)",
+            job.job_id,
+            timeout_ms,
+        )
+        with contextlib.suppress(Exception):
+            await thread
+        raise JobTimeoutError(f"job timed out after {timeout_ms} ms")
+    return thread.result()
 
 
 def _failure(job: RunningJob, exc: Exception, runtime_ms: int) -> Outcome:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 from engine import Backoff, JobContext, Queue, RateLimitedError, UnrecoverableError
 from tests.engine.conftest import StartWorker, wait_for_state
+from tests.helpers import await_until
 
 
 async def test_fails_twice_then_succeeds_with_backoff(
@@ -43,6 +46,33 @@ async def test_exhausted_attempts_keep_error_and_stack(
     assert failed.error == "RuntimeError: disk full"
     assert failed.stack and "Traceback" in failed.stack and "disk full" in failed.stack
     assert len(await queue.get_logs(job.id)) == 2
+
+
+async def test_a_thread_job_past_its_timeout_is_retried_only_once_its_thread_returns(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    """A thread cannot be stopped: the timed-out run keeps its lease (and its
+    slot) until the thread returns, so its retry never runs beside it."""
+    lock = threading.Lock()
+    runs: list[tuple[int, float, float]] = []
+
+    def slow(ctx: JobContext) -> None:
+        started = time.monotonic()
+        time.sleep(0.6 if ctx.attempt == 1 else 0)
+        with lock:
+            runs.append((ctx.attempt, started, time.monotonic()))
+
+    job = await queue.add(
+        "slow", timeout_ms=100, attempts=2, backoff={"type": "fixed", "delay_ms": 0}
+    )
+    await start_worker({"slow": slow}, concurrency=2)
+    done = await wait_for_state(queue, job.id, "completed")
+    assert done.attempts_made == 2
+    assert any("timed out after 100 ms" in line for line in await queue.get_logs(job.id))
+    await await_until(lambda: len(runs) == 2)
+    (first, _, first_end), (second, second_start, _) = sorted(runs)
+    assert (first, second) == (1, 2)
+    assert second_start >= first_end, "the retry ran beside the thread that timed out"
 
 
 async def test_timeout_ends_a_stuck_job_and_frees_its_slot(
