@@ -58,6 +58,9 @@ class QueueState:
     maybe_has_work: bool = True
     next_check: float = 0.0
     """Monotonic time when a delayed job falls due or a rate limit window ends."""
+    at_cap: bool = False
+    """The last fetch found the queue's global concurrency cap full ("busy"):
+    a job of it that ends here frees a slot, so its finish fetches too."""
 
     @classmethod
     def of(cls, keys: QueueKeys) -> QueueState:
@@ -172,12 +175,13 @@ class Exchange:
         """Most jobs one fetch asks for: a share of the slots, so that two exchanges overlap."""
         return max(1, -(-(self.slots.concurrency + self.policy.now) // MAX_IN_FLIGHT))
 
-    def _want(self, state: QueueState, now: float) -> int:
-        """Jobs to ask ``state``'s queue for in this exchange. Free slots can
+    def _want(self, state: QueueState, now: float, freeing: bool = False) -> int:
+        """Jobs to ask ``state``'s queue for in this exchange (``freeing``: it
+        reports jobs that leave the queue's active set). Free slots can
         be fewer than none (auto prefetch turned off while prefetched jobs
         are held): then none, not a negative count that would make the
         account believe in slots that are not there."""
-        if not state.due(now):
+        if not (state.due(now) or (freeing and state.at_cap)):
             return 0
         return max(min(self.free_slots(), self._batch_cap()), 0)
 
@@ -220,7 +224,7 @@ class Exchange:
                 for state in states:
                     name = state.keys.name
                     outcomes = by_queue.pop(name, [])
-                    want = self._want(state, now)
+                    want = self._want(state, now, freeing=bool(outcomes))
                     notices = slots.take_notices(name, outcomes)
                     if not outcomes and not notices and want <= 0:
                         continue
@@ -283,6 +287,9 @@ class Exchange:
             # reported outcomes must not undo a wake-up that arrived meanwhile
             # (a finished chain step releasing the next one, say).
             state.maybe_has_work = reply.status == "ok" and len(reply.jobs) >= want
+            # At the cap the worker waits for the marker, which finish.lua
+            # sets when a job of the queue ends anywhere.
+            state.at_cap = reply.status == "busy"
         state.next_check = 0.0
         if reply.next_due_ms >= 0:
             state.next_check = time.monotonic() + max(reply.next_due_ms - reply.server_ms, 0) / 1000
