@@ -155,6 +155,8 @@ class Exchange:
         self._check_slots = check_slots
         self.stopping = False
         """Set by the worker on a stop: nothing more is fetched."""
+        self.paused = False
+        """Set while the worker is paused: nothing is fetched, outcomes still go out."""
         self._rotation = 0
         self._fetch_counter = 0
         self._token_base = uuid.uuid4().hex[:12]
@@ -167,7 +169,7 @@ class Exchange:
 
     def free_slots(self) -> int:
         """How many more jobs this worker may lease now (fetches in flight count)."""
-        if self.stopping or self.slots.isolating is not None:
+        if self.stopping or self.paused or self.slots.isolating is not None:
             return 0
         return self.slots.free(self.slots.concurrency + self.policy.now)
 
