@@ -74,7 +74,7 @@ class WorkerNotFoundError(EngineError, LookupError):
     """No live worker with that id in the registry of workers."""
 
     def __init__(self, worker_id: str) -> None:
-        super().__init__(f"no live worker {worker_id!r} (see the registry of workers)")
+        super().__init__(f"no live worker {worker_id!r} in the registry of workers")
         self.worker_id = worker_id
 
 
