@@ -8,11 +8,14 @@ a worker at concurrency 10.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
+import redis.asyncio
 
-from engine import Queue
+from engine import JobContext, Queue, Worker
 from tests.engine.conftest import StartWorker
 from tests.helpers import await_until
 
@@ -76,6 +79,39 @@ async def test_raising_the_cap_wakes_a_worker_that_waits_for_a_slot(
     await queue.set_global_concurrency(2)
     await await_until(lambda: _state(queue, short.id, "completed"), timeout=10)
     assert time.monotonic() - began < 1.0, "the raised cap was seen only at the idle recheck"
+
+
+async def test_a_job_ending_on_one_worker_wakes_another_waiting_at_the_cap(
+    queue: Queue, start_worker: StartWorker, redis_client: redis.asyncio.Redis
+) -> None:
+    gate = asyncio.Event()
+
+    async def hold(ctx: JobContext) -> None:
+        await gate.wait()
+
+    def met_the_cap(worker: Worker) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            # the worker's own record of a "busy" reply, and no wake-up left over
+            return worker._queues["test-queue"].at_cap and not await redis_client.exists(
+                queue.keys.marker
+            )
+
+        return check
+
+    await queue.set_global_concurrency(1)
+    held, *ids = await queue.add_bulk([("hold", None)] + [("noop", None)] * 3)
+    holder = await start_worker({"hold": hold}, concurrency=4)
+    await await_until(met_the_cap(holder), timeout=10)
+    holder.pause()  # its finish fetches nothing: only a wake-up can start the next job
+    waiter = await start_worker(concurrency=4)
+    await await_until(met_the_cap(waiter), timeout=10)
+    began = time.monotonic()
+    gate.set()
+    await await_until(lambda: _state(queue, ids[-1], "completed"), timeout=10)
+    assert time.monotonic() - began < 1.0, "the waiting worker woke only at its idle recheck"
+    assert await _state(queue, held, "completed")
+    for job_id in ids:
+        assert (await queue.get_job(job_id)).worker == waiter.id  # type: ignore[union-attr]
 
 
 async def _state(queue: Queue, job_id: str, state: str) -> bool:
