@@ -24,6 +24,7 @@ from engine.errors import (
     UnknownProcessorError,
     UnrecoverableError,
     WaitTimeoutError,
+    WorkerNotFoundError,
 )
 from engine.events import EVENT_NAMES, Event, read_events
 from engine.flows import FlowJob, JobChain, add_flow
@@ -35,6 +36,7 @@ from engine.queue import BulkJob, Queue, list_queues
 from engine.schedules import Scheduler, Schedules, ScheduleSpec, parse_spec
 from engine.watch import JobUpdate, QueueCounts, watch_job, watch_queue
 from engine.worker import Worker
+from engine.worker.control import pause_worker, resume_worker
 
 __all__ = [
     "EVENT_NAMES",
@@ -73,12 +75,15 @@ __all__ = [
     "UnrecoverableError",
     "WaitTimeoutError",
     "Worker",
+    "WorkerNotFoundError",
     "add_flow",
     "connect",
     "diagnostic_processors",
     "list_queues",
     "parse_spec",
+    "pause_worker",
     "read_events",
+    "resume_worker",
     "watch_job",
     "watch_queue",
 ]

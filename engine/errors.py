@@ -70,6 +70,14 @@ class QueueNotFoundError(EngineError, LookupError):
         self.queue = queue
 
 
+class WorkerNotFoundError(EngineError, LookupError):
+    """No live worker with that id in the registry of workers."""
+
+    def __init__(self, worker_id: str) -> None:
+        super().__init__(f"no live worker {worker_id!r} in the registry of workers")
+        self.worker_id = worker_id
+
+
 class InvalidStateError(EngineError):
     """The job is not in a state that allows the operation."""
 

@@ -96,6 +96,11 @@ def worker_key(worker_id: str, prefix: str = DEFAULT_PREFIX) -> str:
     return f"{prefix}:worker:{worker_id}"
 
 
+def worker_control_channel(worker_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Pub/sub channel of commands addressed to one worker (pause, resume)."""
+    return f"{prefix}:worker:{worker_id}:control"
+
+
 def schedule_due_key(prefix: str = DEFAULT_PREFIX) -> str:
     """Zset of schedule names scored by their next fire time (ms)."""
     return f"{prefix}:{{schedules}}:due"

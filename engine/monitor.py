@@ -69,6 +69,8 @@ class WorkerInfo:
     """Its lease length (0: a worker too old to say)."""
     last_finished_ms: int = 0
     """When a job of it last ended (0: none yet)."""
+    paused: bool = False
+    """It takes no jobs (Worker.pause, SIGUSR1 or a pause command); running ones finish."""
 
     def stuck(self, now_ms: int) -> bool:
         """It runs jobs but none finished for longer than its lease (nor since it
@@ -100,6 +102,7 @@ class WorkerInfo:
             "heartbeat_ms": self.heartbeat_ms,
             "lease_ms": self.lease_ms,
             "last_finished_ms": self.last_finished_ms,
+            "paused": self.paused,
         }
 
 
@@ -133,6 +136,7 @@ async def list_workers(redis: Redis, prefix: str = DEFAULT_PREFIX) -> list[Worke
                 heartbeat_ms=int(fields.get("heartbeat_ms", 10_000)),
                 lease_ms=int(fields.get("lease_ms", 0)),
                 last_finished_ms=int(fields.get("last_finished", 0)),
+                paused=fields.get("paused") == "1",
             )
         )
     return workers

@@ -398,13 +398,20 @@ class Queue:
         await self.redis.hset(self.keys.meta, mapping={"rl_max": max_starts, "rl_ms": duration_ms})
 
     async def set_global_concurrency(self, limit: int | None) -> None:
-        """At most ``limit`` active jobs across all workers (None: no cap)."""
-        if limit is None:
-            await self.redis.hdel(self.keys.meta, "conc")
-            return
-        if limit < 1:
+        """At most ``limit`` active jobs across all workers (None: no cap).
+
+        Wakes the workers: one that waits for a slot of a lower cap starts
+        a job at once (each woken worker wakes the next while work is left).
+        """
+        if limit is not None and limit < 1:
             raise ValueError("global concurrency must be >= 1")
-        await self.redis.hset(self.keys.meta, "conc", limit)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if limit is None:
+                pipe.hdel(self.keys.meta, "conc")
+            else:
+                pipe.hset(self.keys.meta, "conc", limit)
+            pipe.zadd(self.keys.marker, {"1": 0})
+            await pipe.execute()
 
     async def limits(self) -> QueueLimits:
         """The rate limit and global concurrency cap in force (None where unset)."""

@@ -43,6 +43,7 @@ for _ = 1, count do
 end
 finish_batch(batch, now)
 local fetched = fetch_jobs(now, token, worker, lease_ms, want, start_now)
+if count > #lost then wake_for_free_slot() end
 local result = {fetched[1], fetched[2], now, #lost}
 for i = 1, #lost do result[#result + 1] = lost[i] end
 for i = 3, #fetched do result[#result + 1] = fetched[i] end

@@ -12,6 +12,9 @@ A package of modules by duty, each small enough to read in one sitting:
   processor under its timeout, the end of the run turned into an outcome;
 - :mod:`~engine.worker.duties`: the background loops: wake-ups,
   heartbeats, the sweep, the cancel listener;
+- :mod:`~engine.worker.control`: pause and resume a running worker from
+  another process (a command on its control channel and in its registry
+  hash);
 - :mod:`~engine.worker.slots`: the jobs the worker holds and the one
   account of its slots, with the invariant the tests check after every
   exchange.

@@ -8,7 +8,8 @@
   entry in the registry of workers;
 - :class:`Sweeper`: recover the jobs of dead workers and trim finished
   ones (throttled in Redis, so one worker does it per interval);
-- :class:`CancelListener`: hear at once when an operator cancels a job.
+- :class:`CancelListener`: hear at once when an operator cancels a job, or
+  sends this worker a command (:mod:`engine.worker.control`).
 
 Each runs until its ``closed`` flag is set (see :meth:`Duty.close`).
 """
@@ -34,8 +35,10 @@ from engine.contracts.worker import (
     WorkerBeatRequest,
     WorkerDetail,
 )
+from engine.keys import worker_key
 from engine.options import Keep
 from engine.scripts import scripts
+from engine.worker.control import CONTROL_FIELD
 from engine.worker.exchange import IDLE_RECHECK_S, QueueState
 from engine.worker.faults import REDIS_ERRORS, FailureLog
 from engine.worker.slots import Slots
@@ -44,6 +47,8 @@ log = logging.getLogger("engine.worker")
 
 StopJob = Callable[[str, str, str], None]
 """``stop_job(queue, job_id, reason)``, reason "operator" or "lease-lost"."""
+Controlled = Callable[[str], None]
+"""``controlled(message)``: a command addressed to this worker arrived (raw)."""
 
 
 class Wakeup:
@@ -178,9 +183,11 @@ class Heartbeat(Duty):
         slots: Slots,
         stop_job: StopJob,
         describe: Callable[[], dict[str, str | int]],
+        controlled: Controlled,
     ) -> None:
         super().__init__()
         self.redis = redis
+        self.controlled = controlled
         self.worker_id = worker_id
         self.prefix = prefix
         self.lease_ms = lease_ms
@@ -205,6 +212,7 @@ class Heartbeat(Duty):
                 leases.failed(exc)
             try:
                 await self.beat()
+                await self.read_command()
                 registry.succeeded()
             except REDIS_ERRORS as exc:
                 registry.failed(exc)
@@ -228,6 +236,13 @@ class Heartbeat(Duty):
                 self.stop_job(name, job_id, "lease-lost")
             for job_id in reply.cancelled:
                 self.stop_job(name, job_id, "operator")
+
+    async def read_command(self) -> None:
+        """The last command sent to this worker (a published one may have been
+        missed while disconnected; the worker applies each command once)."""
+        raw = await self.redis.hget(worker_key(self.worker_id, self.prefix), CONTROL_FIELD)
+        if raw:
+            self.controlled(str(raw))
 
     async def beat(self, gone: bool = False) -> None:
         """Record this worker in the registry (or remove it: ``gone``)."""
@@ -311,20 +326,29 @@ class Sweeper(Duty):
 
 
 class CancelListener(Duty):
-    """Learns at once when an operator cancels one of this worker's jobs.
+    """Learns at once when an operator cancels one of this worker's jobs, or
+    sends this worker a command (one subscription for both).
 
-    The heartbeat also reports cancellations, so a message missed while
-    disconnected is only late, not lost.
+    The heartbeat also reports cancellations and reads the last command, so
+    a message missed while disconnected is only late, not lost.
     """
 
     name = "cancel-listener"
 
     def __init__(
-        self, redis: Redis, queues: list[QueueState], stop_job: StopJob, worker_id: str
+        self,
+        redis: Redis,
+        queues: list[QueueState],
+        stop_job: StopJob,
+        worker_id: str,
+        control_channel: str,
+        controlled: Controlled,
     ) -> None:
         super().__init__()
         self.redis = redis
         self.stop_job = stop_job
+        self.control_channel = control_channel
+        self.controlled = controlled
         self._by_channel = {state.keys.cancel_channel: state for state in queues}
         self._failures = FailureLog(worker_id, "cancel listener")
         self.subscribed = asyncio.Event()
@@ -335,7 +359,7 @@ class CancelListener(Duty):
         while not self.closed:
             pubsub = self.redis.pubsub()
             try:
-                await pubsub.subscribe(*self._by_channel)
+                await pubsub.subscribe(*self._by_channel, self.control_channel)
                 self.subscribed.set()
                 self._failures.succeeded()
                 async for message in pubsub.listen():
@@ -348,6 +372,9 @@ class CancelListener(Duty):
 
     def _heard(self, message: dict[str, Any]) -> None:
         if message.get("type") == "message":
+            if message["channel"] == self.control_channel:
+                self.controlled(str(message["data"]))
+                return
             state = self._by_channel.get(message["channel"])
             if state is not None:
                 self.stop_job(state.keys.name, str(message["data"]), "operator")

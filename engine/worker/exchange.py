@@ -58,6 +58,9 @@ class QueueState:
     maybe_has_work: bool = True
     next_check: float = 0.0
     """Monotonic time when a delayed job falls due or a rate limit window ends."""
+    at_cap: bool = False
+    """The last fetch found the queue's global concurrency cap full ("busy"):
+    a job of it that ends here frees a slot, so its finish fetches too."""
 
     @classmethod
     def of(cls, keys: QueueKeys) -> QueueState:
@@ -152,6 +155,8 @@ class Exchange:
         self._check_slots = check_slots
         self.stopping = False
         """Set by the worker on a stop: nothing more is fetched."""
+        self.paused = False
+        """Set while the worker is paused: nothing is fetched, outcomes still go out."""
         self._rotation = 0
         self._fetch_counter = 0
         self._token_base = uuid.uuid4().hex[:12]
@@ -164,7 +169,7 @@ class Exchange:
 
     def free_slots(self) -> int:
         """How many more jobs this worker may lease now (fetches in flight count)."""
-        if self.stopping or self.slots.isolating is not None:
+        if self.stopping or self.paused or self.slots.isolating is not None:
             return 0
         return self.slots.free(self.slots.concurrency + self.policy.now)
 
@@ -172,12 +177,13 @@ class Exchange:
         """Most jobs one fetch asks for: a share of the slots, so that two exchanges overlap."""
         return max(1, -(-(self.slots.concurrency + self.policy.now) // MAX_IN_FLIGHT))
 
-    def _want(self, state: QueueState, now: float) -> int:
-        """Jobs to ask ``state``'s queue for in this exchange. Free slots can
+    def _want(self, state: QueueState, now: float, freeing: bool = False) -> int:
+        """Jobs to ask ``state``'s queue for in this exchange (``freeing``: it
+        reports jobs that leave the queue's active set). Free slots can
         be fewer than none (auto prefetch turned off while prefetched jobs
         are held): then none, not a negative count that would make the
         account believe in slots that are not there."""
-        if not state.due(now):
+        if not (state.due(now) or (freeing and state.at_cap)):
             return 0
         return max(min(self.free_slots(), self._batch_cap()), 0)
 
@@ -220,7 +226,7 @@ class Exchange:
                 for state in states:
                     name = state.keys.name
                     outcomes = by_queue.pop(name, [])
-                    want = self._want(state, now)
+                    want = self._want(state, now, freeing=bool(outcomes))
                     notices = slots.take_notices(name, outcomes)
                     if not outcomes and not notices and want <= 0:
                         continue
@@ -283,6 +289,9 @@ class Exchange:
             # reported outcomes must not undo a wake-up that arrived meanwhile
             # (a finished chain step releasing the next one, say).
             state.maybe_has_work = reply.status == "ok" and len(reply.jobs) >= want
+            # At the cap the worker waits for the marker, which finish.lua
+            # sets when a job of the queue ends anywhere.
+            state.at_cap = reply.status == "busy"
         state.next_check = 0.0
         if reply.next_due_ms >= 0:
             state.next_check = time.monotonic() + max(reply.next_due_ms - reply.server_ms, 0) / 1000

@@ -21,6 +21,12 @@ runs it meanwhile. ``shutdown_timeout_ms`` after the stop request
 threads still run, whose leases then run out and the sweep of another
 worker recovers them (counting a stall).
 
+Pause: :meth:`Worker.pause` (SIGUSR1, or :func:`engine.worker.control.pause_worker`
+from another process) stops fetching without stopping the process: running
+jobs finish, prefetched ones go back to ``waiting`` at once, and the
+registry of workers shows the worker paused until :meth:`Worker.resume`
+(SIGUSR2, :func:`~engine.worker.control.resume_worker`).
+
 Errors: whatever Redis answers (see :mod:`engine.worker.faults`) is logged
 in one line, backed off from and retried; the worker never exits of it.
 """
@@ -31,6 +37,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import time
 import uuid
@@ -40,7 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from redis.asyncio import Redis
 
 from engine.contracts.worker import OutcomeKind
-from engine.keys import DEFAULT_PREFIX, QueueKeys
+from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_control_channel, worker_key
 from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
 from engine.processors import Processor, ProcessorRegistry, diagnostic_processors
 from engine.wire import Channel
@@ -49,6 +56,7 @@ from engine.worker.config import (
     check_worker_options,
     default_heartbeat_ms,
 )
+from engine.worker.control import CONTROL_FIELD, CommandLog, ControlMessage, WorkerCommand
 from engine.worker.duties import (
     CancelListener,
     Duty,
@@ -232,6 +240,7 @@ class Worker:
             slots=self.slots,
             stop_job=self._stop_job,
             describe=self._describe,
+            controlled=self._controlled,
         )
         self._sweeper = Sweeper(
             redis,
@@ -243,7 +252,18 @@ class Worker:
             keep_failed=keep_failed,
             recovered=self._changed.set,
         )
-        self._cancels = CancelListener(redis, states, self._stop_job, self.id)
+        self._cancels = CancelListener(
+            redis,
+            states,
+            self._stop_job,
+            self.id,
+            worker_control_channel(self.id, prefix),
+            self._controlled,
+        )
+        self._commands = CommandLog()
+        self._paused = False
+        self._beats: set[asyncio.Task[None]] = set()
+        """Registry beats sent at once on a pause or resume."""
         self._shutdown = Shutdown(
             worker_id=self.id,
             grace_ms=shutdown_grace_ms,
@@ -295,6 +315,41 @@ class Worker:
             self._exchange.stopping = True
 
     @property
+    def paused(self) -> bool:
+        """Whether the worker takes no jobs now (:meth:`pause`)."""
+        return self._paused
+
+    def pause(self) -> None:
+        """Stop taking jobs without stopping: running jobs finish (and their
+        outcomes are recorded), prefetched ones not started go back to
+        ``waiting`` at once. Call it on the worker's event loop (signal
+        handlers and control messages do); before :meth:`run`, the worker
+        starts paused."""
+        if self._paused:
+            return
+        self._paused = self._exchange.paused = True
+        handed_back = self.slots.hand_back_buffered("worker-paused")
+        log.info(
+            "worker %s paused: %d running jobs finish, %d prefetched handed back",
+            self.id,
+            self.slots.active,
+            handed_back,
+        )
+        self._changed.set()
+        self._beat_now()
+
+    def resume(self) -> None:
+        """Take jobs again after :meth:`pause`."""
+        if not self._paused:
+            return
+        self._paused = self._exchange.paused = False
+        for state in self._queues.values():
+            state.maybe_has_work = True
+        log.info("worker %s resumed", self.id)
+        self._changed.set()
+        self._beat_now()
+
+    @property
     def done_count(self) -> int:
         """Jobs this worker completed (Redis recorded them)."""
         return self._reporter.done
@@ -313,6 +368,11 @@ class Worker:
         """First SIGTERM/SIGINT: graceful stop. Second: exit at once (leases
         expire and another worker's sweep recovers the jobs)."""
         self._shutdown.install_signal_handlers(self.request_stop)
+        loop = asyncio.get_running_loop()
+        for name, handler in (("SIGUSR1", self.pause), ("SIGUSR2", self.resume)):
+            signum = getattr(signal, name, None)
+            if signum is not None:  # not on Windows
+                loop.add_signal_handler(signum, handler)
 
     async def run(self) -> None:
         """Serve the queues until :meth:`request_stop` (or a signal) and a clean
@@ -325,6 +385,10 @@ class Worker:
         await self._warn_if_unsafe_server()
         try:
             await self._heartbeat.beat()
+            # a command stored for an earlier process of the same id is not for this one
+            raw = await self.redis.hget(worker_key(self.id, self.prefix), CONTROL_FIELD)
+            if raw and (message := ControlMessage.decode(str(raw))) is not None:
+                self._commands.first_time(message)
         except REDIS_ERRORS as exc:  # a full server, say: the heartbeat duty tries again
             FailureLog(self.id, "worker registry beat").failed(exc)
         self._watchdog.main_task = asyncio.current_task()
@@ -368,7 +432,34 @@ class Worker:
             "heartbeat_ms": self.heartbeat_ms,
             "lease_ms": self.lease_ms,
             "last_finished": self._last_finished_ms,
+            "paused": int(self._paused),
         }
+
+    def _controlled(self, raw: str) -> None:
+        """A command addressed to this worker (published, or read at a beat)."""
+        message = ControlMessage.decode(raw)
+        if message is None:
+            log.warning("worker %s: ignoring an unknown command %r", self.id, raw[:100])
+            return
+        if not self._commands.first_time(message):
+            return
+        if message.command is WorkerCommand.PAUSE:
+            self.pause()
+        else:
+            self.resume()
+
+    def _beat_now(self) -> None:
+        """Show a pause or resume in the registry of workers now, not a beat later."""
+        if self._loop is None or not self._running:
+            return  # run() beats first thing
+
+        async def beat() -> None:
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self._heartbeat.beat()
+
+        task = self._loop.create_task(beat())
+        self._beats.add(task)
+        task.add_done_callback(self._beats.discard)
 
     async def _warn_if_unsafe_server(self) -> None:
         try:
@@ -476,6 +567,9 @@ class Worker:
         slots = self.slots
         if self._shutdown.requested:  # a fetch that was in flight when the stop came
             slots.hand_back_buffered()
+            return
+        if self._paused:  # a fetch that was in flight when the pause came
+            slots.hand_back_buffered("worker-paused")
             return
         while (job := slots.start_next()) is not None:
             self._runner.start(job)

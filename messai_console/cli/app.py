@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from messai_console import __version__
-from messai_console.cli import job, queue, redis_server
+from messai_console.cli import job, queue, redis_server, workers
 from messai_console.cli.monitor import events, overview, performance
 from messai_console.cli.run import bench, demo, serve, web, worker
 from messai_console.cli.runtime import Runtime
@@ -29,6 +29,7 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(redis_server.app, name="redis")
 app.add_typer(schedules.app, name="schedule")
 app.add_typer(tasks.app, name="jobs")
+app.add_typer(workers.app, name="workers")
 # ... and the commands of the root.
 app.command("scheduler")(scheduler.scheduler)
 app.command("overview")(overview.overview)

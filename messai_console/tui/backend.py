@@ -34,6 +34,7 @@ from engine.monitor import (
 from engine.queue import Queue, list_queues
 from engine.rates import QueueRates, RateTracker, read_queues, total_rates
 from engine.schedules import ScheduleInfo, Schedules
+from engine.worker.control import WorkerCommand, send_worker_command
 
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -191,6 +192,10 @@ class Backend:
 
     async def workers(self) -> list[WorkerInfo]:
         return await list_workers(self.redis, self.prefix)
+
+    async def command_worker(self, worker_id: str, command: WorkerCommand) -> int:
+        """Pause or resume one worker wherever it runs; how many heard it at once."""
+        return await send_worker_command(self.redis, worker_id, command, self.prefix)
 
     async def counts(self, name: str) -> dict[str, Any]:
         return await self.queue(name).stats()

@@ -120,6 +120,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("events", "[ / ]", "previous / next queue (or all)"),
     ("events", "t / T", "next / previous event type (or all)"),
     ("events", "space", "pause or resume the stream"),
+    ("workers", "p", "pause or resume the highlighted worker (running jobs finish)"),
     ("schedules", "delete", "remove the schedule (asks first)"),
     ("errors", "r / delete", "retry / delete every job of the group (asks, says how many)"),
     ("errors", "enter", "open the group's newest job"),

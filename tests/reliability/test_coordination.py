@@ -92,9 +92,11 @@ async def test_global_concurrency_caps_active_jobs_across_workers(
 ) -> None:
     queue = Queue("capped", redis_client)
     await queue.set_global_concurrency(3)
-    await queue.add_bulk([("count", {"ms": 50})] * 120)
+    # the workers first: a freed slot is taken at once, so the first worker
+    # would run the 120 jobs (2 s) before the others have started
     for _ in range(4):
         workers.start(redis_url, "capped", concurrency=10, quiet=True)
+    await queue.add_bulk([("count", {"ms": 50})] * 120)
     samples: list[int] = []
     while True:
         counts = await queue.counts()

@@ -4,7 +4,9 @@
   the queue is paused, rate limited or at its global concurrency cap.
 
   Returns {status, next_due, jobs...} where status is "ok", "paused",
-  "busy" (at the global concurrency cap) or "limited:<ms>", next_due the earliest delayed due time (or -1), and each
+  "busy" (the global concurrency cap is full: nothing could be leased, or
+  fewer jobs than wanted) or "limited:<ms>", next_due the earliest delayed
+  due time (or -1), and each
   job is a flat run of id, JOB_FIELDS, then the results of its dependencies
   (a nested field/value list, or "" when it has none).
   Jobs beyond the first `start_now` are prefetched: the worker holds them
@@ -18,6 +20,8 @@
   the first job of a call and then alone (the jobs popped with it go back to
   the front of waiting), and always reserved: the worker runs nothing beside
   it and says that it starts it before it does (finish.lua's `started`).
+  A worker that met the cap waits on the marker: wake_for_free_slot, run
+  after jobs leave `active`, sets it while a slot is free and work waits.
   Emits: job:waiting (promoted), job:active, job:failed (a corrupt job).
 ]]
 local PROMOTE_LIMIT = 1000
@@ -59,9 +63,13 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
     return result
   end
   local conc = tonumber(meta[4])
+  local capped = false -- the cap, not the worker, bounds this fetch
   if conc then
     local room = conc - redis.call("ZCARD", active_key)
-    if room < want then want = room end
+    if room <= want then
+      want = room
+      capped = true
+    end
     if want <= 0 then
       result[1] = "busy"
       return result
@@ -133,9 +141,26 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
     redis.call("ZADD", limiter_key, unpack(starts))
     redis.call("PEXPIRE", limiter_key, rl_ms + 1000)
   end
-  if #popped == want and (redis.call("LLEN", waitlist_key) > 0 or redis.call("ZCARD", waiting_key) > 0) then
+  local more = redis.call("LLEN", waitlist_key) > 0 or redis.call("ZCARD", waiting_key) > 0
+  if capped and taken >= want and more then
+    -- the cap is full: no other worker could lease one now (finish.lua
+    -- wakes one when a slot frees), and this one waits for that wake-up
+    result[1] = "busy"
+  elseif #popped == want and more then
     -- more work left: wake another idle worker
     redis.call("ZADD", marker_key, 0, "1")
   end
   return result
+end
+
+-- Jobs left `active`: on a capped queue, a worker whose fetch met the cap
+-- ("busy") blocks on the marker until this wakes it, so that the next job
+-- starts as soon as a slot frees (it used to wait for the idle recheck).
+local function wake_for_free_slot()
+  local meta = redis.call("HMGET", meta_key, "conc", "paused")
+  local conc = tonumber(meta[1])
+  if conc and not meta[2] and redis.call("ZCARD", active_key) < conc
+      and (redis.call("LLEN", waitlist_key) > 0 or redis.call("ZCARD", waiting_key) > 0) then
+    redis.call("ZADD", marker_key, 0, "1")
+  end
 end

@@ -153,7 +153,9 @@ def worker(
     """Run a worker in the foreground until SIGTERM or Ctrl-C (twice: at once).
 
     It serves the MESSAI job catalog: every catalog queue unless --queue is
-    given, with the catalog's processors plus any --processors."""
+    given, with the catalog's processors plus any --processors. SIGUSR1
+    pauses it (running jobs finish, it takes no more), SIGUSR2 resumes it;
+    so do `messai-console workers pause|resume ID` from anywhere."""
     if reload:
         from messai_console.cli.run import worker_reload
 

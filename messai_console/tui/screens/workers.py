@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Static
 
 from engine.monitor import WorkerInfo
+from engine.worker.control import WorkerCommand
 from messai_console.tui import render
 from messai_console.tui.screens.base import ConsoleScreen
 from messai_console.tui.widgets import KeyedTable, StatusBar
@@ -28,7 +30,17 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 class WorkersScreen(ConsoleScreen):
-    """Worker processes, their load, and whether they still beat."""
+    """Worker processes, their load, and whether they still beat; ``p`` pauses
+    or resumes the selected one (it takes no jobs; running ones finish)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "pause_worker", "Pause/resume"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listed: dict[str, WorkerInfo] = {}
+        """The workers of the last refresh, by id."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(Text("Workers", style="bold"))
@@ -49,6 +61,7 @@ class WorkersScreen(ConsoleScreen):
 
     async def refresh_data(self) -> None:
         workers = await self.backend.workers()
+        self.listed = {w.id: w for w in workers}
         now = self.now_ms()
         self.table.sync([(w.id, self._cells(w, now)) for w in workers])
         live = [w for w in workers if not w.is_silent(now)]
@@ -64,6 +77,9 @@ class WorkersScreen(ConsoleScreen):
                 " its log says where it waits)",
                 style="bold yellow",
             )
+        paused = sum(1 for w in live if w.paused)
+        if paused:
+            text.append(f"   {paused} paused (taking no jobs: p resumes)", style="bold yellow")
         text.append(f"   running {sum(w.running for w in live):,}")
         text.append(f" of {sum(w.concurrency for w in live):,} slots")
         if not workers:
@@ -90,6 +106,29 @@ class WorkersScreen(ConsoleScreen):
             Text(render.duration(now - worker.started_ms) if worker.started_ms else "-"),
         )
 
+    def unavailable_actions(self) -> dict[str, str]:
+        if self.console.readonly:
+            return {"pause_worker": "the console is read-only"}
+        return {}
+
+    def action_pause_worker(self) -> None:
+        key = self.table.cursor_key
+        worker = self.listed.get(key) if key is not None else None
+        if worker is None:
+            self.notify("no worker highlighted", severity="warning", markup=False)
+            return
+        command = WorkerCommand.RESUME if worker.paused else WorkerCommand.PAUSE
+        name = render.visible_str(worker.id)
+
+        async def run(_choice: str) -> str:
+            heard = await self.backend.command_worker(worker.id, command)
+            done = "resumed" if command is WorkerCommand.RESUME else "paused"
+            if not heard:
+                return f"worker {name} {done} at its next heartbeat (it is not listening now)"
+            return f"worker {name} {done}"
+
+        self.console.act(f"{command.value} worker", run)
+
     @staticmethod
     def _running_cell(worker: WorkerInfo, now: int, silent: bool) -> Text:
         if not silent and worker.stuck(now):
@@ -99,4 +138,6 @@ class WorkersScreen(ConsoleScreen):
                 justify="right",
                 style="bold yellow",
             )
+        if not silent and worker.paused:
+            return Text(f"paused {worker.running}", justify="right", style="bold yellow")
         return Text(str(worker.running), justify="right", style="bold" if worker.running else "dim")
