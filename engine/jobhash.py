@@ -63,3 +63,6 @@ class JobField(StrEnum):
     """"1" when it receives its dependencies' results (``job:<id>:results``)."""
     DEPENDENCY_FAILED = "dfail"
     """``<queue prefix>|<id>`` of the dependency whose failure failed it."""
+    KEEP = "kp"
+    """A finished job's own retention: ``c:<count>:<age_ms>`` (completed) or
+    ``f:...`` (failed); absent: the worker's applies (lua/includes/retention.lua)."""

@@ -28,6 +28,7 @@ from engine.contracts.worker import (
     StartedNotice,
 )
 from engine.keys import QueueKeys
+from engine.options import Keep
 from engine.scripts import BoundScript, scripts
 from engine.wire import Channel
 from engine.worker.runner import JobRunner
@@ -131,6 +132,8 @@ class Exchange:
         *,
         worker_id: str,
         lease_ms: int,
+        keep_completed: Keep,
+        keep_failed: Keep,
         queues: list[QueueState],
         channel: Channel,
         slots: Slots,
@@ -142,6 +145,8 @@ class Exchange:
     ) -> None:
         self.worker_id = worker_id
         self.lease_ms = lease_ms
+        self.keep_rules = (keep_completed.rule, keep_failed.rule)
+        """The worker's retention of jobs without a rule of their own."""
         self.queues = queues
         self.channel = channel
         self.slots = slots
@@ -254,6 +259,7 @@ class Exchange:
                     want,
                     token,
                     start_now,
+                    *self.keep_rules,
                     tuple([StartedNotice(job.job_id, job.token) for job in notices]),
                     tuple([outcome.args for outcome in outcomes]),
                 )
