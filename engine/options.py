@@ -104,8 +104,9 @@ _AGE = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 
 
 def format_age(age_ms: int) -> str:
-    """``age_ms`` in the largest unit that divides it: ``7d``, ``90m``, ``1500ms``."""
-    for unit, size in sorted(AGE_UNITS_MS.items(), key=lambda item: -item[1]):
+    """``age_ms`` in the largest unit up to days that divides it: ``7d``, ``90m``, ``1500ms``."""
+    for unit in ("d", "h", "m", "s"):
+        size = AGE_UNITS_MS[unit]
         if age_ms and age_ms % size == 0:
             return f"{age_ms // size}{unit}"
     return f"{age_ms}ms"

@@ -4,10 +4,12 @@ every way of failing applies ``remove_on_fail``."""
 
 from __future__ import annotations
 
+import pytest
 import redis.asyncio
 
 from engine import FlowJob, Keep, Queue, add_flow
 from engine.jobhash import JobField
+from engine.options import parse_keep
 from tests.engine.conftest import StartWorker, sweep_now, wait_for_state
 from tests.helpers import await_until
 
@@ -172,3 +174,27 @@ async def test_a_failed_dependency_applies_the_dependents_remove_on_fail(
     await wait_for_state(queue, child.id, "failed")
     await await_until(lambda: _gone(queue, parent.id), timeout=10)
     assert await _ids(queue, "failed") == {child.id}
+
+
+@pytest.mark.parametrize(
+    ("text", "keep"),
+    [
+        ("all", Keep()),
+        ("0", Keep(count=0)),
+        ("1000", Keep(count=1000)),
+        ("7d", Keep(age_ms=7 * 86_400_000)),
+        ("1000,7d", Keep(count=1000, age_ms=7 * 86_400_000)),
+        ("90m, 5", Keep(count=5, age_ms=90 * 60_000)),
+        ("1500ms", Keep(age_ms=1500)),
+        ("2w", Keep(age_ms=14 * 86_400_000)),
+    ],
+)
+def test_retention_is_written_as_people_type_it(text: str, keep: Keep) -> None:
+    assert parse_keep(text) == keep
+    assert parse_keep(str(keep)) == keep
+
+
+@pytest.mark.parametrize("text", ["", "x", "-1", "1,2", "7d,1h", "1,", "7 days", "1.5h"])
+def test_a_retention_that_means_nothing_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="use all, a count"):
+        parse_keep(text)
