@@ -81,6 +81,7 @@ local JF = {
   DEPENDENCIES = "deps",
   HAS_RESULTS = "pr",
   DEPENDENCY_FAILED = "dfail",
+  SEQUENCE = "sq",
   KEEP = "kp",
 }
 
