@@ -80,7 +80,7 @@ class FetchRequest(Request):
     """Lease up to ``want`` jobs (promoting due delayed ones first)."""
 
     SCRIPT: ClassVar[str] = "fetch"
-    EMITS: ClassVar[tuple[str, ...]] = ("job:waiting", "job:active", "job:failed")
+    EMITS: ClassVar[tuple[str, ...]] = ("job:waiting", "job:active", "job:failed", "queue:drained")
     WRITES: ClassVar[tuple[str, ...]] = (
         "delayed",
         "waiting",
@@ -120,6 +120,7 @@ class FinishRequest(Request):
         "job:waiting",
         "job:delayed",
         "job:active",
+        "queue:drained",
     )
     WRITES: ClassVar[tuple[str, ...]] = (
         "active",

@@ -10,7 +10,7 @@
   Returns: {status, next_due, now, jobs...}: status "ok", "paused", "busy"
     or "limited:<ms>"; next_due the earliest delayed due time (or -1); each
     job its id, JOB_FIELDS, then its dependencies' results
-  Emits: job:waiting, job:active, job:failed
+  Emits: job:waiting, job:active, job:failed, queue:drained
   Writes: delayed, waiting, waiting:list, active, failed, limiter, marker, events, job, seq, keep, logs, deps, results
 ]]
 local now = now_ms()

@@ -16,7 +16,10 @@
   the first job of a call and then alone (the jobs popped with it go back to
   the front of waiting), and always reserved: the worker runs nothing beside
   it and says that it starts it before it does (finish.lua's `started`).
-  Emits: job:waiting (promoted), job:active, job:failed (a corrupt job).
+  The call that takes the last waiting job emits queue:drained (field w,
+  the worker); calls that find the queue empty emit nothing.
+  Emits: job:waiting (promoted), job:active, job:failed (a corrupt job),
+  queue:drained.
 ]]
 local PROMOTE_LIMIT = 1000
 local TIE_LIMIT = 5000 -- due jobs of one millisecond read at once (see due_jobs)
@@ -187,7 +190,11 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
     redis.call("ZADD", limiter_key, unpack(starts))
     redis.call("PEXPIRE", limiter_key, rl_ms + 1000)
   end
-  if #popped == want and (redis.call("LLEN", waitlist_key) > 0 or redis.call("ZCARD", waiting_key) > 0) then
+  local left = (taken > 0 or #popped == want) and waiting_count()
+  if taken > 0 and left == 0 then
+    -- this call took the last waiting job: said once per emptying
+    emit("queue:drained", false, "w", worker)
+  elseif #popped == want and left > 0 then
     -- more work left: wake another idle worker
     redis.call("ZADD", marker_key, 0, "1")
   end
