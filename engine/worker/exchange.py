@@ -28,7 +28,7 @@ from engine.contracts.worker import (
     StartedNotice,
 )
 from engine.keys import QueueKeys
-from engine.options import Keep
+from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
 from engine.scripts import BoundScript, scripts
 from engine.wire import Channel
 from engine.worker.runner import JobRunner
@@ -132,8 +132,6 @@ class Exchange:
         *,
         worker_id: str,
         lease_ms: int,
-        keep_completed: Keep,
-        keep_failed: Keep,
         queues: list[QueueState],
         channel: Channel,
         slots: Slots,
@@ -142,6 +140,8 @@ class Exchange:
         launch: Callable[[], None],
         reported: Reported,
         check_slots: bool,
+        keep_completed: Keep = DEFAULT_KEEP_COMPLETED,
+        keep_failed: Keep = DEFAULT_KEEP_FAILED,
     ) -> None:
         self.worker_id = worker_id
         self.lease_ms = lease_ms

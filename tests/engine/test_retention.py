@@ -55,7 +55,10 @@ async def test_a_small_count_of_one_job_does_not_trim_the_others(
 
 
 async def _count(queue: Queue, state: str, expected: int) -> bool:
-    return (await queue.counts())[state] == expected
+    """Every job ran, and ``state`` holds ``expected`` of them."""
+    counts = await queue.counts()
+    idle = counts["waiting"] + counts["active"] + counts["delayed"] == 0
+    return idle and counts[state] == expected
 
 
 async def test_a_jobs_own_count_wins_over_the_workers(
@@ -68,6 +71,21 @@ async def test_a_jobs_own_count_wins_over_the_workers(
     assert await _ids(queue, "completed") == set(jobs[3:])
     # the deleted ones are gone with their hashes
     assert await queue.get_job(jobs[0]) is None
+
+
+async def test_the_workers_count_reaches_past_a_pile_of_jobs_that_keep_all(
+    queue: Queue, redis_client: redis.asyncio.Redis, start_worker: StartWorker
+) -> None:
+    # 250 keep-all jobs at the head of the set: more than one finish call's
+    # trim (100) reads, so the trim goes on past them from its cursor
+    kept = await queue.add_bulk([("noop", None, {"remove_on_complete": False})] * 250)
+    plain = await queue.add_bulk([("noop", None, None)] * 30)
+    await start_worker(keep_completed=Keep(count=10), stall_interval_ms=60_000, concurrency=4)
+    await await_until(lambda: _count(queue, "completed", 260), timeout=30)
+    completed = await _ids(queue, "completed")
+    assert completed == set(kept) | set(plain[-10:])
+    cursor = await redis_client.get(queue.keys.key("keep:completed:cursor"))
+    assert cursor is not None
 
 
 async def test_the_workers_count_applies_to_jobs_without_a_rule(

@@ -79,10 +79,11 @@ local function trim_default(set, set_key, now, rule, limit)
     end
   end
   forget(set_key, doomed)
-  if cursor then
-    redis.call("SET", cursor_key, fmt(at_score) .. ":" .. passed, "KEEPTTL")
-  else
-    redis.call("SET", cursor_key, fmt(at_score) .. ":" .. passed, "PX", CURSOR_TTL_MS)
+  local moved = fmt(at_score) .. ":" .. passed
+  if not cursor then
+    redis.call("SET", cursor_key, moved, "PX", CURSOR_TTL_MS)
+  elseif moved ~= cursor then
+    redis.call("SET", cursor_key, moved, "KEEPTTL")
   end
   return #doomed
 end
