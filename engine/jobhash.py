@@ -64,3 +64,10 @@ class JobField(StrEnum):
     """"1" when it receives its dependencies' results (``job:<id>:results``)."""
     DEPENDENCY_FAILED = "dfail"
     """``<queue prefix>|<id>`` of the dependency whose failure failed it."""
+    SEQUENCE = "sq"
+    """Its number in the queue's add order, for a job with a custom id added
+    with a delay (a generated id is that number): jobs due in the same
+    millisecond run in add order (``promote_due`` in lua/includes/fetch.lua)."""
+    KEEP = "kp"
+    """A finished job's own retention: ``c:<count>:<age_ms>`` (completed) or
+    ``f:...`` (failed); absent: the worker's applies (lua/includes/retention.lua)."""

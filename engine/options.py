@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -58,25 +59,86 @@ class Backoff(BaseModel):
 
 
 class Keep(BaseModel):
-    """Retention of finished jobs: the newest ``count``, none older than ``age_ms``."""
+    """Retention of finished jobs: a job is kept while it is one of the ``count``
+    newest jobs of its set (completed or failed) and younger than ``age_ms``.
+
+    On a job (``remove_on_complete`` / ``remove_on_fail``) the rule is that
+    job's own: the worker's defaults (``keep_completed`` / ``keep_failed``)
+    apply only to jobs without one. See ``lua/includes/retention.lua``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     count: Annotated[int, Field(ge=-1)] = -1
-    """-1 keeps any number."""
+    """-1 keeps any number; 0 deletes the job as it finishes."""
     age_ms: Annotated[int, Field(ge=-1)] = -1
     """-1 keeps any age."""
+
+    @property
+    def rule(self) -> str:
+        """As the scripts take it: ``"<count>:<age_ms>"``."""
+        return f"{self.count}:{self.age_ms}"
+
+    def __str__(self) -> str:
+        """As :func:`parse_keep` reads it: ``all``, ``100``, ``7d`` or ``100,7d``."""
+        if self.count < 0 and self.age_ms < 0:
+            return "all"
+        parts = [str(self.count)] if self.count >= 0 else []
+        if self.age_ms >= 0:
+            parts.append(format_age(self.age_ms))
+        return ",".join(parts)
 
 
 KEEP_ALL = Keep()
 DEFAULT_KEEP_COMPLETED = Keep(count=10_000, age_ms=7 * 86_400_000)
 DEFAULT_KEEP_FAILED = Keep(count=100_000, age_ms=30 * 86_400_000)
 
+AGE_UNITS_MS: dict[str, int] = {
+    "ms": 1,
+    "s": 1000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 7 * 86_400_000,
+}
+_AGE = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 
-def _keep(value: bool | int | Keep | None, default: Keep) -> Keep:
-    if value is None:
-        return default
-    if isinstance(value, Keep):
+
+def format_age(age_ms: int) -> str:
+    """``age_ms`` in the largest unit up to days that divides it: ``7d``, ``90m``, ``1500ms``."""
+    for unit in ("d", "h", "m", "s"):
+        size = AGE_UNITS_MS[unit]
+        if age_ms and age_ms % size == 0:
+            return f"{age_ms // size}{unit}"
+    return f"{age_ms}ms"
+
+
+def parse_keep(text: str) -> Keep:
+    """A retention rule as people type it: ``all`` (keep every job), a count
+    (``1000``: the newest 1000; ``0``: delete at once), an age (``7d``; units
+    ms, s, m, h, d, w) or both (``1000,7d``). ValueError otherwise."""
+    value = text.strip().lower()
+    if value == "all":
+        return KEEP_ALL
+    count, age_ms = -1, -1
+    parts = [part.strip() for part in value.split(",")]
+    if not 1 <= len(parts) <= 2 or not all(parts):
+        raise ValueError(f"{text!r}: use all, a count (1000), an age (7d) or both (1000,7d)")
+    for part in parts:
+        age = _AGE.fullmatch(part)
+        if part.isdigit() and count < 0:
+            count = int(part)
+        elif age and age_ms < 0:
+            age_ms = int(age.group(1)) * AGE_UNITS_MS[age.group(2)]
+        else:
+            raise ValueError(
+                f"{text!r}: use all, a count (1000), an age (7d; units ms, s, m, h, d, w)"
+                " or both (1000,7d)"
+            )
+    return Keep(count=count, age_ms=age_ms)
+
+
+def _keep(value: bool | int | Keep | None) -> Keep | None:
+    if value is None or isinstance(value, Keep):
         return value
     if value is True:
         return Keep(count=0)
@@ -101,8 +163,12 @@ class JobOptions(BaseModel):
     backoff: Backoff | None = None
     timeout_ms: Annotated[int, Field(gt=0)] | None = None
     remove_on_complete: bool | Annotated[int, Field(ge=0)] | Keep | None = None
-    """True removes at once, False keeps all, N keeps the newest N, or a Keep."""
+    """True removes at once, False keeps all, N keeps the newest N, or a Keep;
+    None follows the worker's ``keep_completed``. The job's own rule: the
+    worker's never trims a job that has one."""
     remove_on_fail: bool | Annotated[int, Field(ge=0)] | Keep | None = None
+    """As ``remove_on_complete``, for a job that failed for good (however it
+    failed: its processor, the stall limit, a corrupt hash, a dependency)."""
     keep_logs: Annotated[int, Field(ge=0)] = 1000
     """Log lines kept per job (0 keeps all)."""
 
@@ -127,12 +193,14 @@ class JobOptions(BaseModel):
         return values
 
     @property
-    def keep_completed(self) -> Keep:
-        return _keep(self.remove_on_complete, DEFAULT_KEEP_COMPLETED)
+    def keep_completed(self) -> Keep | None:
+        """The job's own retention once completed (None: the worker's applies)."""
+        return _keep(self.remove_on_complete)
 
     @property
-    def keep_failed(self) -> Keep:
-        return _keep(self.remove_on_fail, DEFAULT_KEEP_FAILED)
+    def keep_failed(self) -> Keep | None:
+        """The job's own retention once failed for good (None: the worker's applies)."""
+        return _keep(self.remove_on_fail)
 
     def stored(self) -> str:
         """JSON of the options that differ from the defaults ("" when none)."""

@@ -39,9 +39,11 @@ _RELEASES_DEPENDENTS: tuple[str, ...] = (
     "failed",
     "events",
     "marker",
+    "keep",
 )
 """What failing or releasing the jobs that wait for a deleted one writes
-(``includes/deps.lua``), in this and other queues."""
+(``includes/deps.lua``), in this and other queues (a dependent that fails
+follows its ``remove_on_fail``: the retention keys)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,9 @@ class RetryRequest(Request):
         "job",
         "logs",
         "events",
+        "deps",
+        "results",
+        "keep",
     )
 
     job_id: str
@@ -255,6 +260,10 @@ class PromoteRequest(Request):
         "marker",
         "events",
         "job",
+        "logs",
+        "deps",
+        "results",
+        "keep",
     )
 
     job_id: str

@@ -65,8 +65,10 @@ class OutcomeArgs:
     stack: str
     runtime_ms: int
     delay_ms: int
-    keep_count: int
-    """Finished jobs of its kind the queue keeps (-1: all, 0: delete it now)."""
+    keep: str
+    """The job's own retention in the set it ends in, ``"<count>:<age_ms>"``
+    (:attr:`engine.options.Keep.rule`), or "" when it has none (the worker's
+    applies; it is not sent for a run that does not end the job)."""
     keep_logs: int
     attempt: int
     """The number of this run (1 for the first)."""
@@ -78,7 +80,7 @@ class FetchRequest(Request):
     """Lease up to ``want`` jobs (promoting due delayed ones first)."""
 
     SCRIPT: ClassVar[str] = "fetch"
-    EMITS: ClassVar[tuple[str, ...]] = ("job:waiting", "job:active", "job:failed")
+    EMITS: ClassVar[tuple[str, ...]] = ("job:waiting", "job:active", "job:failed", "queue:drained")
     WRITES: ClassVar[tuple[str, ...]] = (
         "delayed",
         "waiting",
@@ -90,6 +92,10 @@ class FetchRequest(Request):
         "events",
         "job",
         "seq",
+        "logs",
+        "deps",
+        "results",
+        "keep",
     )
 
     worker: str
@@ -114,6 +120,7 @@ class FinishRequest(Request):
         "job:waiting",
         "job:delayed",
         "job:active",
+        "queue:drained",
     )
     WRITES: ClassVar[tuple[str, ...]] = (
         "active",
@@ -132,6 +139,7 @@ class FinishRequest(Request):
         "deps",
         "metrics",
         "seq",
+        "keep",
     )
 
     worker: str
@@ -139,6 +147,11 @@ class FinishRequest(Request):
     want: int
     token: str
     start_now: int
+    keep_completed: str
+    """The worker's retention of completed jobs without a rule of their own
+    (:attr:`engine.options.Keep.rule`)."""
+    keep_failed: str
+    """The same for failed jobs."""
     started: tuple[StartedNotice, ...]
     outcomes: tuple[OutcomeArgs, ...]
 
@@ -335,6 +348,7 @@ class SweepRequest(Request):
         "deps",
         "metrics",
         "seq",
+        "keep",
     )
 
     interval_ms: int

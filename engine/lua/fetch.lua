@@ -10,8 +10,8 @@
   Returns: {status, next_due, now, jobs...}: status "ok", "paused", "busy"
     or "limited:<ms>"; next_due the earliest delayed due time (or -1); each
     job its id, JOB_FIELDS, then its dependencies' results
-  Emits: job:waiting, job:active, job:failed
-  Writes: delayed, waiting, waiting:list, active, failed, limiter, marker, events, job, seq
+  Emits: job:waiting, job:active, job:failed, queue:drained
+  Writes: delayed, waiting, waiting:list, active, failed, limiter, marker, events, job, seq, keep, logs, deps, results
 ]]
 local now = now_ms()
 local result = fetch_jobs(now, ARGV[5], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[6]))

@@ -2,7 +2,7 @@
   obliterate: deletes every key of the queue, a page of jobs per call.
   Refuses while jobs are active unless forced. Jobs of other queues waiting
   for one of its jobs fail (unless they ignore its failure).
-  Includes: common, deps
+  Includes: common, deps, retention
   ARGV[1] prefix        the queue's key prefix
   ARGV[2] force         "1": go on while jobs are active
   ARGV[3] page          most jobs to delete in this call
@@ -13,7 +13,7 @@
   Returns: the number of jobs still left (0: the queue is gone); error
   "active:<n>" when jobs are active and force is off
   Emits: job:failed, job:waiting (on other queues, for jobs that waited for its jobs)
-  Writes: waiting, waiting:list, active, delayed, completed, failed, pending, meta, events, marker, seq, limiter, sweep, registry, metrics, job, logs, deps, results
+  Writes: waiting, waiting:list, active, delayed, completed, failed, pending, meta, events, marker, seq, limiter, sweep, registry, metrics, job, logs, deps, results, keep
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local force, page, queue_name = ARGV[2] == "1", tonumber(ARGV[3]), ARGV[4]
@@ -31,6 +31,7 @@ end
 if left == 0 then
   redis.call("DEL", waiting_key, waitlist_key, active_key, delayed_key, completed_key, failed_key,
     pending_key, meta_key, events_key, marker_key, seq_key, limiter_key, sweep_key)
+  delete_retention_keys()
   for i = 6, 5 + tonumber(ARGV[5]) do
     redis.call("DEL", prefix .. "metrics:" .. ARGV[i])
   end

@@ -6,7 +6,7 @@
   Returns: "ok"; error "missing" or "not-delayed:<state>", or
     "corrupt:<error>" (the job was moved to failed)
   Emits: job:waiting, job:failed
-  Writes: delayed, waiting, waiting:list, failed, seq, marker, events, job
+  Writes: delayed, waiting, waiting:list, failed, seq, marker, events, job, keep, logs, deps, results
 ]]
 local id = ARGV[2]
 if redis.call("ZREM", delayed_key, id) == 0 then

@@ -8,7 +8,7 @@
   Returns: the state it was removed from ("orphan": a hash in no state);
   error "missing" or "active"
   Emits: job:removed, job:failed, job:waiting
-  Writes: waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker
+  Writes: waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker, keep
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local id = ARGV[2]

@@ -10,16 +10,17 @@
   Returns: the number of jobs retried; error "missing" or
   "not-failed:<state>" or "corrupt:<error>" (it stays failed) for a single id
   Emits: job:retried, job:pending, job:failed
-  Writes: failed, pending, waiting, waiting:list, seq, marker, job, logs, events
+  Writes: failed, pending, waiting, waiting:list, seq, marker, job, logs, events, keep, deps, results
 ]]
 -- A job whose keys are corrupt (check_keys) stays failed, with the error
--- and the newest score (a page of retries does not meet it again): false.
+-- and the newest score (a page of retries does not meet it again), or goes
+-- as its remove_on_fail says: false and the error.
 local function retry_one(id)
   local jk = job_key(id)
   local problem = check_keys(jk)
   if problem then
-    fail_corrupt(id, problem, now_ms())
-    return false
+    redis.call("ZREM", failed_key, id)
+    return false, fail_corrupt(id, problem, now_ms())
   end
   redis.call("ZREM", failed_key, id)
   local err = redis.call("HGET", jk, JF.ERROR)
@@ -45,7 +46,8 @@ if id ~= "" then
     if redis.call("EXISTS", job_key(id)) == 0 then return redis.error_reply("missing") end
     return redis.error_reply("not-failed:" .. (state_of(id) or "unknown"))
   end
-  if not retry_one(id) then return redis.error_reply("corrupt:" .. redis.call("HGET", job_key(id), JF.ERROR)) end
+  local retried, problem = retry_one(id)
+  if not retried then return redis.error_reply("corrupt:" .. problem) end
   return 1
 end
 local ids = redis.call("ZRANGE", failed_key, 0, page - 1)

@@ -7,7 +7,9 @@
   those that stalled more than the limit; a prefetched job that its worker
   had not said it started (rsv = 1) goes back to the front without counting
   a stall, marked released (rsv = r): its next lease is isolated (fetch).
-  Trims finished jobs.
+  A job failed by the stall limit follows its remove_on_fail. Trims
+  finished jobs (includes/retention.lua): those with a rule of their own by
+  it, the others by the caller's, at most STALL_LIMIT entries of each kind.
   Includes: common, retention, deps
   ARGV[1] prefix                 the queue's key prefix
   ARGV[2] interval_ms            the caller's interval: it sweeps if none ran within it
@@ -19,7 +21,7 @@
   ARGV[8] force                  "1" sweeps whenever the last sweep ran
   Returns: {swept (0 when a sweep ran within the caller's interval), requeued, failed, trimmed}
   Emits: job:stalled, job:failed, job:waiting
-  Writes: sweep, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics, seq
+  Writes: sweep, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics, seq, keep
 ]]
 local STALL_LIMIT = 1000
 local now = now_ms()
@@ -55,10 +57,10 @@ for i = 1, #expired do
       local attempt = redis.call("HINCRBY", jk, JF.ATTEMPTS, 1)
       redis.call("HSET", jk, JF.ERROR, message, JF.STACK, "", JF.FINISHED, now)
       append_log(id, "[attempt " .. attempt .. "] failed: " .. message, 0)
-      redis.call("ZADD", failed_key, now, id)
       add_metric(now, "f", 1)
       emit("job:failed", id, "att", attempt, "err", message)
       if redis.call("HGET", jk, JF.HAS_DEPENDENTS) then release_dependents(now, prefix, id, nil, message) end
+      if file_finished(prefix, "failed", failed_key, id, now, own_rule_of(jk, "failed")) then delete_job(id) end
       failed = failed + 1
     else
       enqueue_waiting(id, jk, true)
@@ -67,6 +69,6 @@ for i = 1, #expired do
     end
   end
 end
-local trimmed = trim_finished(completed_key, now, tonumber(ARGV[4]), tonumber(ARGV[5]), STALL_LIMIT)
-trimmed = trimmed + trim_finished(failed_key, now, tonumber(ARGV[6]), tonumber(ARGV[7]), STALL_LIMIT)
+local trimmed = trim_finished("completed", now, ARGV[4] .. ":" .. ARGV[5], STALL_LIMIT)
+trimmed = trimmed + trim_finished("failed", now, ARGV[6] .. ":" .. ARGV[7], STALL_LIMIT)
 return {1, requeued, failed, trimmed}

@@ -28,6 +28,7 @@ from engine.contracts.worker import (
     StartedNotice,
 )
 from engine.keys import QueueKeys
+from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
 from engine.scripts import BoundScript, scripts
 from engine.wire import Channel
 from engine.worker.runner import JobRunner
@@ -142,9 +143,13 @@ class Exchange:
         launch: Callable[[], None],
         reported: Reported,
         check_slots: bool,
+        keep_completed: Keep = DEFAULT_KEEP_COMPLETED,
+        keep_failed: Keep = DEFAULT_KEEP_FAILED,
     ) -> None:
         self.worker_id = worker_id
         self.lease_ms = lease_ms
+        self.keep_rules = (keep_completed.rule, keep_failed.rule)
+        """The worker's retention of jobs without a rule of their own."""
         self.queues = queues
         self.channel = channel
         self.slots = slots
@@ -260,6 +265,7 @@ class Exchange:
                     want,
                     token,
                     start_now,
+                    *self.keep_rules,
                     tuple([StartedNotice(job.job_id, job.token) for job in notices]),
                     tuple([outcome.args for outcome in outcomes]),
                 )

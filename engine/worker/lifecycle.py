@@ -128,8 +128,10 @@ class Worker:
             out long holds up nothing behind it while other workers idle.
         thread_pool_size: threads for plain-function processors (default:
             concurrency).
-        keep_completed, keep_failed: retention that the background sweep
-            enforces (jobs can ask for less with their own options).
+        keep_completed, keep_failed: retention of finished jobs without a
+            rule of their own (``remove_on_complete`` / ``remove_on_fail``):
+            applied as they finish and by the background sweep. A job's own
+            rule always wins: these never trim a job that has one.
         worker_id: a name for this worker (default host:pid:random).
         listener: called on every job state change (for log lines).
     """
@@ -220,6 +222,8 @@ class Worker:
         self._exchange = Exchange(
             worker_id=self.id,
             lease_ms=lease_ms,
+            keep_completed=keep_completed,
+            keep_failed=keep_failed,
             queues=states,
             channel=self._channel,
             slots=self.slots,

@@ -92,7 +92,13 @@ class Outcome:
         delay_ms: int = 0,
     ) -> Outcome:
         options = job.options
-        keep = options.keep_completed if kind is OutcomeKind.COMPLETED else options.keep_failed
+        keep = (
+            options.keep_completed
+            if kind is OutcomeKind.COMPLETED
+            else options.keep_failed
+            if kind is OutcomeKind.FAILED or kind is OutcomeKind.CANCELLED
+            else None
+        )
         return cls(
             job,
             OutcomeArgs(
@@ -103,7 +109,7 @@ class Outcome:
                 stack,
                 runtime_ms,
                 delay_ms,
-                keep.count,
+                "" if keep is None else keep.rule,
                 options.keep_logs,
                 job.attempt,
                 job.has_dependents,

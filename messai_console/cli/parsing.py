@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from engine.options import MAX_PRIORITY, PRIORITY_NAMES
+from engine.options import MAX_PRIORITY, PRIORITY_NAMES, Keep, parse_keep
 from messai_console.cli.runtime import EXIT_FAILED, fail
 
 _STREAM_ID = re.compile(r"^\d+(-\d+)?$")
@@ -82,6 +82,20 @@ def prefetch(text: str) -> int | None:
     if text.strip().isdigit():
         return int(text)
     raise typer.BadParameter(f"{text!r} is not a prefetch; use auto or a number of jobs, e.g. 0")
+
+
+KEEP_SYNTAX = (
+    "all, a count (1000; 0 deletes at once), an age (7d; ms, s, m, h, d, w) or both (1000,7d)"
+)
+"""How --keep-completed and --keep-failed are written (help texts say it)."""
+
+
+def keep(text: str) -> Keep:
+    """A retention rule: ``all``, ``1000``, ``7d`` or ``1000,7d``."""
+    try:
+        return parse_keep(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a retention; use {KEEP_SYNTAX}") from None
 
 
 def backoff(text: str) -> dict[str, Any]:

@@ -1,10 +1,25 @@
-"""``messai-console worker`` refuses options it cannot run with, in one line."""
+"""``messai-console worker`` refuses options it cannot run with, in one line, and
+keeps finished jobs as ``--keep-completed`` / ``--keep-failed`` say."""
 
 from __future__ import annotations
 
-import pytest
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
+import pytest
+import redis
+
+from engine.options import Keep
+from engine.sync import SyncQueue
 from tests.console.conftest import Cli
+from tests.helpers import wait_until
+
+MakeQueue = Callable[[str], SyncQueue]
 
 
 @pytest.mark.parametrize(
@@ -28,3 +43,61 @@ def test_invalid_worker_options_are_one_line_errors(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     assert lines[0].startswith("error: ") and message in lines[0], result.output
+
+
+def test_worker_refuses_a_bad_retention_before_touching_redis(cli: Cli) -> None:
+    for flag in ("--keep-completed", "--keep-failed"):
+        result = cli("worker", "--queue", "q", flag, "7x")
+        assert result.exit_code == 2
+        assert "'7x' is not a retention" in result.output
+
+
+def test_worker_keeps_what_keep_completed_says_and_a_jobs_own_rule_wins(
+    cli: Cli, redis_url: str
+) -> None:
+    own = cli("job", "add", "q", "noop", "--keep-completed", "all")
+    assert own.exit_code == 0, own.output
+    kept_id = own.stdout.strip()
+    ids = [cli("job", "add", "q", "noop").stdout.strip() for _ in range(6)]
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "messai-console"),
+            "--redis-url",
+            redis_url,
+            "worker",
+            "--queue",
+            "q",
+            "--keep-completed",
+            "2",
+            "--stall-interval-ms",
+            "50",
+            "--quiet",
+        ],
+        env={**os.environ, "INIT_SCHEDULED_JOBS": "false"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+            completed = "messai:{q}:completed"
+            wait_until(
+                lambda: set(client.zrange(completed, 0, -1)) == {kept_id, *ids[-2:]},
+                timeout=30,
+            )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    assert process.returncode == 0
+
+
+def test_job_add_takes_a_jobs_own_retention(cli: Cli, sync_queue: MakeQueue) -> None:
+    result = cli(
+        "job", "add", "q", "noop", "--keep-completed", "100,1h", "--keep-failed", "0", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    job = sync_queue("q").get_job(json.loads(result.stdout)["id"])
+    assert job is not None
+    assert job.options.keep_completed == Keep(count=100, age_ms=3_600_000)
+    assert job.options.keep_failed == Keep(count=0)
+    bad = cli("job", "add", "q", "noop", "--keep-failed", "soon")
+    assert bad.exit_code == 2 and "'soon' is not a retention" in bad.output

@@ -106,6 +106,7 @@ _SUFFIX_ROLES: tuple[tuple[str, str], ...] = (
     (r"\bjob_key\(", "job"),
     (r'"job:"', "job"),
     (r'"metrics:"', "metrics"),
+    (r"\bkeep_key\(", "keep"),
     (r"\bWAITLIST_SUFFIX\b", "waiting:list"),
     (r'\.\.\s*"(waiting|delayed|pending|failed|completed|active|events|marker|seq)"\s*$', ""),
 )

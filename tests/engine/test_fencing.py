@@ -30,11 +30,11 @@ async def _fetch(queue: Queue, token: str, lease_ms: int) -> tuple[FetchedJob, .
 
 
 def _outcome(job_id: str, token: str, kind: OutcomeKind, value: str = "") -> OutcomeArgs:
-    return OutcomeArgs(job_id, token, kind, value, "", 1, 0, -1, 0, 1, False)
+    return OutcomeArgs(job_id, token, kind, value, "", 1, 0, "", 0, 1, False)
 
 
 async def _finish(queue: Queue, outcomes: list[OutcomeArgs]) -> list[str]:
-    request = FinishRequest("w", 30000, 0, "t-next", 0, (), tuple(outcomes))
+    request = FinishRequest("w", 30000, 0, "t-next", 0, "-1:-1", "-1:-1", (), tuple(outcomes))
     return sorted(FinishReply.parse(await call(queue.redis, queue.keys, request)).lost)
 
 

@@ -25,8 +25,10 @@ from engine.scripts import scripts
 
 
 def test_finish_packs_its_groups_after_their_counts() -> None:
-    outcome = OutcomeArgs("7", "t:1", OutcomeKind.RETRY, "boom", "stack", 12, 500, -1, 0, 2, True)
-    request = FinishRequest("w", 30000, 4, "t:2", 1, (StartedNotice("5", "t:0"),), (outcome,))
+    outcome = OutcomeArgs("7", "t:1", OutcomeKind.RETRY, "boom", "stack", 12, 500, "", 0, 2, True)
+    request = FinishRequest(
+        "w", 30000, 4, "t:2", 1, "-1:-1", "-1:-1", (StartedNotice("5", "t:0"),), (outcome,)
+    )
     assert request.full_argv("p:") == [
         "p:",
         "w",
@@ -34,6 +36,8 @@ def test_finish_packs_its_groups_after_their_counts() -> None:
         4,
         "t:2",
         1,
+        "-1:-1",
+        "-1:-1",
         1,
         "5",
         "t:0",
@@ -45,14 +49,14 @@ def test_finish_packs_its_groups_after_their_counts() -> None:
         "stack",
         12,
         500,
-        -1,
+        "",
         0,
         2,
         "1",
     ]
     assert request.argv() == request.full_argv("p:")[1:]
-    empty = FinishRequest("w", 30000, 4, "t:2", 1, (), ())
-    assert empty.argv() == ["w", 30000, 4, "t:2", 1, 0, 0]
+    empty = FinishRequest("w", 30000, 4, "t:2", 1, "-1:-1", "-1:-1", (), ())
+    assert empty.argv() == ["w", 30000, 4, "t:2", 1, "-1:-1", "-1:-1", 0, 0]
 
 
 def test_replies_parse_into_named_fields() -> None:

@@ -87,6 +87,8 @@ end
 local function queue_new_job_in(base, now, id, name, priority, lifo, delay, seq, batch)
   local events = base .. "events"
   if delay > 0 then
+    -- jobs due together run in add order: a custom id says nothing of it
+    if id ~= tostring(seq) then redis.call("HSET", base .. "job:" .. id, JF.SEQUENCE, seq) end
     redis.call("ZADD", base .. "delayed", now + delay, id)
     redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:added", "id", id, "n", name,
       "state", "delayed", "delay", delay)

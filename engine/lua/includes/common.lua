@@ -81,6 +81,8 @@ local JF = {
   DEPENDENCIES = "deps",
   HAS_RESULTS = "pr",
   DEPENDENCY_FAILED = "dfail",
+  SEQUENCE = "sq",
+  KEEP = "kp",
 }
 
 -- Copies of Python constants: each names its source, and a test checks that
@@ -248,9 +250,13 @@ local function waiting_range(start, stop, reverse)
   return ids, at
 end
 
-local function delete_job(id)
-  local jk = job_key(id)
+local function delete_job_in(base, id)
+  local jk = base .. "job:" .. id
   redis.call("DEL", jk, jk .. ":logs", jk .. ":deps", jk .. ":results")
+end
+
+local function delete_job(id)
+  delete_job_in(prefix, id)
 end
 
 -- Which state holds the job, or false. The list is searched last (LPOS is
@@ -334,18 +340,85 @@ local function check_job(jk)
   return nil
 end
 
--- Puts a corrupt job into `failed` with the error "corrupt job: <problem>";
--- the caller has taken it out of its state. A key of another type is
--- replaced by a hash holding the error, so that the job can be read,
--- retried (it fails again until repaired) or removed.
+-- Finished jobs and their retention (the trims are in includes/retention.lua).
+-- A rule is "<count>:<age_ms>" (engine/options.py Keep.rule). A job with a
+-- rule of its own is marked in its hash (JF.KEEP = "<c|f>:<rule>") and its
+-- rule's entries are written beside the set: keep:<set>:age (score =
+-- finish time + age) and keep:<set>:n:<count> (score = finish time), with
+-- the counts in use in keep:<set>:counts.
+local FINISHED_LETTER = {completed = "c", failed = "f"}
+local KEEP_OPTION = {completed = "remove_on_complete", failed = "remove_on_fail"}
+
+local function keep_key(base, set, suffix)
+  return base .. "keep:" .. set .. ":" .. suffix
+end
+
+local function parse_rule(rule)
+  local count, age = string.match(rule, "^(%-?%d+):(%-?%d+)$")
+  return tonumber(count), tonumber(age)
+end
+
+-- The rule the options of the job at `jk` give for `set` (remove_on_complete
+-- or remove_on_fail, as engine/options.py stores them), or nil: none, or
+-- options that cannot be read. Reads only; for the paths where no worker
+-- sends the rule (the stall limit, a corrupt job, a failed dependency).
+local function own_rule_of(jk, set)
+  local raw = redis.pcall("HGET", jk, JF.OPTIONS) -- pcall: a corrupt key is not a hash
+  if type(raw) ~= "string" then return nil end
+  local ok, options = pcall(cjson.decode, raw)
+  if not ok or type(options) ~= "table" then return nil end
+  local value = options[KEEP_OPTION[set]]
+  if value == true then return "0:-1" end
+  if value == false then return "-1:-1" end
+  if type(value) == "number" then return fmt(value) .. ":-1" end
+  if type(value) == "table" then
+    return fmt(tonumber(value.count) or -1) .. ":" .. fmt(tonumber(value.age_ms) or -1)
+  end
+  return nil
+end
+
+-- Files a job that just finished into `set` ("completed" or "failed", whose
+-- key is `set_key`) of the queue at `base`, under its own `rule` (nil: the
+-- worker's). `entries`, when given, collects the set's score and id for one
+-- ZADD by the caller. Returns true when the rule keeps none (count 0): the
+-- job is not filed, and the caller deletes it (delete_job_in) once it no
+-- longer needs it.
+local function file_finished(base, set, set_key, id, now, rule, entries)
+  local count, age = -1, -1
+  if rule then
+    count, age = parse_rule(rule)
+    if count == 0 then return true end
+    redis.call("HSET", base .. "job:" .. id, JF.KEEP, FINISHED_LETTER[set] .. ":" .. rule)
+    if age >= 0 then redis.call("ZADD", keep_key(base, set, "age"), now + age, id) end
+    if count > 0 then
+      redis.call("ZADD", keep_key(base, set, "n:" .. count), now, id)
+      redis.call("SADD", keep_key(base, set, "counts"), count)
+    end
+  end
+  if entries then
+    entries[#entries + 1] = now
+    entries[#entries + 1] = id
+  else
+    redis.call("ZADD", set_key, now, id)
+  end
+  return false
+end
+
+-- Puts a corrupt job into `failed` with the error "corrupt job: <problem>"
+-- (or deletes it, as its remove_on_fail asks, when its options can be
+-- read); the caller has taken it out of its state. A key of another type
+-- is replaced by a hash holding the error, so that the job can be read,
+-- retried (it fails again until repaired) or removed. Returns the error.
 local function fail_corrupt(id, problem, now)
   local jk = job_key(id)
   local message = "corrupt job: " .. problem
+  local rule = own_rule_of(jk, "failed")
   if redis.call("TYPE", jk)["ok"] ~= "hash" then redis.call("DEL", jk) end
   redis.call("HSET", jk, JF.ERROR, message, JF.FINISHED, now)
   redis.call("HDEL", jk, JF.TOKEN)
-  redis.call("ZADD", failed_key, now, id)
   emit("job:failed", id, "err", message)
+  if file_finished(prefix, "failed", failed_key, id, now, rule) then delete_job(id) end
+  return message
 end
 
 -- The jobs of `ids` that pass check_job, in order; each other one is

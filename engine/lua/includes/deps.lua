@@ -36,8 +36,10 @@ end
 
 -- A job of queue `base` finished: tell everything that waits for it.
 -- `failure` is nil when it completed with `result`.
+-- A dependent failed that way follows its remove_on_fail.
 local function release_dependents(now, base, id, result, failure)
   local work = {{base, id, result, failure}}
+  local doomed = {}
   local handled = 0
   while #work > 0 and handled < DEPENDENTS_LIMIT do
     local item = table.remove(work)
@@ -55,9 +57,12 @@ local function release_dependents(now, base, id, result, failure)
           redis.call("ZREM", dep_base .. "pending", dep_id)
           redis.call("HSET", dep_key, JF.ERROR, message, JF.FINISHED, now,
             JF.DEPENDENCY_FAILED, from_base .. "|" .. from_id)
-          redis.call("ZADD", dep_base .. "failed", now, dep_id)
           redis.call("RPUSH", dep_key .. ":logs", "[not run] " .. message)
           emit_in(dep_base, "job:failed", dep_id, "err", message)
+          local failed_set = dep_base .. "failed"
+          if file_finished(dep_base, "failed", failed_set, dep_id, now, own_rule_of(dep_key, "failed")) then
+            doomed[#doomed + 1] = {dep_base, dep_id} -- after its own dependents read its list
+          end
           if redis.call("HGET", dep_key, JF.HAS_DEPENDENTS) then
             work[#work + 1] = {dep_base, dep_id, nil, message}
           end
@@ -74,6 +79,7 @@ local function release_dependents(now, base, id, result, failure)
       end
     end
   end
+  for i = 1, #doomed do delete_job_in(doomed[i][1], doomed[i][2]) end
 end
 
 -- A failed job is retried: dependents that failed because of it wait again.

@@ -22,9 +22,13 @@
   it and says that it starts it before it does (finish.lua's `started`).
   A worker that met the cap waits on the marker: wake_for_free_slot, run
   after jobs leave `active`, sets it while a slot is free and work waits.
-  Emits: job:waiting (promoted), job:active, job:failed (a corrupt job).
+  The call that takes the last waiting job emits queue:drained (field w,
+  the worker); calls that find the queue empty emit nothing.
+  Emits: job:waiting (promoted), job:active, job:failed (a corrupt job),
+  queue:drained.
 ]]
 local PROMOTE_LIMIT = 1000
+local TIE_LIMIT = 5000 -- due jobs of one millisecond read at once (see due_jobs)
 -- engine/contracts/worker.py reads each job by this list (FETCHED_FIELDS);
 -- a test holds the two equal.
 local JOB_FIELDS = {JF.NAME, JF.DATA, JF.OPTIONS, JF.ATTEMPTS, JF.STALLS, JF.CREATED,
@@ -33,20 +37,76 @@ local JOB_STALLS = 5 -- index of JF.STALLS in JOB_FIELDS
 local JOB_HAS_RESULTS = 8 -- index of JF.HAS_RESULTS in JOB_FIELDS
 local JOB_RESERVED = 9 -- index of JF.RESERVED in JOB_FIELDS
 
+-- Delayed jobs due in the same millisecond go to waiting in the order they
+-- were added (the zset orders them by id text: "10" before "9"): by the
+-- time their add began (JF.CREATED), then their number in the queue's
+-- sequence (a generated id, or JF.SEQUENCE). A call that would stop inside
+-- a millisecond of due jobs reads that millisecond whole, up to TIE_LIMIT
+-- jobs (beyond, the rest of it follows in id-text order).
+local function add_order(ids)
+  local keys = {}
+  for i = 1, #ids do
+    local fields = redis.pcall("HMGET", job_key(ids[i]), JF.CREATED, JF.SEQUENCE) -- pcall: corrupt ones fail later
+    if fields.err then fields = {} end
+    keys[ids[i]] = {tonumber(fields[1]) or 0, tonumber(fields[2]) or tonumber(ids[i]) or math.huge}
+  end
+  table.sort(ids, function(a, b)
+    local ka, kb = keys[a], keys[b]
+    if ka[1] ~= kb[1] then return ka[1] < kb[1] end
+    if ka[2] ~= kb[2] then return ka[2] < kb[2] end
+    return a < b
+  end)
+  return ids
+end
+
+-- The due delayed jobs to promote now: by due time, then add order.
+local function due_jobs(now)
+  local due = redis.call("ZRANGEBYSCORE", delayed_key, "-inf", now, "WITHSCORES", "LIMIT", 0, PROMOTE_LIMIT)
+  local last = due[#due]
+  if #due == 2 * PROMOTE_LIMIT and redis.call("ZCOUNT", delayed_key, last, last) <= TIE_LIMIT then
+    local whole = {} -- the page, with the millisecond it ends in read whole
+    for i = 1, #due, 2 do
+      if due[i + 1] ~= last then
+        whole[#whole + 1] = due[i]
+        whole[#whole + 1] = due[i + 1]
+      end
+    end
+    local tail = redis.call("ZRANGEBYSCORE", delayed_key, last, last, "WITHSCORES")
+    for i = 1, #tail do whole[#whole + 1] = tail[i] end
+    due = whole
+  end
+  local ordered = {}
+  local i = 1
+  while i <= #due do
+    local tied = {due[i]}
+    local j = i + 2
+    while j <= #due and due[j + 1] == due[i + 1] do
+      tied[#tied + 1] = due[j]
+      j = j + 2
+    end
+    if #tied > 1 then add_order(tied) end
+    for k = 1, #tied do ordered[#ordered + 1] = tied[k] end
+    i = j
+  end
+  return ordered
+end
+
 -- Moves due delayed jobs to waiting; returns the earliest due time left
 -- (or -1). One call when nothing is due.
 local function promote_due(now)
   local first = redis.call("ZRANGE", delayed_key, 0, 0, "WITHSCORES")
   if not first[2] then return -1 end
   if tonumber(first[2]) > now then return tonumber(first[2]) end
-  local due = redis.call("ZRANGEBYSCORE", delayed_key, "-inf", now, "LIMIT", 0, PROMOTE_LIMIT)
+  local due = due_jobs(now)
   local sound = sound_jobs(due, now) -- the others fail (corrupt)
   for i = 1, #sound do
     local id = sound[i]
     enqueue_waiting(id, job_key(id), false)
     emit("job:waiting", id)
   end
-  redis.call("ZREM", delayed_key, unpack(due))
+  for i = 1, #due, PROMOTE_LIMIT do
+    redis.call("ZREM", delayed_key, unpack(due, i, math.min(i + PROMOTE_LIMIT - 1, #due)))
+  end
   first = redis.call("ZRANGE", delayed_key, 0, 0, "WITHSCORES")
   if first[2] then return tonumber(first[2]) end
   return -1
@@ -141,12 +201,16 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
     redis.call("ZADD", limiter_key, unpack(starts))
     redis.call("PEXPIRE", limiter_key, rl_ms + 1000)
   end
-  local more = redis.call("LLEN", waitlist_key) > 0 or redis.call("ZCARD", waiting_key) > 0
-  if capped and taken >= want and more then
+  local left = 0
+  if taken > 0 or #popped == want then left = waiting_count() end
+  if taken > 0 and left == 0 then
+    -- this call took the last waiting job: said once per emptying
+    emit("queue:drained", false, "w", worker)
+  elseif capped and taken >= want and left > 0 then
     -- the cap is full: no other worker could lease one now (finish.lua
     -- wakes one when a slot frees), and this one waits for that wake-up
     result[1] = "busy"
-  elseif #popped == want and more then
+  elseif #popped == want and left > 0 then
     -- more work left: wake another idle worker
     redis.call("ZADD", marker_key, 0, "1")
   end

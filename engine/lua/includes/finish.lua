@@ -1,6 +1,6 @@
 --[[
   finish_job(batch, now, id, token, kind, value, stack, runtime_ms, delay_ms,
-             keep_count, keep_logs, attempt, has_dependents)
+             keep, keep_logs, attempt, has_dependents)
 
   Ends one run of a leased job. kind (OUTCOME, mirroring OutcomeKind in
   engine/contracts/worker.py; a test holds the two equal):
@@ -13,9 +13,11 @@
     RATE_LIMITED  by the processor: delayed by delay_ms, no attempt spent
   `attempt` is the number of this run (the worker read the attempts made when
   it leased the job, and nobody else changes them while the lease holds).
-  Work common to a batch (adding to the finished sets, metrics, retention by
-  count) is collected in `batch` and done once by finish_batch; retention by
-  age is the background sweep's.
+  `keep` is the job's own retention in the set it ends in ("<count>:<age_ms>",
+  "" for none: the worker's applies, includes/retention.lua). Work common to
+  a batch (adding to the finished sets, metrics, the trims of the sets it
+  added to) is collected in `batch` and done once by finish_batch, whose
+  `keep_completed` and `keep_failed` are the worker's rules.
   Fencing: the job must be active and still carry `token`; otherwise nothing
   changes and "lost" is returned. A finished job keeps its last token: it is
   no longer in `active`, so the token cannot be used again.
@@ -34,31 +36,19 @@ local OUTCOME = {
 }
 
 local function new_batch()
-  return {completed = {}, failed = {}, keep = {completed = -1, failed = -1},
-          done = 0, failed_count = 0, run_time = 0}
+  return {completed = {}, failed = {}, done = 0, failed_count = 0, run_time = 0}
 end
 
-local function keep_min(current, keep)
-  if keep < 0 then return current end
-  if current < 0 or keep < current then return keep end
-  return current
-end
-
--- A finished job goes into its set with the batch (or is deleted at once
--- when its retention keeps none); `set` is "completed" or "failed".
-local function record_finished(batch, set, id, now, keep_count)
-  if keep_count == 0 then
-    delete_job(id)
-    return
-  end
-  local entries = batch[set]
-  entries[#entries + 1] = now
-  entries[#entries + 1] = id
-  batch.keep[set] = keep_min(batch.keep[set], keep_count)
+-- A finished job goes into its set with the batch, or is deleted at once
+-- when its own rule keeps none; `set` is "completed" or "failed".
+local function record_finished(batch, set, id, now, keep)
+  local rule = nil
+  if keep ~= "" then rule = keep end
+  if file_finished(prefix, set, STATE_KEYS[set], id, now, rule, batch[set]) then delete_job(id) end
 end
 
 local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms, delay_ms,
-                          keep_count, keep_logs, attempt, has_dependents)
+                          keep, keep_logs, attempt, has_dependents)
   local jk = job_key(id)
   local problem = check_job(jk)
   if problem then
@@ -75,7 +65,7 @@ local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms,
     if has_dependents then release_dependents(now, prefix, id, value, nil) end
     batch.done = batch.done + 1
     batch.run_time = batch.run_time + runtime_ms
-    record_finished(batch, "completed", id, now, keep_count)
+    record_finished(batch, "completed", id, now, keep)
     return "ok"
   end
   if kind == OUTCOME.HANDED_BACK then
@@ -117,18 +107,18 @@ local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms,
     emit("job:failed", id, "att", attempt, "err", value)
   end
   if has_dependents then release_dependents(now, prefix, id, nil, value) end
-  record_finished(batch, "failed", id, now, keep_count)
+  record_finished(batch, "failed", id, now, keep)
   return "ok"
 end
 
-local function finish_batch(batch, now)
+local function finish_batch(batch, now, keep_completed, keep_failed)
   if #batch.completed > 0 then
     redis.call("ZADD", completed_key, unpack(batch.completed))
-    trim_by_count(completed_key, batch.keep.completed)
+    trim_finished("completed", now, keep_completed, TRIM_LIMIT)
   end
   if #batch.failed > 0 then
     redis.call("ZADD", failed_key, unpack(batch.failed))
-    trim_by_count(failed_key, batch.keep.failed)
+    trim_finished("failed", now, keep_failed, TRIM_LIMIT)
   end
   if batch.done > 0 then add_metric(now, "c", batch.done) end
   if batch.failed_count > 0 then add_metric(now, "f", batch.failed_count) end

@@ -50,6 +50,19 @@ def add(
     timeout: Annotated[
         str | None, typer.Option(help="Run-time limit per attempt: 30s, 5m.")
     ] = None,
+    keep_completed: Annotated[
+        str | None,
+        typer.Option(
+            help="This job's retention once completed (remove_on_complete), instead of the"
+            f" worker's: {parsing.KEEP_SYNTAX}."
+        ),
+    ] = None,
+    keep_failed: Annotated[
+        str | None,
+        typer.Option(
+            help="This job's retention once failed for good (remove_on_fail), the same way."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON.")] = False,
 ) -> None:
     """Add a job and print its id (with --file: every job, one id per line)."""
@@ -70,6 +83,10 @@ def add(
         options["job_id"] = job_id
     if timeout is not None:
         options["timeout_ms"] = parsing.duration_ms(timeout)
+    if keep_completed is not None:
+        options["remove_on_complete"] = parsing.keep(keep_completed)
+    if keep_failed is not None:
+        options["remove_on_fail"] = parsing.keep(keep_failed)
     state = runtime(ctx)
     state.require_writable()
     if file is not None:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from engine.connection import check_connection, connect
+from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED
 from engine.processors import ProcessorRegistry
 from engine.schedules import Scheduler
 from engine.worker import RunningJob, Worker
@@ -123,8 +124,23 @@ def worker(
         ),
     ] = None,
     stall_interval_ms: Annotated[
-        int, typer.Option(help="How often abandoned jobs are looked for.")
+        int,
+        typer.Option(help="How often abandoned jobs are looked for (and finished ones trimmed)."),
     ] = 5_000,
+    keep_completed: Annotated[
+        str,
+        typer.Option(
+            help="Completed jobs kept, for jobs without a rule of their own (a job's"
+            f" remove_on_complete always wins): {parsing.KEEP_SYNTAX}."
+        ),
+    ] = str(DEFAULT_KEEP_COMPLETED),
+    keep_failed: Annotated[
+        str,
+        typer.Option(
+            help="Failed jobs kept, for jobs without a rule of their own (remove_on_fail wins),"
+            " the same way."
+        ),
+    ] = str(DEFAULT_KEEP_FAILED),
     quiet: Annotated[bool, typer.Option("--quiet", help="No line per job state change.")] = False,
     prefetch: Annotated[
         str,
@@ -168,6 +184,8 @@ def worker(
 
     state = runtime(ctx)
     prefetch_jobs = parsing.prefetch(prefetch)  # bad input fails before anything runs
+    keep_completed_rule = parsing.keep(keep_completed)
+    keep_failed_rule = parsing.keep(keep_failed)
     try:
         check_worker_options(
             concurrency=concurrency,
@@ -212,6 +230,8 @@ def worker(
                 shutdown_timeout_ms=shutdown_timeout_ms,
                 stall_interval_ms=stall_interval_ms,
                 prefetch=prefetch_jobs,
+                keep_completed=keep_completed_rule,
+                keep_failed=keep_failed_rule,
                 listener=None if quiet else _log_line,
             )
             scheduler = Scheduler(client, state.prefix) if with_scheduler else None
@@ -219,7 +239,8 @@ def worker(
             worker.install_signal_handlers()
             print(
                 f"worker {worker.id} serving {', '.join(visible(n) for n in names)}"
-                f" with concurrency {concurrency}, prefetch {visible(prefetch)}",
+                f" with concurrency {concurrency}, prefetch {visible(prefetch)},"
+                f" keeping completed {keep_completed_rule}, failed {keep_failed_rule}",
                 file=sys.stderr,
                 flush=True,
             )
