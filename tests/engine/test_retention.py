@@ -4,10 +4,12 @@ every way of failing applies ``remove_on_fail``."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis.asyncio
 
-from engine import FlowJob, Keep, Queue, add_flow
+from engine import FlowJob, JobContext, Keep, Queue, add_flow
 from engine.jobhash import JobField
 from engine.options import parse_keep
 from tests.engine.conftest import StartWorker, sweep_now, wait_for_state
@@ -91,8 +93,20 @@ async def test_the_workers_count_reaches_past_a_pile_of_jobs_that_keep_all(
 async def test_the_workers_count_applies_to_jobs_without_a_rule(
     queue: Queue, start_worker: StartWorker
 ) -> None:
-    jobs = await queue.add_bulk([("noop", None, None)] * 12)
-    await start_worker(keep_completed=Keep(count=4), stall_interval_ms=50)
+    jobs = await queue.add_bulk([("tick", None, None)] * 12)
+
+    async def tick(ctx: JobContext) -> None:
+        # one at a time, 2 ms each: no two finish in the same millisecond,
+        # which would leave "newest" to the ids' text order
+        await asyncio.sleep(0.002)
+
+    await start_worker(
+        {"tick": tick},
+        concurrency=1,
+        prefetch=0,
+        keep_completed=Keep(count=4),
+        stall_interval_ms=50,
+    )
     await await_until(lambda: _count(queue, "completed", 4), timeout=20)
     assert await _ids(queue, "completed") == set(jobs[8:])
 
