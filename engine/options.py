@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from typing import Annotated, Literal
+import re
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
@@ -32,12 +33,28 @@ DEFAULT_PRIORITY = PRIORITY_NAMES["normal"]
 in ``lua/includes/common.lua``: the job hash stores only other priorities)."""
 
 
+BUILTIN_BACKOFFS: tuple[str, ...] = ("fixed", "exponential")
+"""Back-off types every worker computes; any other type names a strategy
+registered on the worker (see :mod:`engine.backoff`)."""
+
+_BACKOFF_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")
+
+
+def backoff_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a back-off strategy, or None."""
+    if not isinstance(name, str) or not _BACKOFF_NAME.fullmatch(name):
+        return "must be 1 to 100 letters, digits, '_', '.' or '-', starting with a letter or '_'"
+    return None
+
+
 class Backoff(BaseModel):
     """How long to wait before attempt n+1 after attempt n failed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["fixed", "exponential"] = "exponential"
+    type: str = "exponential"
+    """fixed, exponential, or the name of a strategy registered on the worker
+    (``Worker(backoff_strategies=...)``; see :mod:`engine.backoff`)."""
     delay_ms: Annotated[int, Field(ge=0)] = 1000
     """Base delay: the whole delay for fixed, the first delay for exponential."""
     max_delay_ms: Annotated[int, Field(ge=0)] = 3_600_000
@@ -45,8 +62,17 @@ class Backoff(BaseModel):
     jitter: Annotated[float, Field(ge=0, le=1)] = 0.0
     """Fraction of the delay that is randomised (0.2: delay * [0.8, 1.0])."""
 
+    @field_validator("type")
+    @classmethod
+    def _known_shape(cls, name: str) -> str:
+        problem = backoff_name_problem(name)
+        if problem:
+            raise ValueError(f"backoff type {name!r} {problem}")
+        return name
+
     def delay_for(self, attempts_made: int, rng: random.Random | None = None) -> int:
-        """Delay before the next attempt, after ``attempts_made`` failed."""
+        """Delay before the next attempt, after ``attempts_made`` failed (the
+        built-in types; a registered strategy computes its own on the worker)."""
         if self.type == "fixed":
             delay = float(self.delay_ms)
         else:
