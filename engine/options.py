@@ -170,6 +170,23 @@ class JobOptions(BaseModel):
         return dumps(values, "job options") if values else ""
 
 
+def checked_priority(priority: int | str) -> int:
+    """``priority`` as a number from 0 to MAX_PRIORITY (names: high, normal,
+    low); InvalidJobError otherwise."""
+    if isinstance(priority, str):
+        named = PRIORITY_NAMES.get(priority.lower())
+        priority = named if named is not None else int(priority) if priority.isdigit() else -1
+    if (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not 0 <= priority <= MAX_PRIORITY
+    ):
+        raise InvalidJobError(
+            f"priority must be high, normal, low or a number from 0 to {MAX_PRIORITY} (got {priority!r})"
+        )
+    return priority
+
+
 def parse_options(
     options: JobOptions | dict[str, object] | None = None, **overrides: object
 ) -> JobOptions:

@@ -258,3 +258,45 @@ class PromoteRequest(Request):
     )
 
     job_id: str
+
+
+class JobChange(StrEnum):
+    """What :class:`ChangeRequest` changes on a job that has not started."""
+
+    PRIORITY = "priority"
+    """The value is the new priority (0 runs first)."""
+    DELAY = "delay"
+    """The value is the delay in ms from now (0: waiting now)."""
+    DATA = "data"
+    """The value is the new payload, JSON."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRequest(Request):
+    """Change the priority, delay or data of a waiting or delayed job."""
+
+    SCRIPT: ClassVar[str] = "change"
+    EMITS: ClassVar[tuple[str, ...]] = ("job:changed",)
+    WRITES: ClassVar[tuple[str, ...]] = (
+        "waiting",
+        "waiting:list",
+        "delayed",
+        "seq",
+        "marker",
+        "events",
+        "job",
+    )
+
+    job_id: str
+    change: JobChange
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeReply:
+    state: str
+    """The job's state after the change: waiting or delayed."""
+
+    @classmethod
+    def parse(cls, raw: Any) -> ChangeReply:
+        return cls(str(raw))
