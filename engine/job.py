@@ -38,6 +38,9 @@ class Job:
     worker: str | None = None
     cancelled: bool = False
     cancel_requested: bool = False
+    deduplicated: bool = field(default=False, compare=False)
+    """Set on the job that :meth:`Queue.add` returns instead of adding one
+    whose dedup id this job holds."""
     _queue: Queue | None = field(default=None, init=False, repr=False, compare=False)
     """The queue it was added to or read from: what :meth:`wait` reads."""
 

@@ -63,3 +63,6 @@ class JobField(StrEnum):
     """"1" when it receives its dependencies' results (``job:<id>:results``)."""
     DEPENDENCY_FAILED = "dfail"
     """``<queue prefix>|<id>`` of the dependency whose failure failed it."""
+    DEDUP = "dd"
+    """Its dedup id (the ``dedup`` option): the key ``dedup:<id>`` names this
+    job until it ends (unless a TTL keeps the key)."""

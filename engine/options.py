@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -94,6 +94,59 @@ class Keep(BaseModel):
     """-1 keeps any age."""
 
 
+MAX_DEDUP_ID_BYTES = 256
+"""Longest dedup id, in bytes of UTF-8."""
+
+DedupMode = Literal["plain", "extend", "replace"]
+
+
+class Dedup(BaseModel):
+    """Deduplication: while a job holds ``id``, adding another with the same
+    ``id`` adds nothing and returns the job that holds it (event
+    ``job:deduplicated``).
+
+    A job holds its dedup id until it ends (completed, failed or removed);
+    with ``ttl_ms``, for that long after it was added instead, whether it
+    has ended or not (throttling). Modes:
+
+    - ``plain``: a duplicate is dropped.
+    - ``extend``: a duplicate is dropped and restarts the TTL (needs ``ttl_ms``).
+    - ``replace`` (debounce): a holder that has not started (waiting or
+      delayed) is deleted (``job:removed``, reason ``replaced``) and the new
+      job is added in its stead: with the same priority and no delay it
+      takes the old job's place in the waiting line; otherwise it is queued
+      by its own options, its delay counted from now (each new job restarts
+      the wait). A holder that has started is kept and the new job dropped.
+
+    Not available for jobs of flows and chains or for schedules.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    ttl_ms: Annotated[int, Field(gt=0)] | None = None
+    mode: DedupMode = "plain"
+
+    @field_validator("id")
+    @classmethod
+    def _printable(cls, dedup_id: str) -> str:
+        if not dedup_id or len(dedup_id.encode()) > MAX_DEDUP_ID_BYTES:
+            raise ValueError(f"dedup id must be 1 to {MAX_DEDUP_ID_BYTES} bytes")
+        if not dedup_id.isprintable():
+            raise ValueError("dedup id: no control characters")
+        return dedup_id
+
+    @model_validator(mode="after")
+    def _extend_needs_ttl(self) -> Dedup:
+        if self.mode == "extend" and self.ttl_ms is None:
+            raise ValueError("dedup mode extend needs ttl_ms (it restarts the TTL)")
+        return self
+
+    def packed(self) -> str:
+        """The add script's ``dedup`` argument: ``<mode>:<ttl_ms>:<id>``."""
+        return f"{self.mode}:{self.ttl_ms or ''}:{self.id}"
+
+
 KEEP_ALL = Keep()
 DEFAULT_KEEP_COMPLETED = Keep(count=10_000, age_ms=7 * 86_400_000)
 DEFAULT_KEEP_FAILED = Keep(count=100_000, age_ms=30 * 86_400_000)
@@ -131,6 +184,13 @@ class JobOptions(BaseModel):
     remove_on_fail: bool | Annotated[int, Field(ge=0)] | Keep | None = None
     keep_logs: Annotated[int, Field(ge=0)] = 1000
     """Log lines kept per job (0 keeps all)."""
+    dedup: Dedup | None = None
+    """Deduplication and debounce (see :class:`Dedup`); a string is the id alone."""
+
+    @field_validator("dedup", mode="before")
+    @classmethod
+    def _dedup_id_alone(cls, value: object) -> object:
+        return {"id": value} if isinstance(value, str) else value
 
     @field_validator("job_id")
     @classmethod

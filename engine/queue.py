@@ -149,7 +149,11 @@ class Queue:
     ) -> Job:
         """Add one job; options as a JobOptions, a dict or keywords.
 
-        Adding a job whose ``job_id`` exists returns the existing job.
+        Adding a job whose ``job_id`` exists returns the existing job. So
+        does adding one whose ``dedup`` id another job holds (see
+        :class:`engine.options.Dedup`): the job returned has
+        ``deduplicated`` set (and state ``removed`` when the holder of a
+        TTL'd dedup id has since been deleted).
         """
         if options is None and not option_fields:
             opts = DEFAULT_OPTIONS
@@ -159,13 +163,17 @@ class Queue:
             )
         args = pack_add([self.keys.base], self.name, (AddJob.of(name, data, opts),))
         channel = shared_channel(self.redis)
-        job_id, created = AddReply.parse_one(
-            await channel.run(lambda: self._send_add(channel, args))
-        )
+        reply = await channel.run(lambda: self._send_add(channel, args))
+        job_id, created = AddReply.parse_one(reply)
         if not created:
             existing = await self.get_job(job_id)
+            deduplicated = AddReply.deduplicated(reply)
             if existing is not None:
+                existing.deduplicated = deduplicated
                 return existing
+            if deduplicated:
+                gone = Job(job_id, self.name, name, None, "removed", deduplicated=True)
+                return gone.bind(self)
         now_ms = int(time.time() * 1000)
         state = "delayed" if opts.delay_ms else "waiting"
         job = Job(

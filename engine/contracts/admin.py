@@ -51,7 +51,7 @@ class DrainRequest(Request):
     SCRIPT: ClassVar[str] = "drain"
     FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
     EMITS: ClassVar[tuple[str, ...]] = ("queue:drained", "job:failed", "job:waiting")
-    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed")
+    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed", "dedup")
 
     page: int
 
@@ -85,6 +85,7 @@ class CleanRequest(Request):
         "deps",
         "results",
         "events",
+        "dedup",
     )
 
     state: str
@@ -127,6 +128,7 @@ class ObliterateRequest(Request):
         "sweep",
         "metrics",
         "registry",
+        "dedup",
     )
 
     force: bool
@@ -200,7 +202,7 @@ class CancelRequest(Request):
         "job:failed",
         "job:waiting",
     )
-    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed")
+    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed", "dedup")
 
     job_id: str
     cancel_channel: str
@@ -225,7 +227,12 @@ class RemoveRequest(Request):
     SCRIPT: ClassVar[str] = "remove"
     FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
     EMITS: ClassVar[tuple[str, ...]] = ("job:removed", "job:failed", "job:waiting")
-    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed", "completed")
+    WRITES: ClassVar[tuple[str, ...]] = (
+        *_RELEASES_DEPENDENTS,
+        "delayed",
+        "completed",
+        "dedup",
+    )
 
     job_id: str
 

@@ -116,6 +116,7 @@ class FinishRequest(Request):
         "job:active",
     )
     WRITES: ClassVar[tuple[str, ...]] = (
+        "dedup",
         "active",
         "completed",
         "failed",
@@ -314,6 +315,7 @@ class SweepRequest(Request):
     SCRIPT: ClassVar[str] = "sweep"
     EMITS: ClassVar[tuple[str, ...]] = ("job:stalled", "job:failed", "job:waiting")
     WRITES: ClassVar[tuple[str, ...]] = (
+        "dedup",
         "sweep",
         "active",
         "waiting",
