@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -81,3 +82,21 @@ def test_worker_loads_backoff_strategies_from_a_module(strategies_module: str) -
         load_backoff_strategies(f"{strategies_module}:builtin")
     with pytest.raises(typer.BadParameter, match="not a dict"):
         load_backoff_strategies(f"{strategies_module}:not_a_dict")
+
+
+def test_add_with_dedup_prints_the_holder_and_says_so(cli: Cli, sync_queue: MakeQueue) -> None:
+    first = cli("job", "add", "q", "echo", "--dedup", "nightly", "--dedup-ttl", "1m")
+    assert first.exit_code == 0, first.output
+    holder = first.stdout.strip()
+    again = cli("job", "add", "q", "echo", "--dedup", "nightly", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["id"] == holder
+    assert json.loads(again.stdout)["deduplicated"] is True
+    assert f"warning: not added: job {holder} holds dedup id nightly" in again.stderr
+    job = sync_queue("q").get_job(holder)
+    assert job is not None and job.options.dedup is not None
+    assert job.options.dedup.ttl_ms == 60_000
+    alone = cli("job", "add", "q", "echo", "--dedup-mode", "replace")
+    assert alone.exit_code == 2 and "need --dedup" in alone.output
+    refused = cli("job", "add", "q", "echo", "--dedup", "x", "--dedup-mode", "extend")
+    assert refused.exit_code == 1 and "extend needs ttl_ms" in refused.stderr
