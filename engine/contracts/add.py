@@ -38,7 +38,7 @@ class AddJob(NamedTuple):
     priority: int
     lifo: bool
     delay_ms: int
-    dedup: str
+    dedup: str = ""
     """``<mode>:<ttl_ms>:<dedup id>`` ("" when none; :meth:`Dedup.packed`)."""
 
     @classmethod
