@@ -9,7 +9,7 @@ import pytest
 from engine import BulkJob, FlowJob, InvalidJobError, JobContext, Queue, add_flow
 from engine.events import read_history
 from engine.schedules import ScheduleSpec
-from tests.engine.conftest import StartWorker, wait_for_state
+from tests.engine.conftest import StartWorker, sweep_now, wait_for_state
 from tests.helpers import await_until
 
 
@@ -186,3 +186,14 @@ async def test_bad_dedup_options_are_refused(queue: Queue) -> None:
     with pytest.raises(ValueError, match="schedules cannot use dedup"):
         ScheduleSpec(name="s", queue="q", job="echo", every_ms=1000, options={"dedup": "s"})
     assert await queue.counts() == {state: 0 for state in await queue.counts()}
+
+
+async def test_a_job_failed_by_the_stall_limit_releases_its_dedup_id(queue: Queue) -> None:
+    job = await queue.add("echo", dedup="stalls")
+    # as if a worker had leased it and died for the fifth time
+    await queue.redis.lrem(queue.keys.waiting_list, 1, job.id)
+    await queue.redis.zadd(queue.keys.active, {job.id: 0})
+    await queue.redis.hset(queue.keys.job(job.id), mapping={"tok": "t", "stl": 5})
+    assert (await sweep_now(queue))[2] == 1  # failed
+    assert (await queue.require_job(job.id)).state == "failed"
+    assert await _key(queue, "stalls") is None
