@@ -7,6 +7,7 @@ A producer needs only this package (no console, no CLI)::
     await queue.add("extract_pdf", {"paper_id": "p-1"}, attempts=3)
 """
 
+from engine.backoff import BackoffStrategy
 from engine.connection import RedisNotConfigured, RedisUnavailable, connect
 from engine.context import JobContext
 from engine.errors import (
@@ -30,7 +31,7 @@ from engine.events import EVENT_NAMES, Event, read_events
 from engine.flows import FlowJob, JobChain, add_flow
 from engine.job import Job
 from engine.keys import STATES, QueueKeys
-from engine.options import Backoff, JobOptions, Keep
+from engine.options import Backoff, Dedup, JobOptions, Keep
 from engine.processors import ProcessorRegistry, diagnostic_processors
 from engine.queue import BulkJob, Queue, list_queues
 from engine.schedules import Scheduler, Schedules, ScheduleSpec, parse_spec
@@ -42,8 +43,10 @@ __all__ = [
     "EVENT_NAMES",
     "STATES",
     "Backoff",
+    "BackoffStrategy",
     "BulkAddError",
     "BulkJob",
+    "Dedup",
     "EngineError",
     "Event",
     "FlowJob",

@@ -16,6 +16,8 @@ EVENTS_MAXLEN = 10_000
 
 EVENT_NAMES: tuple[str, ...] = (
     "job:added",
+    "job:deduplicated",
+    "job:changed",
     "job:waiting",
     "job:delayed",
     "job:pending",

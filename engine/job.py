@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from engine.codec import loads
 from engine.errors import InvalidStateError
 from engine.jobhash import JobField
-from engine.options import JobOptions
+from engine.options import DEFAULT_OPTIONS, DEFAULT_PRIORITY, JobOptions
 
 if TYPE_CHECKING:
     from engine.queue import Queue
@@ -38,6 +38,9 @@ class Job:
     worker: str | None = None
     cancelled: bool = False
     cancel_requested: bool = False
+    deduplicated: bool = field(default=False, compare=False)
+    """Set on the job that :meth:`Queue.add` returns instead of adding one
+    whose dedup id this job holds."""
     _queue: Queue | None = field(default=None, init=False, repr=False, compare=False)
     """The queue it was added to or read from: what :meth:`wait` reads."""
 
@@ -45,7 +48,10 @@ class Job:
     def from_hash(cls, queue: str, job_id: str, state: str, fields: dict[str, str]) -> Job:
         """The job from its stored hash (fields as :class:`JobField` names them)."""
         stored_options = loads(fields.get(JobField.OPTIONS))
-        options = JobOptions.model_validate(stored_options) if stored_options else JobOptions()
+        options = JobOptions.model_validate(stored_options) if stored_options else DEFAULT_OPTIONS
+        priority = int(fields.get(JobField.PRIORITY, DEFAULT_PRIORITY))
+        if priority != options.priority:  # changed since it was added (Queue.change_priority)
+            options = options.model_copy(update={"priority": priority})
         finished = fields.get(JobField.FINISHED)
         started = fields.get(JobField.STARTED)
         run_time = fields.get(JobField.RUN_TIME)

@@ -71,3 +71,6 @@ class JobField(StrEnum):
     KEEP = "kp"
     """A finished job's own retention: ``c:<count>:<age_ms>`` (completed) or
     ``f:...`` (failed); absent: the worker's applies (lua/includes/retention.lua)."""
+    DEDUP = "dd"
+    """Its dedup id (the ``dedup`` option): the key ``dedup:<id>`` names this
+    job until it ends (unless a TTL keeps the key)."""

@@ -33,12 +33,28 @@ DEFAULT_PRIORITY = PRIORITY_NAMES["normal"]
 in ``lua/includes/common.lua``: the job hash stores only other priorities)."""
 
 
+BUILTIN_BACKOFFS: tuple[str, ...] = ("fixed", "exponential")
+"""Back-off types every worker computes; any other type names a strategy
+registered on the worker (see :mod:`engine.backoff`)."""
+
+_BACKOFF_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")
+
+
+def backoff_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a back-off strategy, or None."""
+    if not isinstance(name, str) or not _BACKOFF_NAME.fullmatch(name):
+        return "must be 1 to 100 letters, digits, '_', '.' or '-', starting with a letter or '_'"
+    return None
+
+
 class Backoff(BaseModel):
     """How long to wait before attempt n+1 after attempt n failed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["fixed", "exponential"] = "exponential"
+    type: str = "exponential"
+    """fixed, exponential, or the name of a strategy registered on the worker
+    (``Worker(backoff_strategies=...)``; see :mod:`engine.backoff`)."""
     delay_ms: Annotated[int, Field(ge=0)] = 1000
     """Base delay: the whole delay for fixed, the first delay for exponential."""
     max_delay_ms: Annotated[int, Field(ge=0)] = 3_600_000
@@ -46,8 +62,17 @@ class Backoff(BaseModel):
     jitter: Annotated[float, Field(ge=0, le=1)] = 0.0
     """Fraction of the delay that is randomised (0.2: delay * [0.8, 1.0])."""
 
+    @field_validator("type")
+    @classmethod
+    def _known_shape(cls, name: str) -> str:
+        problem = backoff_name_problem(name)
+        if problem:
+            raise ValueError(f"backoff type {name!r} {problem}")
+        return name
+
     def delay_for(self, attempts_made: int, rng: random.Random | None = None) -> int:
-        """Delay before the next attempt, after ``attempts_made`` failed."""
+        """Delay before the next attempt, after ``attempts_made`` failed (the
+        built-in types; a registered strategy computes its own on the worker)."""
         if self.type == "fixed":
             delay = float(self.delay_ms)
         else:
@@ -86,6 +111,59 @@ class Keep(BaseModel):
         if self.age_ms >= 0:
             parts.append(format_age(self.age_ms))
         return ",".join(parts)
+
+
+MAX_DEDUP_ID_BYTES = 256
+"""Longest dedup id, in bytes of UTF-8."""
+
+DedupMode = Literal["plain", "extend", "replace"]
+
+
+class Dedup(BaseModel):
+    """Deduplication: while a job holds ``id``, adding another with the same
+    ``id`` adds nothing and returns the job that holds it (event
+    ``job:deduplicated``).
+
+    A job holds its dedup id until it ends (completed, failed or removed);
+    with ``ttl_ms``, for that long after it was added instead, whether it
+    has ended or not (throttling). Modes:
+
+    - ``plain``: a duplicate is dropped.
+    - ``extend``: a duplicate is dropped and restarts the TTL (needs ``ttl_ms``).
+    - ``replace`` (debounce): a holder that has not started (waiting or
+      delayed) is deleted (``job:removed``, reason ``replaced``) and the new
+      job is added in its stead: with the same priority and no delay it
+      takes the old job's place in the waiting line; otherwise it is queued
+      by its own options, its delay counted from now (each new job restarts
+      the wait). A holder that has started is kept and the new job dropped.
+
+    Not available for jobs of flows and chains or for schedules.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    ttl_ms: Annotated[int, Field(gt=0)] | None = None
+    mode: DedupMode = "plain"
+
+    @field_validator("id")
+    @classmethod
+    def _printable(cls, dedup_id: str) -> str:
+        if not dedup_id or len(dedup_id.encode()) > MAX_DEDUP_ID_BYTES:
+            raise ValueError(f"dedup id must be 1 to {MAX_DEDUP_ID_BYTES} bytes")
+        if not dedup_id.isprintable():
+            raise ValueError("dedup id: no control characters")
+        return dedup_id
+
+    @model_validator(mode="after")
+    def _extend_needs_ttl(self) -> Dedup:
+        if self.mode == "extend" and self.ttl_ms is None:
+            raise ValueError("dedup mode extend needs ttl_ms (it restarts the TTL)")
+        return self
+
+    def packed(self) -> str:
+        """The add script's ``dedup`` argument: ``<mode>:<ttl_ms>:<id>``."""
+        return f"{self.mode}:{self.ttl_ms or ''}:{self.id}"
 
 
 KEEP_ALL = Keep()
@@ -171,6 +249,13 @@ class JobOptions(BaseModel):
     failed: its processor, the stall limit, a corrupt hash, a dependency)."""
     keep_logs: Annotated[int, Field(ge=0)] = 1000
     """Log lines kept per job (0 keeps all)."""
+    dedup: Dedup | None = None
+    """Deduplication and debounce (see :class:`Dedup`); a string is the id alone."""
+
+    @field_validator("dedup", mode="before")
+    @classmethod
+    def _dedup_id_alone(cls, value: object) -> object:
+        return {"id": value} if isinstance(value, str) else value
 
     @field_validator("job_id")
     @classmethod
@@ -210,6 +295,23 @@ class JobOptions(BaseModel):
 
         values = self.model_dump(exclude_defaults=True, exclude={"job_id"})
         return dumps(values, "job options") if values else ""
+
+
+def checked_priority(priority: int | str) -> int:
+    """``priority`` as a number from 0 to MAX_PRIORITY (names: high, normal,
+    low); InvalidJobError otherwise."""
+    if isinstance(priority, str):
+        named = PRIORITY_NAMES.get(priority.lower())
+        priority = named if named is not None else int(priority) if priority.isdigit() else -1
+    if (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not 0 <= priority <= MAX_PRIORITY
+    ):
+        raise InvalidJobError(
+            f"priority must be high, normal, low or a number from 0 to {MAX_PRIORITY} (got {priority!r})"
+        )
+    return priority
 
 
 def parse_options(

@@ -14,14 +14,18 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
+from engine.codec import dumps
 from engine.contracts.add import AddJob, AddReply, pack_add
 from engine.contracts.admin import (
     CancelReply,
     CancelRequest,
+    ChangeReply,
+    ChangeRequest,
     CleanReply,
     CleanRequest,
     DrainReply,
     DrainRequest,
+    JobChange,
     ObliterateReply,
     ObliterateRequest,
     PauseRequest,
@@ -46,7 +50,7 @@ from engine.job import Job
 from engine.keys import DEFAULT_PREFIX, STATES, QueueKeys, queue_registry_key
 from engine.limits import QueueLimits, pipe_limits, read_limits
 from engine.metrics import METRICS_TTL_S, MetricsWindow, read_metrics
-from engine.options import DEFAULT_OPTIONS, JobOptions, parse_options
+from engine.options import DEFAULT_OPTIONS, JobOptions, checked_priority, parse_options
 from engine.priorities import count_waiting_by_priority
 from engine.schedules import Schedules
 from engine.scripts import BoundScript, scripts
@@ -145,7 +149,11 @@ class Queue:
     ) -> Job:
         """Add one job; options as a JobOptions, a dict or keywords.
 
-        Adding a job whose ``job_id`` exists returns the existing job.
+        Adding a job whose ``job_id`` exists returns the existing job. So
+        does adding one whose ``dedup`` id another job holds (see
+        :class:`engine.options.Dedup`): the job returned has
+        ``deduplicated`` set (and state ``removed`` when the holder of a
+        TTL'd dedup id has since been deleted).
         """
         if options is None and not option_fields:
             opts = DEFAULT_OPTIONS
@@ -155,13 +163,17 @@ class Queue:
             )
         args = pack_add([self.keys.base], self.name, (AddJob.of(name, data, opts),))
         channel = shared_channel(self.redis)
-        job_id, created = AddReply.parse_one(
-            await channel.run(lambda: self._send_add(channel, args))
-        )
+        reply = await channel.run(lambda: self._send_add(channel, args))
+        job_id, created = AddReply.parse_one(reply)
         if not created:
             existing = await self.get_job(job_id)
+            deduplicated = AddReply.deduplicated(reply)
             if existing is not None:
+                existing.deduplicated = deduplicated
                 return existing
+            if deduplicated:
+                gone = Job(job_id, self.name, name, None, "removed", deduplicated=True)
+                return gone.bind(self)
         now_ms = int(time.time() * 1000)
         state = "delayed" if opts.delay_ms else "waiting"
         job = Job(
@@ -521,6 +533,34 @@ class Queue:
         except ResponseError as exc:
             raise self._job_error(exc, job_id, "promote") from None
 
+    async def change_priority(self, job_id: str, priority: int | str) -> str:
+        """Give a job that has not started (waiting or delayed) another priority
+        (0 runs first; or high, normal, low). A waiting job moves behind the
+        jobs of its new priority. Returns its state; InvalidStateError when it
+        has started, finished or waits for dependencies."""
+        value = checked_priority(priority)
+        return await self._change(job_id, JobChange.PRIORITY, str(value), "change the priority of")
+
+    async def change_delay(self, job_id: str, delay_ms: int) -> str:
+        """Make a job that has not started due ``delay_ms`` from now (0: waiting
+        now, behind the jobs of its priority). Returns its state (delayed, or
+        waiting for 0); InvalidStateError when it has started or finished."""
+        if isinstance(delay_ms, bool) or not isinstance(delay_ms, int) or delay_ms < 0:
+            raise InvalidJobError(f"delay_ms must be an integer >= 0 (got {delay_ms!r})")
+        return await self._change(job_id, JobChange.DELAY, str(delay_ms), "change the delay of")
+
+    async def update_data(self, job_id: str, data: Any) -> str:
+        """Replace the data of a job that has not started (waiting or delayed).
+        Returns its state; InvalidStateError when it has started or finished."""
+        return await self._change(job_id, JobChange.DATA, dumps(data), "update the data of")
+
+    async def _change(self, job_id: str, change: JobChange, value: str, action: str) -> str:
+        try:
+            reply = await call(self.redis, self.keys, ChangeRequest(job_id, change, value))
+        except ResponseError as exc:
+            raise self._job_error(exc, job_id, action) from None
+        return ChangeReply.parse(reply).state
+
     def _job_error(self, exc: ResponseError, job_id: str, action: str) -> Exception:
         refusal = Refusal.parse(exc)
         if refusal.reason == "missing":
@@ -532,11 +572,14 @@ class Queue:
         if refusal.reason == "finished":
             return InvalidStateError(f"job {job_id!r} has already finished; nothing to {action}")
         if refusal.detail:
-            expected = {"not-failed": "failed", "not-delayed": "delayed"}.get(
-                refusal.reason, refusal.reason
-            )
+            expected = {
+                "not-failed": "failed",
+                "not-delayed": "delayed",
+                "not-changeable": "waiting or delayed",
+            }.get(refusal.reason, refusal.reason)
+            detail = "in no state" if refusal.detail == "unknown" else refusal.detail
             return InvalidStateError(
-                f"cannot {action} job {job_id!r}: it is {refusal.detail}, not {expected}"
+                f"cannot {action} job {job_id!r}: it is {detail}, not {expected}"
             )
         return exc
 

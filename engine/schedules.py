@@ -86,7 +86,8 @@ class ScheduleSpec(BaseModel):
             validate_cron(self.cron)
         zone(self.tz)
         validate_queue_name(self.queue)
-        parse_options(self.options)
+        if parse_options(self.options).dedup is not None:
+            raise ValueError("schedules cannot use dedup: each tick is a job of its own")
         dumps(self.data)
         if self.start_ms is not None and self.end_ms is not None and self.end_ms <= self.start_ms:
             raise ValueError("end must be after start")

@@ -251,6 +251,7 @@ SCRIPT_NAMES = (
     "add",
     "add_graph",
     "cancel",
+    "change",
     "clean",
     "drain",
     "fetch",
@@ -281,6 +282,7 @@ class Scripts:
     add: Script
     add_graph: Script
     cancel: Script
+    change: Script
     clean: Script
     drain: Script
     fetch: Script

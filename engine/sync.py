@@ -139,3 +139,12 @@ class SyncQueue:
 
     def promote(self, job_id: str) -> None:
         self._runner.run(self.queue.promote(job_id))
+
+    def change_priority(self, job_id: str, priority: int | str) -> str:
+        return self._runner.run(self.queue.change_priority(job_id, priority))
+
+    def change_delay(self, job_id: str, delay_ms: int) -> str:
+        return self._runner.run(self.queue.change_delay(job_id, delay_ms))
+
+    def update_data(self, job_id: str, data: Any) -> str:
+        return self._runner.run(self.queue.update_data(job_id, data))

@@ -45,7 +45,7 @@ _STATE_AFTER: dict[str, str] = {
 def state_after(event: Event) -> str | None:
     """The state a job is in right after ``event`` (``removed`` once it is gone);
     None for queue events."""
-    if event.name == "job:added":
+    if event.name in ("job:added", "job:changed"):
         return event.fields.get("state", "waiting")
     if event.name == "job:retrying":
         return "delayed" if int(event.fields.get("delay", "0") or 0) > 0 else "waiting"

@@ -38,6 +38,8 @@ class AddJob(NamedTuple):
     priority: int
     lifo: bool
     delay_ms: int
+    dedup: str = ""
+    """``<mode>:<ttl_ms>:<dedup id>`` ("" when none; :meth:`Dedup.packed`)."""
 
     @classmethod
     def of(cls, name: str, data: Any, options: JobOptions) -> AddJob:
@@ -56,6 +58,7 @@ class AddJob(NamedTuple):
                 options.priority,
                 options.lifo,
                 options.delay_ms,
+                options.dedup.packed() if options.dedup is not None else "",
             ),
         )
 
@@ -65,10 +68,14 @@ class AddRequest(Request):
     """Add jobs to one queue; a job whose id exists is left as it is."""
 
     SCRIPT: ClassVar[str] = "add"
-    EMITS: ClassVar[tuple[str, ...]] = ("job:added",)
+    EMITS: ClassVar[tuple[str, ...]] = ("job:added", "job:deduplicated", "job:removed")
     WRITES: ClassVar[tuple[str, ...]] = (
         "seq",
         "job",
+        "logs",
+        "deps",
+        "results",
+        "dedup",
         "waiting",
         "waiting:list",
         "delayed",
@@ -85,6 +92,11 @@ class AddRequest(Request):
 pack_add: Callable[[list[Arg], str, tuple[AddJob, ...]], list[Arg]] = AddRequest.values_packer()
 """``pack_add([prefix], queue_name, jobs)`` is ``AddRequest(queue_name, jobs).full_argv(prefix)``
 without building the request: a producer's ``Queue.add``."""
+
+
+DEDUPLICATED = 2
+"""The add script's ``created`` for a job not added because another holds its
+dedup id (whose id is given instead); 1 is created, 0 an existing job id."""
 
 
 class AddReply(NamedTuple):
@@ -109,6 +121,12 @@ class AddReply(NamedTuple):
     def parse_one(raw: list[Any]) -> tuple[str, bool]:
         """The reply to a request of one job: its id, and whether it was created."""
         return str(raw[0]), raw[1] == 1
+
+    @staticmethod
+    def deduplicated(raw: list[Any]) -> bool:
+        """Whether the one job of the request was not added for its dedup id
+        (the reply's id is then the job that holds it)."""
+        return bool(raw[1] == DEDUPLICATED)
 
 
 class DependencyMode(StrEnum):
@@ -148,6 +166,8 @@ class GraphJob(NamedTuple):
         dependents: list[tuple[int, DependencyMode]],
     ) -> GraphJob:
         """``dependents`` as (index from 0 into the request's jobs, mode)."""
+        if options.dedup is not None:
+            raise InvalidJobError("jobs of flows and chains cannot use dedup")
         return cls(
             queue,
             options.job_id or "",

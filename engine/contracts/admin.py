@@ -53,7 +53,7 @@ class DrainRequest(Request):
     SCRIPT: ClassVar[str] = "drain"
     FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
     EMITS: ClassVar[tuple[str, ...]] = ("queue:drained", "job:failed", "job:waiting")
-    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed")
+    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed", "dedup")
 
     page: int
 
@@ -87,6 +87,7 @@ class CleanRequest(Request):
         "deps",
         "results",
         "events",
+        "dedup",
     )
 
     state: str
@@ -129,6 +130,7 @@ class ObliterateRequest(Request):
         "sweep",
         "metrics",
         "registry",
+        "dedup",
     )
 
     force: bool
@@ -205,7 +207,7 @@ class CancelRequest(Request):
         "job:failed",
         "job:waiting",
     )
-    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed")
+    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed", "dedup")
 
     job_id: str
     cancel_channel: str
@@ -230,7 +232,12 @@ class RemoveRequest(Request):
     SCRIPT: ClassVar[str] = "remove"
     FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
     EMITS: ClassVar[tuple[str, ...]] = ("job:removed", "job:failed", "job:waiting")
-    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed", "completed")
+    WRITES: ClassVar[tuple[str, ...]] = (
+        *_RELEASES_DEPENDENTS,
+        "delayed",
+        "completed",
+        "dedup",
+    )
 
     job_id: str
 
@@ -267,3 +274,45 @@ class PromoteRequest(Request):
     )
 
     job_id: str
+
+
+class JobChange(StrEnum):
+    """What :class:`ChangeRequest` changes on a job that has not started."""
+
+    PRIORITY = "priority"
+    """The value is the new priority (0 runs first)."""
+    DELAY = "delay"
+    """The value is the delay in ms from now (0: waiting now)."""
+    DATA = "data"
+    """The value is the new payload, JSON."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRequest(Request):
+    """Change the priority, delay or data of a waiting or delayed job."""
+
+    SCRIPT: ClassVar[str] = "change"
+    EMITS: ClassVar[tuple[str, ...]] = ("job:changed",)
+    WRITES: ClassVar[tuple[str, ...]] = (
+        "waiting",
+        "waiting:list",
+        "delayed",
+        "seq",
+        "marker",
+        "events",
+        "job",
+    )
+
+    job_id: str
+    change: JobChange
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeReply:
+    state: str
+    """The job's state after the change: waiting or delayed."""
+
+    @classmethod
+    def parse(cls, raw: Any) -> ChangeReply:
+        return cls(str(raw))

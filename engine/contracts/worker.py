@@ -123,6 +123,7 @@ class FinishRequest(Request):
         "queue:drained",
     )
     WRITES: ClassVar[tuple[str, ...]] = (
+        "dedup",
         "active",
         "completed",
         "failed",
@@ -333,6 +334,7 @@ class SweepRequest(Request):
     SCRIPT: ClassVar[str] = "sweep"
     EMITS: ClassVar[tuple[str, ...]] = ("job:stalled", "job:failed", "job:waiting")
     WRITES: ClassVar[tuple[str, ...]] = (
+        "dedup",
         "sweep",
         "active",
         "waiting",

@@ -12,7 +12,7 @@
   "finished" (it completed or failed already), "corrupt:<error>" (an active
   job whose keys are corrupt: its worker fails it)
   Emits: job:cancelled, job:cancel-requested, job:failed, job:waiting
-  Writes: waiting, waiting:list, delayed, pending, failed, seq, job, logs, deps, results, events, marker, keep
+  Writes: dedup, waiting, waiting:list, delayed, pending, failed, seq, job, logs, deps, results, events, marker, keep
 ]]
 local id, cancel_channel = ARGV[2], ARGV[3]
 local state = state_of(id)
@@ -30,8 +30,10 @@ if state == "active" then
   return "requested"
 end
 leave_state(state, id)
-if not check_keys(job_key(id)) and redis.call("HGET", job_key(id), JF.HAS_DEPENDENTS) then
-  release_dependents(now_ms(), prefix, id, nil, "cancelled before it ran")
+if not check_keys(job_key(id)) then
+  local fields = redis.call("HMGET", job_key(id), JF.HAS_DEPENDENTS, JF.DEDUP)
+  if fields[1] then release_dependents(now_ms(), prefix, id, nil, "cancelled before it ran") end
+  release_dedup(id, fields[2])
 end
 delete_job(id)
 emit("job:cancelled", id, "state", state)

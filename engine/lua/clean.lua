@@ -11,7 +11,7 @@
   ARGV[5] offset    where the scan of waiting or delayed goes on (0 first)
   Returns: {removed, next_offset (-1 when done)}; error "bad-state:<state>"
   Emits: queue:cleaned
-  Writes: waiting, waiting:list, delayed, completed, failed, job, logs, deps, results, events
+  Writes: dedup, waiting, waiting:list, delayed, completed, failed, job, logs, deps, results, events
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local LIST_TOMBSTONE = "\0 removed" -- no job id holds a space
@@ -35,8 +35,9 @@ else
   end
   local doomed, listed = {}, 0
   for i = 1, #ids do
-    local ts = tonumber(redis.call("HGET", job_key(ids[i]), JF.CREATED) or "0")
-    if ts <= cutoff then
+    local fields = redis.call("HMGET", job_key(ids[i]), JF.CREATED, JF.DEDUP)
+    if tonumber(fields[1] or "0") <= cutoff then
+      release_dedup(ids[i], fields[2])
       delete_job(ids[i])
       if at[i] then
         -- marked in place, then one LREM removes the marks: one pass over the

@@ -8,7 +8,7 @@
   Returns: the state it was removed from ("orphan": a hash in no state);
   error "missing" or "active"
   Emits: job:removed, job:failed, job:waiting
-  Writes: waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker, keep
+  Writes: dedup, waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker, keep
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local id = ARGV[2]
@@ -20,8 +20,10 @@ if not state then
 end
 if state == "active" then return redis.error_reply("active") end
 leave_state(state, id)
-if (state == "waiting" or state == "delayed" or state == "pending") and not check_keys(job_key(id)) and redis.call("HGET", job_key(id), JF.HAS_DEPENDENTS) then
-  release_dependents(now_ms(), prefix, id, nil, "removed before it ran")
+if (state == "waiting" or state == "delayed" or state == "pending") and not check_keys(job_key(id)) then
+  local fields = redis.call("HMGET", job_key(id), JF.HAS_DEPENDENTS, JF.DEDUP)
+  if fields[1] then release_dependents(now_ms(), prefix, id, nil, "removed before it ran") end
+  release_dedup(id, fields[2])
 end
 delete_job(id)
 emit("job:removed", id, "state", state)

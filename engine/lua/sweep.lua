@@ -21,7 +21,7 @@
   ARGV[8] force                  "1" sweeps whenever the last sweep ran
   Returns: {swept (0 when a sweep ran within the caller's interval), requeued, failed, trimmed}
   Emits: job:stalled, job:failed, job:waiting
-  Writes: sweep, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics, seq, keep
+  Writes: sweep, dedup, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics, seq, keep
 ]]
 local STALL_LIMIT = 1000
 local now = now_ms()
@@ -44,7 +44,7 @@ for i = 1, #expired do
   local jk = job_key(id)
   redis.call("ZREM", active_key, id)
   redis.call("HDEL", jk, JF.TOKEN)
-  local fields = redis.call("HMGET", jk, JF.NAME, JF.RESERVED)
+  local fields = redis.call("HMGET", jk, JF.NAME, JF.RESERVED, JF.DEDUP)
   if fields[1] and fields[2] == "1" then
     redis.call("HSET", jk, JF.RESERVED, "r")
     enqueue_waiting(id, jk, true)
@@ -57,6 +57,7 @@ for i = 1, #expired do
       local attempt = redis.call("HINCRBY", jk, JF.ATTEMPTS, 1)
       redis.call("HSET", jk, JF.ERROR, message, JF.STACK, "", JF.FINISHED, now)
       append_log(id, "[attempt " .. attempt .. "] failed: " .. message, 0)
+      release_dedup(id, fields[3])
       add_metric(now, "f", 1)
       emit("job:failed", id, "att", attempt, "err", message)
       if redis.call("HGET", jk, JF.HAS_DEPENDENTS) then release_dependents(now, prefix, id, nil, message) end

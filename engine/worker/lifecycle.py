@@ -46,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from redis.asyncio import Redis
 
+from engine.backoff import BackoffStrategies, BackoffStrategy
 from engine.contracts.worker import OutcomeKind
 from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_control_channel, worker_key
 from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
@@ -53,6 +54,7 @@ from engine.processors import Processor, ProcessorRegistry, diagnostic_processor
 from engine.wire import Channel
 from engine.worker.config import (
     DEFAULT_SHUTDOWN_MARGIN_MS,
+    WorkerOptionError,
     check_worker_options,
     default_heartbeat_ms,
 )
@@ -133,6 +135,11 @@ class Worker:
             applied as they finish and by the background sweep. A job's own
             rule always wins: these never trim a job that has one.
         worker_id: a name for this worker (default host:pid:random).
+        backoff_strategies: retry delays by name, for jobs whose ``backoff``
+            type is not fixed or exponential: ``strategy(attempt, error)``
+            returns the ms before the next attempt, or None for no retry
+            (see :mod:`engine.backoff`). A job naming a strategy this worker
+            lacks fails for good, saying so.
         listener: called on every job state change (for log lines).
     """
 
@@ -155,6 +162,7 @@ class Worker:
         keep_completed: Keep = DEFAULT_KEEP_COMPLETED,
         keep_failed: Keep = DEFAULT_KEEP_FAILED,
         worker_id: str | None = None,
+        backoff_strategies: Mapping[str, BackoffStrategy] | None = None,
         listener: JobListener | None = None,
     ) -> None:
         names = [queues] if isinstance(queues, str) else list(queues)
@@ -171,6 +179,10 @@ class Worker:
             prefetch=prefetch,
             thread_pool_size=thread_pool_size,
         )
+        try:
+            self.backoffs = BackoffStrategies(backoff_strategies)
+        except ValueError as exc:
+            raise WorkerOptionError(str(exc)) from None
         self.redis = redis
         self.prefix = prefix
         self.concurrency = concurrency
@@ -216,6 +228,7 @@ class Worker:
             pool=self._pool,
             ended=self._job_ended,
             lease_lost=lambda queue, job_id: self._stop_job(queue, job_id, "lease-lost"),
+            backoffs=self.backoffs,
         )
         self._channel = Channel(redis)
         """The hot path's own pipelined connection (finish and fetch)."""

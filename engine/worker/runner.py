@@ -23,6 +23,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from engine.backoff import BackoffError, BackoffStrategies
 from engine.batching import Batcher
 from engine.codec import dumps, loads
 from engine.context import JobContext
@@ -66,8 +67,10 @@ class JobRunner:
         pool: ThreadPoolExecutor,
         ended: JobEnded,
         lease_lost: LeaseLost,
+        backoffs: BackoffStrategies | None = None,
     ) -> None:
         self.worker_id = worker_id
+        self.backoffs = backoffs or BackoffStrategies()
         self.redis = redis
         self.processors = processors
         self.pool = pool
@@ -183,7 +186,7 @@ class JobRunner:
                 # after the grace period: back to waiting, no attempt spent
                 outcome = Outcome.of(job, OutcomeKind.HANDED_BACK, runtime_ms=_ms_since(started))
             else:
-                outcome = _failure(job, exc, _ms_since(started))
+                outcome = _failure(job, exc, _ms_since(started), self.backoffs)
         finally:
             self._ended(job, outcome, time.monotonic() - started)
 
@@ -252,16 +255,26 @@ async def _thread_within(thread: asyncio.Future[Any], job: RunningJob, timeout_m
     return thread.result()
 
 
-def _failure(job: RunningJob, exc: Exception, runtime_ms: int) -> Outcome:
+def _failure(
+    job: RunningJob, exc: Exception, runtime_ms: int, backoffs: BackoffStrategies
+) -> Outcome:
     """A failed run: retried after its back-off while attempts are left,
-    unless the error says that trying again cannot help."""
+    unless the error says that trying again cannot help, or its back-off
+    strategy says not to (None) or cannot say (unknown, raised: the reason
+    goes with the error)."""
     message = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
     stack = "".join(traceback.format_exception(exc))[-MAX_STACK_CHARS:]
     final = isinstance(exc, UnrecoverableError | UnknownProcessorError | InvalidJobError)
     if not final and job.attempt < job.options.attempts:
         backoff = job.options.backoff or DEFAULT_BACKOFF
-        delay = backoff.delay_for(job.attempt)
-        return Outcome.of(job, OutcomeKind.RETRY, message, stack, runtime_ms, delay)
+        try:
+            delay = backoffs.delay_ms(backoff, job.attempt, exc)
+        except BackoffError as problem:
+            reason = f" (not retried: {problem})"[: MAX_ERROR_CHARS // 2]
+            message = message[: MAX_ERROR_CHARS - len(reason)] + reason
+            delay = None
+        if delay is not None:
+            return Outcome.of(job, OutcomeKind.RETRY, message, stack, runtime_ms, delay)
     return Outcome.of(job, OutcomeKind.FAILED, message, stack, runtime_ms)
 
 

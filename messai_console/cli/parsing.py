@@ -10,7 +10,14 @@ from typing import Any
 
 import typer
 
-from engine.options import MAX_PRIORITY, PRIORITY_NAMES, Keep, parse_keep
+from engine.options import (
+    BUILTIN_BACKOFFS,
+    MAX_PRIORITY,
+    PRIORITY_NAMES,
+    Keep,
+    backoff_name_problem,
+    parse_keep,
+)
 from messai_console.cli.runtime import EXIT_FAILED, fail
 
 _STREAM_ID = re.compile(r"^\d+(-\d+)?$")
@@ -99,11 +106,16 @@ def keep(text: str) -> Keep:
 
 
 def backoff(text: str) -> dict[str, Any]:
-    """``exponential:1s`` or ``fixed:500ms``."""
+    """``exponential:1s``, ``fixed:500ms``, or the name of a strategy that the
+    worker registers (``--backoff-strategies``)."""
     kind, _, delay = text.partition(":")
-    if kind not in ("exponential", "fixed") or not delay:
-        raise typer.BadParameter(f"{text!r} is not a backoff; use exponential:1s or fixed:500ms")
-    return {"type": kind, "delay_ms": duration_ms(delay)}
+    if kind in BUILTIN_BACKOFFS and delay:
+        return {"type": kind, "delay_ms": duration_ms(delay)}
+    if kind not in BUILTIN_BACKOFFS and not delay and backoff_name_problem(kind) is None:
+        return {"type": kind}
+    raise typer.BadParameter(
+        f"{text!r} is not a backoff; use exponential:1s, fixed:500ms or a strategy's name"
+    )
 
 
 def json_data(text: str | None) -> Any:

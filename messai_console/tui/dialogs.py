@@ -114,6 +114,8 @@ KEYS: list[tuple[str, str, str]] = [
     ("job", "x", "cancel: remove a waiting job, stop a running one (asks first)"),
     ("job", "delete", "remove the job (asks first)"),
     ("job", "P", "promote a delayed job to waiting"),
+    ("job screen", "o", "change the priority of a waiting or delayed job (asks which)"),
+    ("job screen", "D", "change the delay of a waiting or delayed job (asks how long)"),
     ("metrics", "tab", "hour, day or week"),
     ("metrics", "[ / ]", "previous / next queue (or all)"),
     ("events", "/", "filter by words in the queue, event or job id"),

@@ -104,6 +104,7 @@ _SUFFIX_ROLES: tuple[tuple[str, str], ...] = (
     (r'":deps"', "deps"),
     (r'":results"', "results"),
     (r"\bjob_key\(", "job"),
+    (r"\bdedup_key\(", "dedup"),
     (r'"job:"', "job"),
     (r'"metrics:"', "metrics"),
     (r"\bkeep_key\(", "keep"),

@@ -215,3 +215,32 @@ async def test_readonly_refuses_every_action_and_opens_no_dialog(
         messages = [n.message for n in app._notifications]
         assert any("read-only" in m for m in messages)
     assert await queue.stats() == before
+
+
+async def test_job_screen_changes_priority_and_delay_of_a_job_not_started(
+    redis_client: redis.asyncio.Redis, redis_url: str
+) -> None:
+    queue = Queue("papers", redis_client)
+    job = await queue.add("echo", {"n": 1}, priority="low")
+    app = console(redis_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_queue(app, pilot, "waiting", 1)
+        await pilot.press("enter")
+        screen = await wait_for_screen(app, JobScreen)
+        await await_until(lambda: screen.detail is not None)
+        await pilot.press("o")
+        await confirm(app, pilot, "1")
+        await await_until(lambda: _priority_is(queue, job.id, 1))
+        await pilot.press("D")
+        await confirm(app, pilot, "3600000")
+        await await_until(lambda: _state_is(queue, job.id, "delayed"))
+        await await_until(lambda: screen.job is not None and screen.job.state == "delayed")
+        assert "change_priority" not in screen.unavailable_actions()
+        await pilot.press("D")
+        await confirm(app, pilot, "0")
+        await await_until(lambda: _state_is(queue, job.id, "waiting"))
+
+
+async def _priority_is(queue: Queue, job_id: str, priority: int) -> bool:
+    job = await queue.get_job(job_id)
+    return job is not None and job.options.priority == priority

@@ -83,6 +83,7 @@ local JF = {
   DEPENDENCY_FAILED = "dfail",
   SEQUENCE = "sq",
   KEEP = "kp",
+  DEDUP = "dd",
 }
 
 -- Copies of Python constants: each names its source, and a test checks that
@@ -115,6 +116,24 @@ end
 
 local function logs_key(id)
   return prefix .. "job:" .. id .. ":logs"
+end
+
+-- The key of a dedup id (the `dedup` job option): a string holding the id
+-- of the job that has it, with the option's TTL if any.
+local function dedup_key(dedup_id)
+  return prefix .. "dedup:" .. dedup_id
+end
+
+-- A job that ends (completed, failed or removed) frees its dedup id, unless
+-- a TTL keeps the key (throttling) or the key names another job by now.
+-- `dedup_id` is the job's JF.DEDUP field (nil: it has none). A key of
+-- another type is left alone (pcall: GET on it is an error).
+local function release_dedup(id, dedup_id)
+  if not dedup_id then return end
+  local key = dedup_key(dedup_id)
+  if redis.pcall("GET", key) == id and redis.call("PTTL", key) == -1 then
+    redis.call("DEL", key)
+  end
 end
 
 local function fmt(n)

@@ -110,7 +110,7 @@ end
 
 -- Deletes up to `page` jobs from the given state keys (zsets, or the
 -- waiting list), in order; jobs that others wait for fail them first
--- (`reason`). Returns how many were deleted.
+-- (`reason`), and each frees its dedup id. Returns how many were deleted.
 local function delete_jobs_in(set_keys, page, reason)
   local removed = 0
   local now = nil
@@ -123,10 +123,12 @@ local function delete_jobs_in(set_keys, page, reason)
         ids = redis.call("ZRANGE", set_key, 0, page - removed - 1)
       end
       for i = 1, #ids do
-        if redis.call("HGET", job_key(ids[i]), JF.HAS_DEPENDENTS) then
+        local fields = redis.call("HMGET", job_key(ids[i]), JF.HAS_DEPENDENTS, JF.DEDUP)
+        if fields[1] then
           now = now or now_ms()
           release_dependents(now, prefix, ids[i], nil, reason)
         end
+        release_dedup(ids[i], fields[2])
         delete_job(ids[i])
       end
       if #ids > 0 and set_key ~= waitlist_key then redis.call("ZREM", set_key, unpack(ids)) end

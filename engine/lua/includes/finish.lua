@@ -22,7 +22,8 @@
   changes and "lost" is returned. A finished job keeps its last token: it is
   no longer in `active`, so the token cannot be used again.
   A job that others wait for (`has_dependents`) releases them when it
-  completes or fails for good (includes/deps.lua).
+  completes or fails for good (includes/deps.lua); so does a job's dedup id
+  (release_dedup in common).
   Emits: job:completed, job:failed, job:retrying, job:cancelled, job:waiting,
   job:delayed.
 ]]
@@ -55,10 +56,12 @@ local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms,
     if redis.call("ZREM", active_key, id) == 1 then fail_corrupt(id, problem, now) end
     return "lost"
   end
-  if redis.call("HGET", jk, JF.TOKEN) ~= token or redis.call("ZREM", active_key, id) == 0 then
+  local held = redis.call("HMGET", jk, JF.TOKEN, JF.DEDUP)
+  if held[1] ~= token or redis.call("ZREM", active_key, id) == 0 then
     return "lost"
   end
   if kind == OUTCOME.COMPLETED then
+    release_dedup(id, held[2])
     redis.call("HSET", jk, JF.ATTEMPTS, attempt, JF.RESULT, value, JF.FINISHED, now, JF.RUN_TIME, runtime_ms)
     if attempt > 1 then redis.call("HDEL", jk, JF.ERROR, JF.STACK) end
     emit("job:completed", id, "att", attempt, "rt", runtime_ms)
@@ -98,6 +101,7 @@ local function finish_job(batch, now, id, token, kind, value, stack, runtime_ms,
     return "ok"
   end
   redis.call("HSET", jk, JF.FINISHED, now)
+  release_dedup(id, held[2])
   batch.failed_count = batch.failed_count + 1
   batch.run_time = batch.run_time + runtime_ms
   if kind == OUTCOME.CANCELLED then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import redis.asyncio
@@ -11,10 +12,16 @@ from engine.errors import InvalidJobError
 from engine.queue import BULK_CHUNK, BulkJob, Queue
 from messai_console.cli import parsing
 from messai_console.cli.job.payloads import default_options, validate_payload
-from messai_console.cli.output import print_json, print_line
+from messai_console.cli.output import print_json, print_line, warn
 from messai_console.cli.progress import progress_bar
 from messai_console.cli.runtime import EXIT_FAILED, fail, runtime
 from messai_console.text import visible
+
+
+class DedupChoice(StrEnum):
+    PLAIN = "plain"
+    EXTEND = "extend"
+    REPLACE = "replace"
 
 
 def add(
@@ -63,6 +70,23 @@ def add(
             help="This job's retention once failed for good (remove_on_fail), the same way."
         ),
     ] = None,
+    dedup: Annotated[
+        str | None,
+        typer.Option(
+            help="Dedup id: while a job holds it (until it ends, or --dedup-ttl),"
+            " adding another adds nothing and prints the holder's id."
+        ),
+    ] = None,
+    dedup_ttl: Annotated[
+        str | None, typer.Option(help="Hold the dedup id this long (10s, 5m), ended or not.")
+    ] = None,
+    dedup_mode: Annotated[
+        DedupChoice,
+        typer.Option(
+            help="plain; extend (a duplicate restarts --dedup-ttl); replace (debounce: a"
+            " holder not started yet is replaced by the new job)."
+        ),
+    ] = DedupChoice.PLAIN,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON.")] = False,
 ) -> None:
     """Add a job and print its id (with --file: every job, one id per line)."""
@@ -87,6 +111,11 @@ def add(
         options["remove_on_complete"] = parsing.keep(keep_completed)
     if keep_failed is not None:
         options["remove_on_fail"] = parsing.keep(keep_failed)
+    if dedup is not None:
+        ttl_ms = parsing.duration_ms(dedup_ttl) if dedup_ttl is not None else None
+        options["dedup"] = {"id": dedup, "ttl_ms": ttl_ms, "mode": dedup_mode.value}
+    elif dedup_ttl is not None or dedup_mode is not DedupChoice.PLAIN:
+        raise typer.BadParameter("--dedup-ttl and --dedup-mode need --dedup")
     state = runtime(ctx)
     state.require_writable()
     if file is not None:
@@ -108,9 +137,11 @@ def add(
     async def action(client: redis.asyncio.Redis) -> None:
         job = await Queue(queue, client, prefix=state.prefix).add(name, payload, merged)
         if as_json:
-            print_json(job.to_dict())
+            print_json({**job.to_dict(), "deduplicated": job.deduplicated})
         else:
             print_line(job.id)
+        if job.deduplicated:
+            warn(f"not added: job {job.id} holds dedup id {dedup}")
 
     state.run(action)
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from engine.backoff import BackoffStrategies, BackoffStrategy
 from engine.connection import check_connection, connect
 from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED
 from engine.processors import ProcessorRegistry
@@ -24,16 +25,33 @@ from messai_console.cli.runtime import EXIT_FAILED, EXIT_USAGE, fail, runtime
 from messai_console.text import visible
 
 
-def load_processors(spec: str) -> ProcessorRegistry:
-    """``package.module:attribute`` naming a ProcessorRegistry or a dict of processors."""
+def _load_attribute(spec: str, example: str) -> Any:
+    """The value that ``package.module:attribute`` names (None when it has none)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise typer.BadParameter(f"{spec!r}: use module:attribute, e.g. myapp.jobs:registry")
+        raise typer.BadParameter(f"{spec!r}: use module:attribute, e.g. {example}")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise typer.BadParameter(f"cannot import {module_name}: {exc}") from None
-    value = getattr(module, attribute, None)
+    return getattr(module, attribute, None)
+
+
+def load_backoff_strategies(spec: str) -> dict[str, BackoffStrategy]:
+    """``package.module:attribute`` naming a dict of back-off strategies by name."""
+    value = _load_attribute(spec, "myapp.jobs:backoffs")
+    if not isinstance(value, dict):
+        raise typer.BadParameter(f"{spec} is not a dict of backoff strategies by name")
+    try:
+        BackoffStrategies(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{spec}: {exc}") from None
+    return value
+
+
+def load_processors(spec: str) -> ProcessorRegistry:
+    """``package.module:attribute`` naming a ProcessorRegistry or a dict of processors."""
+    value = _load_attribute(spec, "myapp.jobs:registry")
     if isinstance(value, ProcessorRegistry):
         return value
     if isinstance(value, dict):
@@ -91,6 +109,13 @@ def worker(
         typer.Option(
             help="Extra processors (added to the catalog's): module:attribute naming a "
             "ProcessorRegistry or dict."
+        ),
+    ] = None,
+    backoff_strategies: Annotated[
+        str | None,
+        typer.Option(
+            help="Retry delays by name for jobs added with --backoff NAME: module:attribute"
+            " naming a dict of functions (attempt, error) -> ms, or None for no retry."
         ),
     ] = None,
     lease_ms: Annotated[
@@ -201,6 +226,7 @@ def worker(
     except WorkerOptionError as exc:
         fail(_as_flags(str(exc)), EXIT_USAGE)
     extra = load_processors(processors) if processors else ProcessorRegistry()
+    strategies = load_backoff_strategies(backoff_strategies) if backoff_strategies else None
     registry = jobs.registry.merged(extra)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
@@ -232,6 +258,7 @@ def worker(
                 prefetch=prefetch_jobs,
                 keep_completed=keep_completed_rule,
                 keep_failed=keep_failed_rule,
+                backoff_strategies=strategies,
                 listener=None if quiet else _log_line,
             )
             scheduler = Scheduler(client, state.prefix) if with_scheduler else None

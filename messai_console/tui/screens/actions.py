@@ -216,6 +216,51 @@ class JobActions(ConsoleScreen):
         self.console.act("remove", run, question, [("yes", "Remove")], after=after)  # type: ignore[arg-type]
 
 
+PRIORITY_CHOICES: list[tuple[str, str]] = [
+    ("1", "High (1)"),
+    ("5", "Normal (5)"),
+    ("10", "Low (10)"),
+]
+DELAY_CHOICES: list[tuple[str, str]] = [
+    ("0", "Now"),
+    ("60000", "In 1 min"),
+    ("600000", "In 10 min"),
+    ("3600000", "In 1 h"),
+]
+CHANGEABLE = frozenset({"waiting", "delayed"})
+"""States of a job whose priority and delay can change (it has not started)."""
+
+
+class JobChanges(ConsoleScreen):
+    """o and D on one job that has not started: its priority, its delay."""
+
+    def change_priority(self, queue_name: str, job_id: str) -> None:
+        queue = self.backend.queue(queue_name)
+
+        async def run(choice: str) -> str:
+            state = await queue.change_priority(job_id, int(choice))
+            return f"job {render.visible_str(job_id, 60)} now has priority {choice} ({state})"
+
+        question = _question(
+            "New priority for ",
+            _ids_text([job_id]),
+            "?\n\nA waiting job moves behind the jobs of its new priority.",
+        )
+        self.console.act("priority", run, question, PRIORITY_CHOICES)
+
+    def change_delay(self, queue_name: str, job_id: str) -> None:
+        queue = self.backend.queue(queue_name)
+
+        async def run(choice: str) -> str:
+            state = await queue.change_delay(job_id, int(choice))
+            return f"job {render.visible_str(job_id, 60)} is {state}"
+
+        question = _question(
+            "Run ", _ids_text([job_id]), " when?\n\nThe delay counts from now; Now: waiting."
+        )
+        self.console.act("delay", run, question, DELAY_CHOICES)
+
+
 def _ids_text(job_ids: list[str]) -> Text:
     if len(job_ids) == 1:
         return _question("job ", _name(job_ids[0]))

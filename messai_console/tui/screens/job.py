@@ -16,7 +16,7 @@ from engine.events import Event
 from engine.job import Job
 from messai_console.tui import render
 from messai_console.tui.backend import JobDetail
-from messai_console.tui.screens.actions import JobActions, unavailable_for
+from messai_console.tui.screens.actions import CHANGEABLE, JobActions, JobChanges, unavailable_for
 from messai_console.tui.widgets import StatusBar
 
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -39,7 +39,7 @@ STATE_STYLES = {
 }
 
 
-class JobScreen(JobActions):
+class JobScreen(JobActions, JobChanges):
     """One job: data, result, options, attempts, progress, logs, error and events."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -47,6 +47,8 @@ class JobScreen(JobActions):
         Binding("x", "cancel_job", "Cancel"),
         Binding("delete", "remove", "Remove"),
         Binding("P", "promote", "Promote"),
+        Binding("o", "change_priority", "Priority", show=False),
+        Binding("D", "change_delay", "Delay", show=False),
         Binding("j", "scroll_down", "Down", show=False),
         Binding("k", "scroll_up", "Up", show=False),
     ]
@@ -218,9 +220,16 @@ class JobScreen(JobActions):
     # -- actions ------------------------------------------------------------
 
     def unavailable_actions(self) -> dict[str, str]:
+        changes = ("change_priority", "change_delay")
         if self.gone:
-            return dict.fromkeys(("retry", "cancel_job", "remove", "promote"), "the job is gone")
-        return unavailable_for(self.job.state if self.job else None)
+            return dict.fromkeys(
+                ("retry", "cancel_job", "remove", "promote", *changes), "the job is gone"
+            )
+        state = self.job.state if self.job else None
+        unavailable = unavailable_for(state)
+        if state is not None and state not in CHANGEABLE:
+            unavailable.update(dict.fromkeys(changes, f"not for a {state} job"))
+        return unavailable
 
     def _ids(self) -> list[str]:
         return [self.job_id]
@@ -236,6 +245,12 @@ class JobScreen(JobActions):
 
     def action_promote(self) -> None:
         self.promote_jobs(self.queue_name, self._ids())
+
+    def action_change_priority(self) -> None:
+        self.change_priority(self.queue_name, self.job_id)
+
+    def action_change_delay(self) -> None:
+        self.change_delay(self.queue_name, self.job_id)
 
     def _removed(self) -> None:
         if self.is_current:
