@@ -63,3 +63,9 @@ class JobField(StrEnum):
     """"1" when it receives its dependencies' results (``job:<id>:results``)."""
     DEPENDENCY_FAILED = "dfail"
     """``<queue prefix>|<id>`` of the dependency whose failure failed it."""
+    CHILDREN = "kids"
+    """The jobs it waits for (a flow's children, a chain's step before), one
+    ``<queue>|<id>`` a line: removing it removes those that have not run."""
+    DELAY = "dly"
+    """Delay in ms that starts once its dependencies have finished (a pending
+    job added with ``delay_ms``)."""

@@ -500,12 +500,21 @@ class Queue:
         return reply.value
 
     async def remove(self, job_id: str) -> str:
-        """Delete a job that is not running. Returns the state it was in."""
+        """Delete a job that is not running (see :meth:`remove_job`). Returns
+        the state it was in."""
+        return (await self.remove_job(job_id)).state
+
+    async def remove_job(self, job_id: str) -> RemoveReply:
+        """Delete a job that is not running, with its logs, and the jobs it
+        waits for that have not run, however deep and in whichever queue (a
+        flow's descendants; a chain's earlier steps). Finished ones stay.
+        Refused (``InvalidStateError``) while the job or one of those runs.
+        Returns the state it was in and how many went with it."""
         try:
             reply = await call(self.redis, self.keys, RemoveRequest(job_id))
-            return RemoveReply.parse(reply).state
         except ResponseError as exc:
             raise self._job_error(exc, job_id, "remove") from None
+        return RemoveReply.parse(reply)
 
     async def promote(self, job_id: str) -> None:
         """Move a delayed job to waiting now."""
@@ -520,6 +529,11 @@ class Queue:
             return JobNotFoundError(self.name, job_id)
         if refusal.reason == "active":
             return InvalidStateError(f"job {job_id!r} is running; cancel it instead of removing it")
+        if refusal.reason == "descendant-active":
+            return InvalidStateError(
+                f"cannot {action} job {job_id!r}: job {refusal.detail} is running and it"
+                " waits for that job; wait for it to end or cancel it"
+            )
         if refusal.reason == "corrupt":
             return InvalidStateError(f"cannot {action} job {job_id!r}: {refusal.detail}")
         if refusal.reason == "finished":

@@ -312,7 +312,7 @@ class SweepRequest(Request):
     (by any worker) ran within the caller's ``interval_ms`` and not ``force``."""
 
     SCRIPT: ClassVar[str] = "sweep"
-    EMITS: ClassVar[tuple[str, ...]] = ("job:stalled", "job:failed", "job:waiting")
+    EMITS: ClassVar[tuple[str, ...]] = ("job:stalled", "job:failed", "job:waiting", "job:delayed")
     WRITES: ClassVar[tuple[str, ...]] = (
         "sweep",
         "active",
@@ -329,6 +329,7 @@ class SweepRequest(Request):
         "deps",
         "metrics",
         "seq",
+        "delayed",
     )
 
     interval_ms: int

@@ -15,6 +15,8 @@
   Both return id, created (1 new, 0 the id existed already), and true when
   this call began the queue's sequence: its first job since the queue was
   created or obliterated (obliterate deletes the sequence).
+  A pending job added with a delay keeps it (JF.DELAY): its delay starts
+  when its dependencies have finished (includes/deps.lua).
   Emits: job:added (with state waiting, delayed or pending).
   job_id_problem(id) says why a custom id is refused (engine/keys.py
   job_id_problem): the scripts check every id before their first write.
@@ -48,7 +50,7 @@ end
 
 -- Writes the job's hash unless its id exists. Returns id, created, began,
 -- and the sequence number that orders it among its priority.
-local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps)
+local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps, delay)
   local seq = redis.call("INCR", base .. "seq")
   local began = seq == 1
   if id == "" then
@@ -78,6 +80,10 @@ local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, dep
     fields[#fields + 1] = deps
     fields[#fields + 1] = JF.HAS_RESULTS
     fields[#fields + 1] = "1"
+    if delay > 0 then
+      fields[#fields + 1] = JF.DELAY
+      fields[#fields + 1] = delay
+    end
   end
   redis.call("HSET", base .. "job:" .. id, unpack(fields))
   return id, 1, began, seq
@@ -111,7 +117,7 @@ end
 
 local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay, deps)
   local created, began, seq
-  id, created, began, seq = new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps)
+  id, created, began, seq = new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps, delay)
   if created == 0 then return id, 0, began end
   if deps > 0 then
     redis.call("ZADD", base .. "pending", now, id)
@@ -125,7 +131,7 @@ end
 
 local function add_job(now, stamp, id, name, data, opts, priority, lifo, delay, batch)
   local created, began, seq
-  id, created, began, seq = new_job_in(prefix, stamp, id, name, data, opts, priority, lifo, 0)
+  id, created, began, seq = new_job_in(prefix, stamp, id, name, data, opts, priority, lifo, 0, delay)
   if created == 1 then
     queue_new_job_in(prefix, now, id, name, priority, lifo, delay, seq, batch)
   end

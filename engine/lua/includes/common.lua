@@ -81,6 +81,8 @@ local JF = {
   DEPENDENCIES = "deps",
   HAS_RESULTS = "pr",
   DEPENDENCY_FAILED = "dfail",
+  CHILDREN = "kids",
+  DELAY = "dly",
 }
 
 -- Copies of Python constants: each names its source, and a test checks that
@@ -248,8 +250,9 @@ local function waiting_range(start, stop, reverse)
   return ids, at
 end
 
-local function delete_job(id)
-  local jk = job_key(id)
+-- Deletes a job's keys; `base`: of another queue (default: this one).
+local function delete_job(id, base)
+  local jk = (base or prefix) .. "job:" .. id
   redis.call("DEL", jk, jk .. ":logs", jk .. ":deps", jk .. ":results")
 end
 
