@@ -16,6 +16,7 @@ EVENTS_MAXLEN = 10_000
 
 EVENT_NAMES: tuple[str, ...] = (
     "job:added",
+    "job:duplicated",
     "job:waiting",
     "job:delayed",
     "job:pending",

@@ -13,7 +13,7 @@
   Returns: a flat list, per job: id, created (1 new, 0 the id existed already);
     error "bad-id:<index>:<why>" (index from 1) and nothing written when a
     custom id could name another key (job_id_problem)
-  Emits: job:added
+  Emits: job:added, job:duplicated (an id that existed: the job is left as it is)
   Writes: seq, job, waiting, waiting:list, delayed, events, marker, registry
 ]]
 for i = 0, tonumber(ARGV[3]) - 1 do

@@ -13,7 +13,7 @@
     error "bad-id:<index>:<why>" and nothing written when a custom id could
     name another key (job_id_problem)
   Each new job that waits for others lists them in JF.CHILDREN.
-  Emits: job:added (on each job's queue)
+  Emits: job:added, job:duplicated (on each job's queue)
   Writes: seq, job, deps, waiting, waiting:list, delayed, pending, events, marker, registry
 ]]
 local STRIDE = 10

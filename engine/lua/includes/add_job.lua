@@ -17,7 +17,8 @@
   created or obliterated (obliterate deletes the sequence).
   A pending job added with a delay keeps it (JF.DELAY): its delay starts
   when its dependencies have finished (includes/deps.lua).
-  Emits: job:added (with state waiting, delayed or pending).
+  Emits: job:added (with state waiting, delayed or pending); job:duplicated
+  (with the name asked for) when the id existed: nothing else changes.
   job_id_problem(id) says why a custom id is refused (engine/keys.py
   job_id_problem): the scripts check every id before their first write.
 ]]
@@ -60,6 +61,8 @@ local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, dep
       id = tostring(seq)
     end
   elseif redis.call("EXISTS", base .. "job:" .. id) == 1 then
+    redis.call("XADD", base .. "events", "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:duplicated", "id", id,
+      "n", name)
     return id, 0, began, seq
   end
   local fields = {JF.NAME, name, JF.DATA, data, JF.CREATED, stamp}
