@@ -6,13 +6,13 @@ import asyncio
 import functools
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError, ResponseError
 
 from engine.contracts.add import AddJob, AddReply, pack_add
 from engine.contracts.admin import (
@@ -32,7 +32,7 @@ from engine.contracts.admin import (
     RetryRequest,
 )
 from engine.contracts.base import Refusal, call
-from engine.contracts.reads import GetJobsReply, GetJobsRequest
+from engine.contracts.reads import DropGhostsRequest, GetJobsReply, GetJobsRequest
 from engine.durability import ReplicaAck, call_acknowledged
 from engine.errors import (
     BulkAddError,
@@ -58,6 +58,9 @@ BULK_CHUNK = 1000
 BULK_CHUNKS_PER_PIPELINE = 8
 PAGE = 1000
 """Jobs per script call for drain, clean, obliterate and retry-all."""
+GHOST_ROUNDS = 100
+"""Script calls one page read may make while it meets ghosts (each skips up
+to 1,000; on a primary they are dropped as met, so later reads skip none)."""
 
 
 COUNT_REPLIES = len(STATES) + 1
@@ -312,17 +315,46 @@ class Queue:
         """A page of jobs in ``state``: ranks ``start`` to ``end`` inclusive.
 
         Waiting jobs come in run order, delayed ones by due time, finished
-        ones newest first.
+        ones newest first. Ghosts (ids left in the state whose job hash is
+        gone) are skipped and dropped from the state (see
+        :meth:`drop_ghosts`): the page is full unless the state ends.
         """
         self.keys.state(state)
         newest_first = state in ("completed", "failed")
-        return await self._get_jobs(GetJobsRequest.page(state, start, end, newest_first))
+        request = GetJobsRequest.page(state, start, end, newest_first)
+        jobs: list[Job] = []
+        for _round in range(GHOST_ROUNDS):
+            reply = GetJobsReply.parse(await call(self.redis, self.keys, request))
+            jobs.extend(self._jobs(reply))
+            dropped = await self.drop_ghosts(reply.ghosts)
+            if not reply.ghosts or reply.missing == 0 or reply.ended:
+                break
+            first = reply.next_rank - dropped  # every ghost dropped was before next_rank
+            request = GetJobsRequest.page(state, first, first + reply.missing - 1, newest_first)
+        return jobs
 
     async def _get_jobs(self, request: GetJobsRequest) -> list[Job]:
         reply = GetJobsReply.parse(await call(self.redis, self.keys, request))
+        await self.drop_ghosts(reply.ghosts)
+        return self._jobs(reply)
+
+    def _jobs(self, reply: GetJobsReply) -> list[Job]:
         return [
             Job.from_hash(self.name, job.id, job.state, job.fields).bind(self) for job in reply.jobs
         ]
+
+    async def drop_ghosts(self, job_ids: Sequence[str]) -> int:
+        """Take ids whose job hash is gone out of every state (ids whose
+        hash exists stay); reads do it for the ghosts they meet. Returns how
+        many were dropped: 0 where Redis refuses writes (a replica)."""
+        if not job_ids:
+            return 0
+        try:
+            return int(await call(self.redis, self.keys, DropGhostsRequest(tuple(job_ids))))
+        except ResponseError as exc:
+            if isinstance(exc, ReadOnlyError) or str(exc).upper().startswith("READONLY"):
+                return 0
+            raise
 
     async def wait_for(
         self,

@@ -251,6 +251,7 @@ SCRIPT_NAMES = (
     "cancel",
     "clean",
     "drain",
+    "drop_ghosts",
     "fetch",
     "finish",
     "get_jobs",
@@ -281,6 +282,7 @@ class Scripts:
     cancel: Script
     clean: Script
     drain: Script
+    drop_ghosts: Script
     fetch: Script
     finish: Script
     get_jobs: Script
