@@ -298,3 +298,18 @@ async def test_removing_a_parent_is_refused_while_a_descendant_runs(
     assert (await Queue("other-queue", queue.redis).get_job(b.id)).state == "pending"
     release.set()
     await wait_for_state(Queue("other-queue", queue.redis), b.id, "waiting")
+
+
+async def test_removing_a_chains_last_step_removes_the_steps_not_run(queue: Queue) -> None:
+    """A chain is a flow whose every job has one child: the step before."""
+    first, second, last = (
+        await JobChain(queue.redis)
+        .add("test-queue", "noop")
+        .add("other-queue", "noop")
+        .add("test-queue", "noop")
+        .execute()
+    )
+    removal = await queue.remove_job(last.id)
+    assert (removal.state, removal.descendants) == ("pending", 2)
+    assert await queue.get_job(first.id) is None
+    assert await Queue("other-queue", queue.redis).get_job(second.id) is None
