@@ -18,6 +18,7 @@ EVENT_NAMES: tuple[str, ...] = (
     "job:added",
     "job:deduplicated",
     "job:changed",
+    "job:duplicated",
     "job:waiting",
     "job:delayed",
     "job:pending",

@@ -17,8 +17,13 @@ resumes::
 A flow is a parent job with children in any queues: the children run
 first; the parent runs when all have finished, with their results in
 ``ctx.dependency_results``. A child's failure fails the parent unless the
-child is marked ``ignore_failure``. Every job of a chain or flow is created
-in one script call: all of them or none.
+child is marked ``ignore_failure``; so does a child deleted before it ran
+(``Queue.remove``, ``clean``, ``drain``, ``cancel``, ``obliterate``). A
+parent's ``delay_ms`` counts from the end of its last child. Removing a
+parent (``Queue.remove_job``) removes its descendants that have not run,
+in every queue, and is refused while one of them runs; for a chain, the
+steps before the removed one. Every job of a chain or flow is created in
+one script call: all of them or none.
 """
 
 from __future__ import annotations

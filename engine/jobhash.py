@@ -74,3 +74,9 @@ class JobField(StrEnum):
     DEDUP = "dd"
     """Its dedup id (the ``dedup`` option): the key ``dedup:<id>`` names this
     job until it ends (unless a TTL keeps the key)."""
+    CHILDREN = "kids"
+    """The jobs it waits for (a flow's children, a chain's step before), one
+    ``<queue>|<id>`` a line: removing it removes those that have not run."""
+    DELAY = "dly"
+    """Delay in ms that starts once its dependencies have finished (a pending
+    job added with ``delay_ms``)."""

@@ -6,13 +6,13 @@ import asyncio
 import functools
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError, ResponseError
 
 from engine.codec import dumps
 from engine.contracts.add import AddJob, AddReply, pack_add
@@ -36,7 +36,7 @@ from engine.contracts.admin import (
     RetryRequest,
 )
 from engine.contracts.base import Refusal, call
-from engine.contracts.reads import GetJobsReply, GetJobsRequest
+from engine.contracts.reads import DropGhostsRequest, GetJobsReply, GetJobsRequest
 from engine.durability import ReplicaAck, call_acknowledged
 from engine.errors import (
     BulkAddError,
@@ -62,6 +62,9 @@ BULK_CHUNK = 1000
 BULK_CHUNKS_PER_PIPELINE = 8
 PAGE = 1000
 """Jobs per script call for drain, clean, obliterate and retry-all."""
+GHOST_ROUNDS = 100
+"""Script calls one page read may make while it meets ghosts (each skips up
+to 1,000; on a primary they are dropped as met, so later reads skip none)."""
 
 
 COUNT_REPLIES = len(STATES) + 1
@@ -324,17 +327,46 @@ class Queue:
         """A page of jobs in ``state``: ranks ``start`` to ``end`` inclusive.
 
         Waiting jobs come in run order, delayed ones by due time, finished
-        ones newest first.
+        ones newest first. Ghosts (ids left in the state whose job hash is
+        gone) are skipped and dropped from the state (see
+        :meth:`drop_ghosts`): the page is full unless the state ends.
         """
         self.keys.state(state)
         newest_first = state in ("completed", "failed")
-        return await self._get_jobs(GetJobsRequest.page(state, start, end, newest_first))
+        request = GetJobsRequest.page(state, start, end, newest_first)
+        jobs: list[Job] = []
+        for _round in range(GHOST_ROUNDS):
+            reply = GetJobsReply.parse(await call(self.redis, self.keys, request))
+            jobs.extend(self._jobs(reply))
+            dropped = await self.drop_ghosts(reply.ghosts)
+            if not reply.ghosts or reply.missing == 0 or reply.ended:
+                break
+            first = reply.next_rank - dropped  # every ghost dropped was before next_rank
+            request = GetJobsRequest.page(state, first, first + reply.missing - 1, newest_first)
+        return jobs
 
     async def _get_jobs(self, request: GetJobsRequest) -> list[Job]:
         reply = GetJobsReply.parse(await call(self.redis, self.keys, request))
+        await self.drop_ghosts(reply.ghosts)
+        return self._jobs(reply)
+
+    def _jobs(self, reply: GetJobsReply) -> list[Job]:
         return [
             Job.from_hash(self.name, job.id, job.state, job.fields).bind(self) for job in reply.jobs
         ]
+
+    async def drop_ghosts(self, job_ids: Sequence[str]) -> int:
+        """Take ids whose job hash is gone out of every state (ids whose
+        hash exists stay); reads do it for the ghosts they meet. Returns how
+        many were dropped: 0 where Redis refuses writes (a replica)."""
+        if not job_ids:
+            return 0
+        try:
+            return int(await call(self.redis, self.keys, DropGhostsRequest(tuple(job_ids))))
+        except ResponseError as exc:
+            if isinstance(exc, ReadOnlyError) or str(exc).upper().startswith("READONLY"):
+                return 0
+            raise
 
     async def wait_for(
         self,
@@ -519,12 +551,21 @@ class Queue:
         return reply.value
 
     async def remove(self, job_id: str) -> str:
-        """Delete a job that is not running. Returns the state it was in."""
+        """Delete a job that is not running (see :meth:`remove_job`). Returns
+        the state it was in."""
+        return (await self.remove_job(job_id)).state
+
+    async def remove_job(self, job_id: str) -> RemoveReply:
+        """Delete a job that is not running, with its logs, and the jobs it
+        waits for that have not run, however deep and in whichever queue (a
+        flow's descendants; a chain's earlier steps). Finished ones stay.
+        Refused (``InvalidStateError``) while the job or one of those runs.
+        Returns the state it was in and how many went with it."""
         try:
             reply = await call(self.redis, self.keys, RemoveRequest(job_id))
-            return RemoveReply.parse(reply).state
         except ResponseError as exc:
             raise self._job_error(exc, job_id, "remove") from None
+        return RemoveReply.parse(reply)
 
     async def promote(self, job_id: str) -> None:
         """Move a delayed job to waiting now."""
@@ -567,6 +608,11 @@ class Queue:
             return JobNotFoundError(self.name, job_id)
         if refusal.reason == "active":
             return InvalidStateError(f"job {job_id!r} is running; cancel it instead of removing it")
+        if refusal.reason == "descendant-active":
+            return InvalidStateError(
+                f"cannot {action} job {job_id!r}: job {refusal.detail} is running and it"
+                " waits for that job; wait for it to end or cancel it"
+            )
         if refusal.reason == "corrupt":
             return InvalidStateError(f"cannot {action} job {job_id!r}: {refusal.detail}")
         if refusal.reason == "finished":

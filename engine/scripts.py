@@ -254,6 +254,7 @@ SCRIPT_NAMES = (
     "change",
     "clean",
     "drain",
+    "drop_ghosts",
     "fetch",
     "finish",
     "get_jobs",
@@ -285,6 +286,7 @@ class Scripts:
     change: Script
     clean: Script
     drain: Script
+    drop_ghosts: Script
     fetch: Script
     finish: Script
     get_jobs: Script

@@ -16,6 +16,7 @@ from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
 from engine.connection import connect, resolve_redis_url
+from engine.contracts.admin import RemoveReply
 from engine.job import Job
 from engine.keys import DEFAULT_PREFIX
 from engine.options import JobOptions
@@ -136,6 +137,9 @@ class SyncQueue:
 
     def remove(self, job_id: str) -> str:
         return self._runner.run(self.queue.remove(job_id))
+
+    def remove_job(self, job_id: str) -> RemoveReply:
+        return self._runner.run(self.queue.remove_job(job_id))
 
     def promote(self, job_id: str) -> None:
         self._runner.run(self.queue.promote(job_id))

@@ -34,3 +34,9 @@ def visible(text: object, max_chars: int | None = None) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def descendants_text(count: int) -> str:
+    """The jobs removed with a job: "3 jobs it waited for that had not run"."""
+    jobs = "job" if count == 1 else "jobs"
+    return f"{count:,} {jobs} it waited for that had not run"

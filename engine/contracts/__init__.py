@@ -6,7 +6,7 @@ request object here and never a positional list; see :mod:`engine.contracts.base
 - :mod:`~engine.contracts.add`: ``add``, ``add_graph``
 - :mod:`~engine.contracts.admin`: ``pause``, ``drain``, ``clean``,
   ``obliterate``, ``retry``, ``cancel``, ``remove``, ``promote``
-- :mod:`~engine.contracts.reads`: ``get_jobs``
+- :mod:`~engine.contracts.reads`: ``get_jobs``, ``drop_ghosts``
 - :mod:`~engine.contracts.schedules`: ``schedule_due``, ``schedule_fire``,
   ``schedule_upsert`` (keys of their own)
 

@@ -68,7 +68,12 @@ class AddRequest(Request):
     """Add jobs to one queue; a job whose id exists is left as it is."""
 
     SCRIPT: ClassVar[str] = "add"
-    EMITS: ClassVar[tuple[str, ...]] = ("job:added", "job:deduplicated", "job:removed")
+    EMITS: ClassVar[tuple[str, ...]] = (
+        "job:added",
+        "job:deduplicated",
+        "job:removed",
+        "job:duplicated",
+    )
     WRITES: ClassVar[tuple[str, ...]] = (
         "seq",
         "job",
@@ -188,7 +193,7 @@ class AddGraphRequest(Request):
     in one call (run on the keys of the first job's queue, for its prefix)."""
 
     SCRIPT: ClassVar[str] = "add_graph"
-    EMITS: ClassVar[tuple[str, ...]] = ("job:added",)
+    EMITS: ClassVar[tuple[str, ...]] = ("job:added", "job:duplicated")
     WRITES: ClassVar[tuple[str, ...]] = (
         "seq",
         "job",

@@ -36,6 +36,7 @@ _RELEASES_DEPENDENTS: tuple[str, ...] = (
     "waiting:list",
     "seq",
     "pending",
+    "delayed",
     "failed",
     "events",
     "marker",
@@ -45,6 +46,10 @@ _RELEASES_DEPENDENTS: tuple[str, ...] = (
 (``includes/deps.lua``), in this and other queues (a dependent that fails
 follows its ``remove_on_fail``: the retention keys)."""
 
+_RELEASE_EVENTS: tuple[str, ...] = ("job:failed", "job:waiting", "job:delayed")
+"""The events of failing or releasing them: a released job goes to waiting,
+or to delayed when it was added with a delay."""
+
 
 @dataclass(frozen=True, slots=True)
 class DrainRequest(Request):
@@ -52,8 +57,8 @@ class DrainRequest(Request):
 
     SCRIPT: ClassVar[str] = "drain"
     FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
-    EMITS: ClassVar[tuple[str, ...]] = ("queue:drained", "job:failed", "job:waiting")
-    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed", "dedup")
+    EMITS: ClassVar[tuple[str, ...]] = ("queue:drained", *_RELEASE_EVENTS)
+    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "dedup")
 
     page: int
 
@@ -71,24 +76,13 @@ class DrainReply:
 
 @dataclass(frozen=True, slots=True)
 class CleanRequest(Request):
-    """Delete up to ``page`` jobs of ``state`` older than ``grace_ms``."""
+    """Delete up to ``page`` jobs of ``state`` older than ``grace_ms``; jobs
+    waiting for a deleted waiting or delayed one fail, as with drain."""
 
     SCRIPT: ClassVar[str] = "clean"
     FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
-    EMITS: ClassVar[tuple[str, ...]] = ("queue:cleaned",)
-    WRITES: ClassVar[tuple[str, ...]] = (
-        "waiting",
-        "waiting:list",
-        "delayed",
-        "completed",
-        "failed",
-        "job",
-        "logs",
-        "deps",
-        "results",
-        "events",
-        "dedup",
-    )
+    EMITS: ClassVar[tuple[str, ...]] = ("queue:cleaned", *_RELEASE_EVENTS)
+    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "completed", "dedup")
 
     state: str
     """waiting, delayed, completed or failed."""
@@ -119,11 +113,10 @@ class ObliterateRequest(Request):
 
     SCRIPT: ClassVar[str] = "obliterate"
     FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
-    EMITS: ClassVar[tuple[str, ...]] = ("job:failed", "job:waiting")
+    EMITS: ClassVar[tuple[str, ...]] = _RELEASE_EVENTS
     WRITES: ClassVar[tuple[str, ...]] = (
         *_RELEASES_DEPENDENTS,
         "active",
-        "delayed",
         "completed",
         "meta",
         "limiter",
@@ -204,10 +197,9 @@ class CancelRequest(Request):
     EMITS: ClassVar[tuple[str, ...]] = (
         "job:cancelled",
         "job:cancel-requested",
-        "job:failed",
-        "job:waiting",
+        *_RELEASE_EVENTS,
     )
-    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "delayed", "dedup")
+    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "dedup")
 
     job_id: str
     cancel_channel: str
@@ -227,17 +219,14 @@ class CancelReply(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RemoveRequest(Request):
-    """Delete a job that is not running."""
+    """Delete a job that is not running, with the jobs it waits for that
+    have not run (a flow's descendants, in any queue); refused while one of
+    them runs."""
 
     SCRIPT: ClassVar[str] = "remove"
     FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
-    EMITS: ClassVar[tuple[str, ...]] = ("job:removed", "job:failed", "job:waiting")
-    WRITES: ClassVar[tuple[str, ...]] = (
-        *_RELEASES_DEPENDENTS,
-        "delayed",
-        "completed",
-        "dedup",
-    )
+    EMITS: ClassVar[tuple[str, ...]] = ("job:removed", *_RELEASE_EVENTS)
+    WRITES: ClassVar[tuple[str, ...]] = (*_RELEASES_DEPENDENTS, "completed", "dedup")
 
     job_id: str
 
@@ -246,10 +235,12 @@ class RemoveRequest(Request):
 class RemoveReply:
     state: str
     """The state it was removed from ("orphan": a hash in no state)."""
+    descendants: int = 0
+    """Jobs it waited for, however deep, that had not run: removed with it."""
 
     @classmethod
     def parse(cls, raw: Any) -> RemoveReply:
-        return cls(str(raw))
+        return cls(str(raw[0]), int(raw[1]))
 
 
 @dataclass(frozen=True, slots=True)

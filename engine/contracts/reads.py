@@ -1,4 +1,5 @@
-"""Contract of ``get_jobs``: jobs with their state, in one consistent read."""
+"""Contracts of ``get_jobs`` (jobs with their state, in one consistent read)
+and ``drop_ghosts`` (ids left in a state without their job hash)."""
 
 from __future__ import annotations
 
@@ -46,15 +47,45 @@ class StoredJob:
 
 @dataclass(frozen=True, slots=True)
 class GetJobsReply:
-    """The jobs that exist, in the request's order."""
+    """The jobs that exist, in the request's order, and the ghosts met (ids
+    in a state whose hash is gone)."""
 
     jobs: list[StoredJob]
+    ghosts: list[str]
+    next_rank: int
+    """The rank after the last one read (a page read goes on from there)."""
+    missing: int
+    """Jobs the page still lacks (it met more ghosts than it may skip, or
+    the state ended)."""
+    ended: bool
+    """The state has no more jobs after ``next_rank``."""
 
     @classmethod
     def parse(cls, raw: list[Any]) -> GetJobsReply:
         jobs = []
-        for i in range(0, len(raw), 3):
+        for i in range(4, len(raw), 3):
             flat = raw[i + 2]
             fields = dict(zip(flat[::2], flat[1::2], strict=True))
             jobs.append(StoredJob(str(raw[i]), str(raw[i + 1]), fields))
-        return cls(jobs)
+        ghosts = [str(ghost) for ghost in raw[3]]
+        return cls(jobs, ghosts, int(raw[0]), int(raw[1]), bool(int(raw[2])))
+
+
+@dataclass(frozen=True, slots=True)
+class DropGhostsRequest(Request):
+    """Take ids whose job hash is gone out of every state (those that
+    :class:`GetJobsReply` reports); ids whose hash exists stay."""
+
+    SCRIPT: ClassVar[str] = "drop_ghosts"
+    FLAGS: ClassVar[tuple[str, ...]] = ("allow-oom",)
+    WRITES: ClassVar[tuple[str, ...]] = (
+        "waiting",
+        "waiting:list",
+        "active",
+        "delayed",
+        "completed",
+        "failed",
+        "pending",
+    )
+
+    ids: tuple[str, ...] = field(metadata=group_item("id"))

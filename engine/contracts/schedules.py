@@ -119,7 +119,7 @@ class ScheduleFireRequest(OwnKeysRequest):
 
     SCRIPT: ClassVar[str] = "schedule_fire"
     KEYS: ClassVar[tuple[str, ...]] = (QUEUE_KEYS, "due", "definition")
-    EMITS: ClassVar[tuple[str, ...]] = ("job:added",)
+    EMITS: ClassVar[tuple[str, ...]] = ("job:added", "job:duplicated")
     WRITES: ClassVar[tuple[str, ...]] = (
         "due",
         "definition",

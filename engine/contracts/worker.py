@@ -332,7 +332,7 @@ class SweepRequest(Request):
     (by any worker) ran within the caller's ``interval_ms`` and not ``force``."""
 
     SCRIPT: ClassVar[str] = "sweep"
-    EMITS: ClassVar[tuple[str, ...]] = ("job:stalled", "job:failed", "job:waiting")
+    EMITS: ClassVar[tuple[str, ...]] = ("job:stalled", "job:failed", "job:waiting", "job:delayed")
     WRITES: ClassVar[tuple[str, ...]] = (
         "dedup",
         "sweep",
@@ -351,6 +351,7 @@ class SweepRequest(Request):
         "metrics",
         "seq",
         "keep",
+        "delayed",
     )
 
     interval_ms: int

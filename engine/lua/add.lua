@@ -16,7 +16,7 @@
     error "bad-id:<index>:<why>" (index from 1) and nothing written when a
     custom id could name another key (job_id_problem), "bad-dedup:<index>:<why>"
     when a dedup argument is malformed or its key holds another type
-  Emits: job:added, job:deduplicated, job:removed (a job replaced by its dedup id)
+  Emits: job:added, job:duplicated (an id that existed: the job is left as it is), job:deduplicated, job:removed (a job replaced by its dedup id)
   Writes: seq, job, logs, deps, results, waiting, waiting:list, delayed, dedup, events, marker, registry
 ]]
 local PER_JOB = 8

@@ -12,7 +12,8 @@
   Returns: a flat list, per job: queue, id, created (1 new, 0 the id existed);
     error "bad-id:<index>:<why>" and nothing written when a custom id could
     name another key (job_id_problem)
-  Emits: job:added (on each job's queue)
+  Each new job that waits for others lists them in JF.CHILDREN.
+  Emits: job:added, job:duplicated (on each job's queue)
   Writes: seq, job, deps, waiting, waiting:list, delayed, pending, events, marker, registry
 ]]
 local STRIDE = 10
@@ -37,6 +38,7 @@ for i = 1, count do
   result[#result + 1] = id
   result[#result + 1] = created
 end
+local children = {} -- per new dependent's index: the "<queue>|<id>" of the jobs it waits for
 for i = 1, count do
   local dependents = ARGV[3 + (i - 1) * STRIDE + 9]
   if dependents ~= "" then
@@ -45,7 +47,16 @@ for i = 1, count do
     for index, mode in string.gmatch(dependents, "(%d+):(%a+)") do
       local j = tonumber(index)
       redis.call("RPUSH", jk .. ":deps", ARGV[3 + (j - 1) * STRIDE] .. "|" .. ids[j] .. "|" .. mode)
+      if result[3 * j] == 1 then
+        children[j] = children[j] or {}
+        children[j][#children[j] + 1] = ARGV[3 + (i - 1) * STRIDE] .. "|" .. ids[i]
+      end
     end
+  end
+end
+for j = 1, count do
+  if children[j] then
+    redis.call("HSET", bases[j] .. "job:" .. ids[j], JF.CHILDREN, table.concat(children[j], "\n"))
   end
 end
 return result

@@ -11,7 +11,7 @@
   Returns: "removed" or "requested"; error "missing" (no such job) or
   "finished" (it completed or failed already), "corrupt:<error>" (an active
   job whose keys are corrupt: its worker fails it)
-  Emits: job:cancelled, job:cancel-requested, job:failed, job:waiting
+  Emits: job:cancelled, job:cancel-requested, job:failed, job:waiting, job:delayed
   Writes: dedup, waiting, waiting:list, delayed, pending, failed, seq, job, logs, deps, results, events, marker, keep
 ]]
 local id, cancel_channel = ARGV[2], ARGV[3]

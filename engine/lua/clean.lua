@@ -2,16 +2,18 @@
   clean: deletes jobs of one state older than a grace period, a page per
   call. Finished sets are ordered by finish time; for waiting and delayed
   the job's creation time decides, scanning from `offset` (waiting: a rank
-  of the run order across its zset and list).
-  Includes: common
+  of the run order across its zset and list). Jobs waiting for a waiting
+  or delayed job it deletes fail (unless they ignore its failure), as
+  drain does.
+  Includes: common, deps
   ARGV[1] prefix    the queue's key prefix
   ARGV[2] state     waiting, delayed, completed or failed
   ARGV[3] grace_ms  only jobs older than this go
   ARGV[4] page      most jobs to delete in this call
   ARGV[5] offset    where the scan of waiting or delayed goes on (0 first)
   Returns: {removed, next_offset (-1 when done)}; error "bad-state:<state>"
-  Emits: queue:cleaned
-  Writes: dedup, waiting, waiting:list, delayed, completed, failed, job, logs, deps, results, events
+  Emits: queue:cleaned, job:failed, job:waiting, job:delayed
+  Writes: dedup, waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker, keep
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local LIST_TOMBSTONE = "\0 removed" -- no job id holds a space
@@ -33,12 +35,12 @@ else
   else
     ids, at = redis.call("ZRANGE", set_key, offset, offset + page - 1), {}
   end
-  local doomed, listed = {}, 0
+  local doomed, listed, deleted, dedups = {}, 0, {}, {}
   for i = 1, #ids do
     local fields = redis.call("HMGET", job_key(ids[i]), JF.CREATED, JF.DEDUP)
     if tonumber(fields[1] or "0") <= cutoff then
-      release_dedup(ids[i], fields[2])
-      delete_job(ids[i])
+      deleted[#deleted + 1] = ids[i]
+      dedups[#deleted] = fields[2] or false
       if at[i] then
         -- marked in place, then one LREM removes the marks: one pass over the
         -- list up to the window instead of one per job
@@ -51,6 +53,12 @@ else
   end
   if #doomed > 0 then redis.call("ZREM", set_key, unpack(doomed)) end
   if listed > 0 then redis.call("LREM", waitlist_key, listed, LIST_TOMBSTONE) end
+  -- after the list's marks: a released dependent may be pushed to the list
+  for i = 1, #deleted do
+    release_deleted(deleted[i], "cleaned before it ran")
+    release_dedup(deleted[i], dedups[i] or nil)
+    delete_job(deleted[i])
+  end
   removed = #doomed + listed
   if #ids == page then next_offset = offset + page - removed end
 end

@@ -12,7 +12,7 @@
           day numbers (since the epoch) whose metrics hashes go with the last key
   Returns: the number of jobs still left (0: the queue is gone); error
   "active:<n>" when jobs are active and force is off
-  Emits: job:failed, job:waiting (on other queues, for jobs that waited for its jobs)
+  Emits: job:failed, job:waiting, job:delayed (on other queues, for jobs that waited for its jobs)
   Writes: dedup, waiting, waiting:list, active, delayed, completed, failed, pending, meta, events, marker, seq, limiter, sweep, registry, metrics, job, logs, deps, results, keep
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]

@@ -1,13 +1,17 @@
 --[[
-  remove: deletes a job that is not running; jobs waiting for it fail
-  (unless they ignore its failure). A waiting job of the default priority
-  is found in the waiting list: O(n) in the list's length.
+  remove: deletes a job that is not running, with the jobs it waits for
+  that have not run, however deep and in whichever queue (a flow's
+  descendants, a chain's earlier steps); finished ones stay. Refused while
+  one of those runs. Jobs waiting for the removed job fail (unless they
+  ignore its failure). A waiting job of the default priority is found in
+  the waiting list: O(n) in the list's length.
   Includes: common, deps
   ARGV[1] prefix  the queue's key prefix
   ARGV[2] job_id
-  Returns: the state it was removed from ("orphan": a hash in no state);
-  error "missing" or "active"
-  Emits: job:removed, job:failed, job:waiting
+  Returns: {state it was removed from ("orphan": a hash in no state),
+  descendants removed with it}; error "missing", "active", or
+  "descendant-active:<queue>:<id>" (nothing changed)
+  Emits: job:removed, job:failed, job:waiting, job:delayed
   Writes: dedup, waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker, keep
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]
@@ -16,15 +20,22 @@ local state = state_of(id)
 if not state then
   if redis.call("EXISTS", job_key(id)) == 0 then return redis.error_reply("missing") end
   delete_job(id)
-  return "orphan"
+  return {"orphan", 0}
 end
 if state == "active" then return redis.error_reply("active") end
-leave_state(state, id)
-if (state == "waiting" or state == "delayed" or state == "pending") and not check_keys(job_key(id)) then
-  local fields = redis.call("HMGET", job_key(id), JF.HAS_DEPENDENTS, JF.DEDUP)
-  if fields[1] then release_dependents(now_ms(), prefix, id, nil, "removed before it ran") end
-  release_dedup(id, fields[2])
+local sound = not check_keys(job_key(id))
+local descendants = {}
+if sound then
+  local found, running = unrun_descendants(prefix, id)
+  if not found then return redis.error_reply("descendant-active:" .. running) end
+  descendants = found
 end
+leave_state(state, id)
+if sound and (state == "waiting" or state == "delayed" or state == "pending") then
+  release_deleted(id, "removed before it ran")
+  release_dedup(id, redis.call("HGET", job_key(id), JF.DEDUP))
+end
+delete_descendants(descendants, queue_of(prefix) .. ":" .. id)
 delete_job(id)
-emit("job:removed", id, "state", state)
-return state
+emit("job:removed", id, "state", state, "descendants", #descendants)
+return {state, #descendants}

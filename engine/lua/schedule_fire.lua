@@ -24,7 +24,7 @@
                            ticks skipped)
   Returns: {1, job id, created} when this call fired (or {1, "", 0} moved
   on); {0} when another instance did or the schedule changed
-  Emits: job:added (on the target queue)
+  Emits: job:added, job:duplicated (on the target queue)
   Writes: due, definition, seq, job, waiting, waiting:list, delayed, events, marker, registry
 ]]
 local due_key, definition_key = KEYS[#KEYS - 1], KEYS[#KEYS]

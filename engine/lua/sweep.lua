@@ -20,8 +20,8 @@
   ARGV[7] failed_keep_age_ms
   ARGV[8] force                  "1" sweeps whenever the last sweep ran
   Returns: {swept (0 when a sweep ran within the caller's interval), requeued, failed, trimmed}
-  Emits: job:stalled, job:failed, job:waiting
-  Writes: sweep, dedup, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics, seq, keep
+  Emits: job:stalled, job:failed, job:waiting, job:delayed
+  Writes: sweep, dedup, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics, seq, keep, delayed
 ]]
 local STALL_LIMIT = 1000
 local now = now_ms()

@@ -251,3 +251,28 @@ def test_a_mailbox_drops_its_backlog_and_says_how_much() -> None:
     assert [item.kind for item in items] == ["lagged", "event"]
     assert json.loads(items[0].text)["skipped"] == 4
     assert items[1].event_id == "4-0" and mailbox.delivered == {"q": "4-0"}
+
+
+async def test_the_event_stream_carries_job_duplicated(
+    live_server: LiveServer, redis_async: redis.asyncio.Redis
+) -> None:
+    queue = Queue(QUEUE, redis_async)
+    await queue.add("stepping", {}, job_id="once")
+    await queue.add("stepping", {}, job_id="once")
+    headers = {"Authorization": f"Bearer {READ}"}
+    params = {"queue": QUEUE, "since": "0"}
+    seen = []
+    async with (
+        asyncio.timeout(20),
+        httpx.AsyncClient(base_url=live_server.base_url, timeout=20) as client,
+        client.stream("GET", "/api/events", params=params, headers=headers) as response,
+    ):
+        async for message in sse_messages(response):
+            if message["event"] == "event":
+                seen.append(json.loads(message["data"]))
+                if len(seen) == 2:
+                    break
+    assert [(event["event"], event["job_id"]) for event in seen] == [
+        ("job:added", "once"),
+        ("job:duplicated", "once"),
+    ]

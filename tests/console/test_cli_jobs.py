@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 
-from engine import InvalidJobError
+from engine import FlowJob, InvalidJobError, add_flow
 from engine.context import JobContext
 from engine.sync import SyncQueue
 from messai_console.cli.job.watch import new_lines
@@ -289,3 +290,23 @@ def test_wait_gives_up_after_the_timeout(cli: Cli, sync_queue: MakeQueue) -> Non
     result = cli("job", "wait", "q", job.id, "--timeout", "200ms")
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: timed out after 200ms: job {job.id} is still delayed"
+
+
+def test_remove_says_how_many_jobs_of_a_flow_went_with_it(
+    cli: Cli, sync_queue: MakeQueue, redis_url: str
+) -> None:
+    queue = sync_queue("q")
+
+    async def flow() -> str:
+        client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            children = [FlowJob("q", "echo", {"n": n}) for n in range(3)]
+            return (await add_flow(client, FlowJob("q", "echo", children=children)))[0].id
+        finally:
+            await client.aclose()
+
+    parent = asyncio.run(flow())
+    removed = cli("job", "remove", "q", parent)
+    assert removed.exit_code == 0
+    assert "it was pending), with 3 jobs it waited for that had not run" in removed.stdout
+    assert queue.counts()["waiting"] == 0

@@ -8,6 +8,7 @@ import pytest
 
 from engine import FlowJob, JobChain, JobContext, Queue, add_flow
 from tests.engine.conftest import StartWorker, wait_for_state
+from tests.helpers import await_until
 
 
 async def test_chain_runs_in_order_and_passes_results(
@@ -174,3 +175,141 @@ async def test_draining_a_queue_fails_the_steps_waiting_on_it(queue: Queue) -> N
         and failed.state == "failed"
         and "drained before it ran" in (failed.error or "")
     )
+
+
+async def _clean_the_child(queue: Queue) -> None:
+    # a job added in the same millisecond is not older than a grace of 0
+    cleaned = 0
+
+    async def clean() -> bool:
+        nonlocal cleaned
+        cleaned += await queue.clean("waiting")
+        return cleaned > 0
+
+    await await_until(clean)
+    assert cleaned == 1
+
+
+async def test_cleaning_a_flows_only_child_settles_its_parent(queue: Queue) -> None:
+    """clean("waiting") fails the parent of a child it deletes, as drain
+    does, or lets it run when the child's failure is ignored."""
+    strict = await add_flow(
+        queue.redis, FlowJob("other-queue", "parent", children=[FlowJob("test-queue", "c")])
+    )
+    await _clean_the_child(queue)
+    other = Queue("other-queue", queue.redis)
+    failed = await other.get_job(strict[0].id)
+    assert failed is not None and failed.state == "failed"
+    assert "cleaned before it ran" in (failed.error or "")
+
+    lenient = await add_flow(
+        queue.redis,
+        FlowJob(
+            "other-queue", "parent", children=[FlowJob("test-queue", "c", ignore_failure=True)]
+        ),
+    )
+    await _clean_the_child(queue)
+    released = await other.get_job(lenient[0].id)
+    assert released is not None and released.state == "waiting"
+    assert (await other.counts())["pending"] == 0
+
+
+async def test_a_parents_delay_starts_when_its_last_child_ends(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    delay = 1500
+    jobs = await add_flow(
+        queue.redis,
+        FlowJob(
+            "test-queue",
+            "parent",
+            options={"delay_ms": delay},
+            children=[FlowJob("test-queue", "c")],
+        ),
+    )
+    await start_worker({"c": lambda ctx: 1, "parent": lambda ctx: 2})
+    child = await wait_for_state(queue, jobs[1].id, "completed")
+    parent = await wait_for_state(queue, jobs[0].id, "delayed", timeout=1.0)
+    due = await queue.redis.zscore(queue.keys.state("delayed"), parent.id)
+    assert due == child.finished_ms + delay
+    done = await wait_for_state(queue, parent.id, "completed", timeout=10)
+    assert done.started_ms >= child.finished_ms + delay
+
+
+async def test_removing_a_parent_removes_its_descendants_that_have_not_run(
+    queue: Queue,
+) -> None:
+    other = Queue("other-queue", queue.redis)
+    jobs = await add_flow(
+        queue.redis,
+        FlowJob(
+            "test-queue",
+            "parent",
+            children=[
+                FlowJob("test-queue", "a"),
+                FlowJob(
+                    "other-queue",
+                    "b",
+                    children=[FlowJob("other-queue", "g", options={"delay_ms": 60_000})],
+                ),
+            ],
+        ),
+    )
+    parent, a, b, g = jobs
+    removal = await queue.remove_job(parent.id)
+    assert (removal.state, removal.descendants) == ("pending", 3)
+    assert await queue.get_job(a.id) is None
+    assert await other.get_job(b.id) is None and await other.get_job(g.id) is None
+    assert sum((await queue.counts()).values()) == 0
+    assert sum((await other.counts()).values()) == 0
+    stream = await other.redis.xrange(other.keys.events)
+    removed = [fields["id"] for _sid, fields in stream if fields["ev"] == "job:removed"]
+    assert sorted(removed) == sorted([b.id, g.id])
+
+
+async def test_removing_a_parent_is_refused_while_a_descendant_runs(
+    queue: Queue, start_worker: StartWorker
+) -> None:
+    import asyncio
+
+    from engine.errors import InvalidStateError
+
+    release = asyncio.Event()
+
+    async def slow(ctx: JobContext) -> None:
+        await release.wait()
+
+    jobs = await add_flow(
+        queue.redis,
+        FlowJob(
+            "test-queue",
+            "parent",
+            children=[
+                FlowJob("other-queue", "b", children=[FlowJob("test-queue", "slow")]),
+            ],
+        ),
+    )
+    parent, b, running = jobs
+    await start_worker({"slow": slow})
+    await wait_for_state(queue, running.id, "active")
+    with pytest.raises(InvalidStateError, match=f"test-queue:{running.id} is running"):
+        await queue.remove(parent.id)
+    assert (await queue.get_job(parent.id)).state == "pending"
+    assert (await Queue("other-queue", queue.redis).get_job(b.id)).state == "pending"
+    release.set()
+    await wait_for_state(Queue("other-queue", queue.redis), b.id, "waiting")
+
+
+async def test_removing_a_chains_last_step_removes_the_steps_not_run(queue: Queue) -> None:
+    """A chain is a flow whose every job has one child: the step before."""
+    first, second, last = (
+        await JobChain(queue.redis)
+        .add("test-queue", "noop")
+        .add("other-queue", "noop")
+        .add("test-queue", "noop")
+        .execute()
+    )
+    removal = await queue.remove_job(last.id)
+    assert (removal.state, removal.descendants) == ("pending", 2)
+    assert await queue.get_job(first.id) is None
+    assert await Queue("other-queue", queue.redis).get_job(second.id) is None

@@ -219,3 +219,35 @@ async def test_a_worker_keeps_its_leases_on_a_full_server(
         assert before is not None and after is not None and after > before + 30_000
     finally:
         await free(full_client)
+
+
+@pytest.mark.asyncio
+async def test_a_replica_skips_ghosts_and_leaves_them_to_the_primary(
+    redis_factory: RedisFactory,
+) -> None:
+    """get_jobs stays no-writes: on a replica a page is still full, the
+    ghosts stay (the replica may not drop them), and a read on the primary
+    drops them."""
+    primary = redis.asyncio.Redis.from_url(redis_factory().url, decode_responses=True)
+    replica = redis.asyncio.Redis.from_url(redis_factory().url, decode_responses=True)
+    try:
+        source = await _three_jobs(primary)
+        await primary.delete(source.keys.job("a"))  # "a" is a ghost now
+        kwargs = primary.connection_pool.connection_kwargs
+        await replica.replicaof(kwargs["host"], kwargs["port"])
+
+        async def synced() -> bool:
+            info = await replica.info("replication")
+            return bool(info.get("master_link_status") == "up") and await replica.dbsize() > 0
+
+        await await_until(synced, timeout=30, message="the replica never synced")
+        queue = Queue("q", replica)
+        assert [j.id for j in await queue.get_jobs("waiting", 0, 0)] == ["c"]
+        assert await queue.get_job("a") is None
+        assert (await queue.counts())["waiting"] == 2  # the replica cannot drop it
+        assert [j.id for j in await source.get_jobs("waiting", 0, 0)] == ["c"]
+        assert (await source.counts())["waiting"] == 1
+        await source.aclose()
+    finally:
+        await primary.aclose()
+        await replica.aclose()

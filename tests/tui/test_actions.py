@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio
 from textual.widgets import Button
 
-from engine import Queue, Worker
+from engine import FlowJob, Queue, Worker, add_flow
 from messai_console.tui.dialogs import ConfirmScreen
 from messai_console.tui.screens.job import JobScreen
 from messai_console.tui.screens.overview import OverviewScreen
@@ -244,3 +244,25 @@ async def test_job_screen_changes_priority_and_delay_of_a_job_not_started(
 async def _priority_is(queue: Queue, job_id: str, priority: int) -> bool:
     job = await queue.get_job(job_id)
     return job is not None and job.options.priority == priority
+
+
+async def test_removing_a_flows_parent_says_how_many_children_went_with_it(
+    redis_client: redis.asyncio.Redis, redis_url: str
+) -> None:
+    queue = Queue("papers", redis_client)
+    children = [FlowJob("papers", "echo", {"n": n}) for n in range(3)]
+    parent, doomed, *_rest = await add_flow(
+        redis_client, FlowJob("papers", "echo", children=children)
+    )
+    await queue.remove(doomed.id)  # the parent fails; its two other children still wait
+    assert await _counts_are(queue, failed=1, waiting=2)
+    app = console(redis_url)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await open_queue(app, pilot, "failed", 1)
+        assert screen.table.cursor_key == parent.id
+        await pilot.press("delete")
+        await confirm(app, pilot)
+        await await_until(lambda: _counts_are(queue, waiting=0, failed=0))
+        await await_until(lambda: bool(app._notifications))
+        messages = [n.message for n in app._notifications]
+        assert any("with 2 jobs it waited for that had not run" in m for m in messages), messages

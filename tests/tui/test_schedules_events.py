@@ -157,3 +157,19 @@ async def test_events_filter_by_queue_and_by_type_separately(
         await emails.resume()  # live events still arrive, and still pass the filters
         await wait_for_rows(screen.table, 5)
         assert ("emails", "queue:resumed") in _shown(screen)
+
+
+async def test_events_screen_shows_a_duplicated_add(
+    redis_client: redis.asyncio.Redis, redis_url: str
+) -> None:
+    papers = Queue("papers", redis_client)
+    await papers.add("echo", job_id="paper-1")
+    await papers.add("echo", job_id="paper-1")
+    app = console(redis_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(app, OverviewScreen)
+        await pilot.press("e")
+        screen = await wait_for_screen(app, EventsScreen)
+        await wait_for_rows(screen.table, 2)
+        assert _shown(screen) == {("papers", "job:added"), ("papers", "job:duplicated")}
+        assert "job:duplicated" in screen._event_types()

@@ -15,7 +15,10 @@
   Both return id, created (1 new, 0 the id existed already), and true when
   this call began the queue's sequence: its first job since the queue was
   created or obliterated (obliterate deletes the sequence).
-  Emits: job:added (with state waiting, delayed or pending).
+  A pending job added with a delay keeps it (JF.DELAY): its delay starts
+  when its dependencies have finished (includes/deps.lua).
+  Emits: job:added (with state waiting, delayed or pending); job:duplicated
+  (with the name asked for) when the id existed: nothing else changes.
   job_id_problem(id) says why a custom id is refused (engine/keys.py
   job_id_problem): the scripts check every id before their first write.
   add_deduplicated(now, stamp, id, name, data, opts, priority, lifo, delay_ms, batch, dedup)
@@ -60,7 +63,7 @@ end
 
 -- Writes the job's hash unless its id exists. Returns id, created, began,
 -- and the sequence number that orders it among its priority.
-local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps, dedup_id)
+local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps, delay, dedup_id)
   local seq = redis.call("INCR", base .. "seq")
   local began = seq == 1
   if id == "" then
@@ -70,6 +73,8 @@ local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, dep
       id = tostring(seq)
     end
   elseif redis.call("EXISTS", base .. "job:" .. id) == 1 then
+    redis.call("XADD", base .. "events", "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", "job:duplicated", "id", id,
+      "n", name)
     return id, 0, began, seq
   end
   local fields = {JF.NAME, name, JF.DATA, data, JF.CREATED, stamp}
@@ -90,6 +95,10 @@ local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, dep
     fields[#fields + 1] = deps
     fields[#fields + 1] = JF.HAS_RESULTS
     fields[#fields + 1] = "1"
+    if delay > 0 then
+      fields[#fields + 1] = JF.DELAY
+      fields[#fields + 1] = delay
+    end
   end
   if dedup_id then
     fields[#fields + 1] = JF.DEDUP
@@ -129,7 +138,7 @@ end
 
 local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay, deps)
   local created, began, seq
-  id, created, began, seq = new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps)
+  id, created, began, seq = new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps, delay)
   if created == 0 then return id, 0, began end
   if deps > 0 then
     redis.call("ZADD", base .. "pending", now, id)
@@ -143,7 +152,7 @@ end
 
 local function add_job(now, stamp, id, name, data, opts, priority, lifo, delay, batch)
   local created, began, seq
-  id, created, began, seq = new_job_in(prefix, stamp, id, name, data, opts, priority, lifo, 0)
+  id, created, began, seq = new_job_in(prefix, stamp, id, name, data, opts, priority, lifo, 0, delay)
   if created == 1 then
     queue_new_job_in(prefix, now, id, name, priority, lifo, delay, seq, batch)
   end
@@ -231,7 +240,7 @@ local function add_deduplicated(now, stamp, id, name, data, opts, priority, lifo
     place, old_priority = take_out_replaced(holder, state)
   end
   local created, began, seq
-  id, created, began, seq = new_job_in(prefix, stamp, id, name, data, opts, priority, lifo, 0, dedup_id)
+  id, created, began, seq = new_job_in(prefix, stamp, id, name, data, opts, priority, lifo, 0, delay, dedup_id)
   if ttl then
     redis.call("SET", key, id, "PX", ttl)
   else

@@ -84,6 +84,8 @@ local JF = {
   SEQUENCE = "sq",
   KEEP = "kp",
   DEDUP = "dd",
+  CHILDREN = "kids",
+  DELAY = "dly",
 }
 
 -- Copies of Python constants: each names its source, and a test checks that
@@ -269,13 +271,15 @@ local function waiting_range(start, stop, reverse)
   return ids, at
 end
 
+-- Deletes a job's keys in queue `base`.
 local function delete_job_in(base, id)
   local jk = base .. "job:" .. id
   redis.call("DEL", jk, jk .. ":logs", jk .. ":deps", jk .. ":results")
 end
 
-local function delete_job(id)
-  delete_job_in(prefix, id)
+-- `base`: of another queue (default: this one).
+local function delete_job(id, base)
+  delete_job_in(base or prefix, id)
 end
 
 -- Which state holds the job, or false. The list is searched last (LPOS is

@@ -9,6 +9,10 @@
   "<queue>|<id>|<mode>": mode "fail" fails the dependent when this job fails
   for good ("dependency <queue>:<id> failed: ..."), mode "ignore" lets it
   run anyway with {"error": ...} as this job's result.
+  A job that waits for others lists them in JF.CHILDREN ("<queue>|<id>" a
+  line): removing it removes those that have not run (unrun_descendants,
+  delete_descendants). A pending job added with a delay (JF.DELAY) goes to
+  `delayed` when its last dependency ends, due that delay later.
   Keys of other queues are derived from their names here, so scripts that
   touch dependencies are not Redis Cluster safe.
   Each call handles at most DEPENDENTS_LIMIT dependents.
@@ -27,10 +31,20 @@ local function emit_in(base, event, id, ...)
   return redis.call("XADD", base .. "events", "MAXLEN", "~", EVENTS_MAXLEN, "*", "ev", event, "id", id, ...)
 end
 
-local function enqueue_in(base, id)
-  local fields = redis.call("HMGET", base .. "job:" .. id, JF.PRIORITY, JF.LIFO)
-  push_waiting(base .. "waiting", base .. WAITLIST_SUFFIX, base .. "seq", id,
-    tonumber(fields[1]) or DEFAULT_PRIORITY, fields[2] == "1", false)
+-- A pending job whose dependencies have all finished (at `now`): to
+-- delayed when it was added with a delay (it starts that long after the
+-- last one ended), else to waiting.
+local function enqueue_in(now, base, id)
+  local fields = redis.call("HMGET", base .. "job:" .. id, JF.PRIORITY, JF.LIFO, JF.DELAY)
+  local delay = tonumber(fields[3]) or 0
+  if delay > 0 then
+    redis.call("ZADD", base .. "delayed", now + delay, id)
+    emit_in(base, "job:delayed", id, "reason", "dependencies done", "delay", delay)
+  else
+    push_waiting(base .. "waiting", base .. WAITLIST_SUFFIX, base .. "seq", id,
+      tonumber(fields[1]) or DEFAULT_PRIORITY, fields[2] == "1", false)
+    emit_in(base, "job:waiting", id, "reason", "dependencies done")
+  end
   redis.call("ZADD", base .. "marker", 0, "1")
 end
 
@@ -72,8 +86,7 @@ local function release_dependents(now, base, id, result, failure)
           redis.call("HSET", dep_key .. ":results", from_name, value or "null")
           if redis.call("HINCRBY", dep_key, JF.DEPENDENCIES, -1) <= 0 then
             redis.call("ZREM", dep_base .. "pending", dep_id)
-            enqueue_in(dep_base, dep_id)
-            emit_in(dep_base, "job:waiting", dep_id, "reason", "dependencies done")
+            enqueue_in(now, dep_base, dep_id)
           end
         end
       end
@@ -108,12 +121,67 @@ local function revive_dependents(base, id)
   end
 end
 
+-- A job of this queue is deleted before it ran: the jobs that wait for it
+-- fail with `reason`, or run without it when they ignore its failure.
+-- Call it before delete_job (it reads the job's dependents).
+local function release_deleted(id, reason)
+  if redis.call("HGET", job_key(id), JF.HAS_DEPENDENTS) then
+    release_dependents(now_ms(), prefix, id, nil, reason)
+  end
+end
+
+-- The jobs that `id` (of queue `base`) waits for, and theirs, however deep
+-- (a flow's descendants, a chain's earlier steps), that have not run: a
+-- list of {base, id, state}. Finished ones stay (they are history). Reads
+-- only. Returns nil and "<queue>:<id>" when one of them is active.
+local function unrun_descendants(base, id)
+  local found = {}
+  local work = {{base, id}}
+  local handled = 0
+  while #work > 0 and handled < DEPENDENTS_LIMIT do
+    local item = table.remove(work)
+    local children = redis.pcall("HGET", item[1] .. "job:" .. item[2], JF.CHILDREN)
+    if type(children) == "string" then
+      for entry in string.gmatch(children, "[^\n]+") do
+        handled = handled + 1
+        local queue, child = string.match(entry, "^([^|]*)|(.*)$")
+        local child_base = base_of(queue)
+        if redis.call("ZSCORE", child_base .. "active", child) then return nil, queue .. ":" .. child end
+        local state = nil
+        for _, unrun in ipairs({"pending", "waiting", "delayed"}) do
+          if not state and redis.call("ZSCORE", child_base .. unrun, child) then state = unrun end
+        end
+        if not state and not redis.call("ZSCORE", child_base .. "completed", child)
+            and not redis.call("ZSCORE", child_base .. "failed", child)
+            and redis.call("EXISTS", child_base .. "job:" .. child) == 1 then
+          state = "waiting" -- in the list (or in no state: deleted all the same)
+        end
+        if state then found[#found + 1] = {child_base, child, state} end
+        work[#work + 1] = {child_base, child}
+      end
+    end
+  end
+  return found
+end
+
+-- Deletes the jobs unrun_descendants found, each with a job:removed event
+-- on its queue that names `root` ("<queue>:<id>", removed with them).
+local function delete_descendants(found, root)
+  for i = 1, #found do
+    local base, id, state = found[i][1], found[i][2], found[i][3]
+    local out = redis.call("ZREM", base .. "pending", id) + redis.call("ZREM", base .. "waiting", id)
+      + redis.call("ZREM", base .. "delayed", id)
+    if out == 0 then redis.call("LREM", base .. WAITLIST_SUFFIX, 1, id) end
+    delete_job(id, base)
+    emit_in(base, "job:removed", id, "state", state, "with", root)
+  end
+end
+
 -- Deletes up to `page` jobs from the given state keys (zsets, or the
 -- waiting list), in order; jobs that others wait for fail them first
 -- (`reason`), and each frees its dedup id. Returns how many were deleted.
 local function delete_jobs_in(set_keys, page, reason)
   local removed = 0
-  local now = nil
   for _, set_key in ipairs(set_keys) do
     if removed < page then
       local ids
@@ -123,12 +191,8 @@ local function delete_jobs_in(set_keys, page, reason)
         ids = redis.call("ZRANGE", set_key, 0, page - removed - 1)
       end
       for i = 1, #ids do
-        local fields = redis.call("HMGET", job_key(ids[i]), JF.HAS_DEPENDENTS, JF.DEDUP)
-        if fields[1] then
-          now = now or now_ms()
-          release_dependents(now, prefix, ids[i], nil, reason)
-        end
-        release_dedup(ids[i], fields[2])
+        release_deleted(ids[i], reason)
+        release_dedup(ids[i], redis.call("HGET", job_key(ids[i]), JF.DEDUP))
         delete_job(ids[i])
       end
       if #ids > 0 and set_key ~= waitlist_key then redis.call("ZREM", set_key, unpack(ids)) end

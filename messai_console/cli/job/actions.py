@@ -10,7 +10,7 @@ import typer
 from messai_console.cli.output import print_line
 from messai_console.cli.progress import watched
 from messai_console.cli.runtime import confirm, runtime
-from messai_console.text import visible
+from messai_console.text import descendants_text, visible
 
 CONFIRM_RETRY_OVER = 1000
 """Retrying more failed jobs than this at once asks first."""
@@ -74,13 +74,17 @@ def cancel(ctx: typer.Context, queue: Queue_, job_id: JobId) -> None:
 
 
 def remove(ctx: typer.Context, queue: Queue_, job_id: JobId) -> None:
-    """Delete a job that is not running, with its logs."""
+    """Delete a job that is not running, with its logs and the jobs it waits for
+    that have not run (a flow's children, however deep, in any queue)."""
     state = runtime(ctx)
     state.require_writable()
 
     async def action(client: redis.asyncio.Redis) -> None:
-        was = await (await state.existing_queue(client, queue)).remove(job_id)
-        print_line(f"job {visible(job_id)} removed (it was {visible(was)})")
+        removal = await (await state.existing_queue(client, queue)).remove_job(job_id)
+        line = f"job {visible(job_id)} removed (it was {visible(removal.state)})"
+        if removal.descendants:
+            line += f", with {descendants_text(removal.descendants)}"
+        print_line(line)
 
     state.run(action)
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from rich.text import Text
 
+from messai_console.text import descendants_text
 from messai_console.tui import render
 from messai_console.tui.backend import CONNECTION_ERRORS, QueueLimits
 from messai_console.tui.limits import LimitsChoice, LimitsScreen, describe
@@ -209,11 +210,25 @@ class JobActions(ConsoleScreen):
     def remove_jobs(
         self, queue_name: str, job_ids: list[str], after: Callable[[], None] | None = None
     ) -> None:
-        run = self._each("remove", queue_name, job_ids, "remove", "removed")
+        queue = self.backend.queue(queue_name)
+
+        async def run(_choice: str) -> str:
+            descendants = 0
+            for job_id in job_ids:
+                descendants += (await queue.remove_job(job_id)).descendants
+            if len(job_ids) == 1:
+                done = f"job {render.visible_str(job_ids[0], 60)} removed"
+            else:
+                done = f"{len(job_ids)} jobs removed"
+            return done + (f", with {descendants_text(descendants)}" if descendants else "")
+
         question = _question(
-            "Remove ", _ids_text(job_ids), "?\n\nThe job and its logs are deleted."
+            "Remove ",
+            _ids_text(job_ids),
+            "?\n\nThe job and its logs are deleted, with the jobs it waits for"
+            " that have not run (a flow's children).",
         )
-        self.console.act("remove", run, question, [("yes", "Remove")], after=after)  # type: ignore[arg-type]
+        self.console.act("remove", run, question, [("yes", "Remove")], after=after)
 
 
 PRIORITY_CHOICES: list[tuple[str, str]] = [
