@@ -58,10 +58,20 @@ def root(
             "--readonly", help="Look, never change: the console and commands refuse writes."
         ),
     ] = False,
+    read_from_replica: Annotated[
+        bool,
+        typer.Option(
+            "--read-from-replica",
+            help="Read from a replica (the console, overview, events, stats, job get/list);"
+            " actions still go to the master.",
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     """With no command: open the console."""
-    ctx.obj = Runtime(redis_url=redis_url, debug=debug, readonly=readonly)
+    ctx.obj = Runtime(
+        redis_url=redis_url, debug=debug, readonly=readonly, read_from_replica=read_from_replica
+    )
     if ctx.invoked_subcommand is None:
         open_console(ctx.obj)
 

@@ -17,7 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.codec import dumps
-from engine.connection import connect
+from engine.connection import connect, connect_reader
 from engine.errors import InvalidJobError
 from engine.events import Event, read_events, read_history
 from engine.failures import FailureReport, group_failures
@@ -31,8 +31,10 @@ from engine.monitor import (
     list_workers,
     server_info,
 )
+from engine.nodes import NodeWatch
 from engine.queue import Queue, list_queues
 from engine.rates import QueueRates, RateTracker, read_queues, total_rates
+from engine.replicas import wants_replica
 from engine.schedules import ScheduleInfo, Schedules
 
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -118,6 +120,10 @@ class JobDetail:
 class Backend:
     """The console's Redis client and the engine calls it makes.
 
+    Reads go over ``redis``, actions over ``master``: the same client, unless
+    the URL asks to read from a replica (``read_from_replica=1``, see
+    `engine.replicas`), when ``redis`` opens its connections on a replica.
+
     Args:
         url: the Redis URL.
         prefix: the deployment's key prefix.
@@ -128,14 +134,23 @@ class Backend:
         self.prefix = prefix
         # Few retries and short timeouts: the console must notice a lost Redis at
         # once and say so; its own refresh loop does the reconnecting.
-        self.redis: Redis = connect(url, retries=1, socket_connect_timeout=2, socket_timeout=10)
+        options: dict[str, Any] = {"retries": 1, "socket_connect_timeout": 2, "socket_timeout": 10}
+        self.master: Redis = connect(url, **options)
+        self.from_replica = wants_replica(url)
+        """Whether the reads go to a replica."""
+        self.redis: Redis = connect_reader(url, **options) if self.from_replica else self.master
+        self.nodes = NodeWatch(self.master)
         self._queues: dict[str, Queue] = {}
+        self._writable: dict[str, Queue] = {}
         self.rates = RateTracker()
         self._clock_offset_ms = 0
         """The server's clock minus this machine's, as last measured."""
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.nodes.close()
+        if self.redis is not self.master:
+            await self.redis.aclose()
+        await self.master.aclose()
 
     async def limits(self, name: str) -> QueueLimits:
         """The queue's rate limit and global concurrency, as its meta hash holds them."""
@@ -145,9 +160,18 @@ class Backend:
         return QueueLimits(_int_or_none(rl_max), _int_or_none(rl_ms) or 1000, _int_or_none(conc))
 
     def queue(self, name: str) -> Queue:
+        """Queue ``name`` for reading (on a replica when the console reads from one)."""
         if name not in self._queues:
             self._queues[name] = Queue(name, self.redis, prefix=self.prefix)
         return self._queues[name]
+
+    def writable(self, name: str) -> Queue:
+        """Queue ``name`` for actions: always on the master."""
+        if self.redis is self.master:
+            return self.queue(name)
+        if name not in self._writable:
+            self._writable[name] = Queue(name, self.master, prefix=self.prefix)
+        return self._writable[name]
 
     # -- reading ------------------------------------------------------------
 
@@ -286,7 +310,7 @@ class Backend:
 
     async def remove_schedule(self, name: str) -> bool:
         """Delete a schedule; False when there was none by that name."""
-        return await Schedules(self.redis, self.prefix).remove(name)
+        return await Schedules(self.master, self.prefix).remove(name)
 
     async def find_job(self, job_id: str) -> list[str]:
         """The queues that hold a job with this id."""

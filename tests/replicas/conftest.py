@@ -16,8 +16,11 @@ from tests.sentinel.conftest import SentinelSetup, sentinel_setup
 __all__ = ["CONNECTION_COMMANDS", "Replicated", "SentinelSetup", "replicated", "sentinel_setup"]
 
 
-CONNECTION_COMMANDS = frozenset({"hello", "ping", "info", "client|setinfo", "auth", "select"})
-"""Commands that open or watch a connection rather than read data."""
+CONNECTION_COMMANDS = frozenset(
+    {"hello", "ping", "info", "client|setinfo", "auth", "select", "replconf"}
+)
+"""Commands that open or watch a connection rather than read data (and the
+replica's own acknowledgements, REPLCONF ACK, once a second)."""
 
 
 @dataclass
