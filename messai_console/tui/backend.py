@@ -31,11 +31,12 @@ from engine.monitor import (
     list_workers,
     server_info,
 )
-from engine.nodes import NodeWatch
+from engine.nodes import NodeInfo, NodeWatch
 from engine.queue import Queue, list_queues
 from engine.rates import QueueRates, RateTracker, read_queues, total_rates
 from engine.replicas import wants_replica
 from engine.schedules import ScheduleInfo, Schedules
+from engine.sentinel import is_sentinel_url
 
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -140,6 +141,12 @@ class Backend:
         """Whether the reads go to a replica."""
         self.redis: Redis = connect_reader(url, **options) if self.from_replica else self.master
         self.nodes = NodeWatch(self.master)
+        self.sentinel = is_sentinel_url(url)
+        """Whether the master is found through sentinels (a failover can move it)."""
+        self.master_at: str | None = None
+        """The master's address at the last node read."""
+        self.master_moved: tuple[str, str] | None = None
+        """(old, new) address when the last node read found another master."""
         self._queues: dict[str, Queue] = {}
         self._writable: dict[str, Queue] = {}
         self.rates = RateTracker()
@@ -176,7 +183,21 @@ class Backend:
     # -- reading ------------------------------------------------------------
 
     async def server(self) -> dict[str, Any]:
-        return await server_info(self.redis)
+        """The master's INFO summary (never the replica's: its warnings are the master's)."""
+        return await server_info(self.master)
+
+    async def node_list(self) -> list[NodeInfo]:
+        """The master and its replicas; notes in ``master_moved`` when the master
+        is another node than at the last read (a failover)."""
+        nodes = await self.nodes.read()
+        address = nodes[0].address
+        self.master_moved = (
+            (self.master_at, address)
+            if self.master_at is not None and address != self.master_at
+            else None
+        )
+        self.master_at = address
+        return nodes
 
     async def queue_names(self) -> list[str]:
         return await list_queues(self.redis, self.prefix)
