@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from messai_console import __version__
-from messai_console.cli import job, queue, redis_server
+from messai_console.cli import acl, job, queue, redis_server
 from messai_console.cli.monitor import events, overview, performance
 from messai_console.cli.run import bench, demo, serve, web, worker
 from messai_console.cli.runtime import Runtime
@@ -39,6 +39,7 @@ app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 app.command("serve")(serve.serve)
 app.command("web")(web.web)
+app.command("acl")(acl.acl)
 
 
 @app.callback()
