@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 
-from engine.acl import ROLES, Role, rules, setuser_command
+from engine.acl import ROLES, rules, setuser_command
 from messai_console.cli.runtime import EXIT_USAGE, fail, runtime
 
 
@@ -22,6 +22,5 @@ def acl(
     (the keys under the prefix only); print them again after an upgrade."""
     if role not in ROLES:
         fail(f"unknown role {role!r}; expected one of {', '.join(ROLES)}", EXIT_USAGE)
-    chosen = cast(Role, role)
     prefix = runtime(ctx).prefix
-    typer.echo(setuser_command(chosen, user, prefix=prefix) if user else rules(chosen, prefix))
+    typer.echo(setuser_command(role, user, prefix=prefix) if user else rules(role, prefix))
