@@ -34,6 +34,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from engine.durability import ReplicaAck
+from engine.replicas import ReplicaPool, without_replica_option
 from engine.sentinel import (
     is_sentinel_url,
     parse_sentinel_url,
@@ -51,6 +52,7 @@ __all__ = [
     "check_connection",
     "check_connection_sync",
     "connect",
+    "connect_reader",
     "connect_sync",
     "resolve_redis_url",
 ]
@@ -251,7 +253,7 @@ def _url_and_options(
     """The URL to use, the settings' socket timeouts (which `kwargs` override),
     and the replica acknowledgement adds wait for."""
     settings = RedisSettings()
-    resolved = url or resolve_redis_url(settings)
+    resolved = without_replica_option(url or resolve_redis_url(settings))
     return resolved, {**settings.timeouts(), **kwargs}, ReplicaAck.from_settings(settings)
 
 
@@ -289,6 +291,28 @@ def connect(
     )
     client.replica_ack = ack
     return client
+
+
+def connect_reader(
+    url: str | None = None, *, retries: int = RETRIES, **kwargs: Any
+) -> redis.asyncio.Redis:
+    """Like `connect`, but a client for reads that opens its connections on a
+    replica (see `engine.replicas`): under Sentinel one the sentinels name,
+    otherwise one the server at the URL lists as online; the master when
+    no replica is. Send it read commands and `no-writes` scripts only."""
+    resolved, options, _ack = _url_and_options(url, kwargs)
+    retry = _AsyncRetry(
+        ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE),
+        retries,
+        supported_errors=(RedisConnectionError, RedisTimeoutError),
+    )
+    client_options = _client_options(resolved, retry, options)
+    if is_sentinel_url(resolved):
+        config = parse_sentinel_url(resolved)
+        return sentinel_client(config, _Client, client_options, replica=True)
+    if resolved.startswith("unix:"):
+        raise ValueError("reading from a replica needs a TCP URL, not a unix socket")
+    return _Client.from_pool(ReplicaPool.from_url(resolved, **client_options))
 
 
 def connect_sync(url: str | None = None, *, retries: int = RETRIES, **kwargs: Any) -> redis.Redis:

@@ -233,6 +233,10 @@ class BoundScript:
             # Refused to this user: EVALSHA from now on. Any other failure
             # leaves the next call to load again.
             _no_functions(loaded, channel.address)
+        elif isinstance(reply, NoPermissionError) and not isinstance(loaded, BaseException):
+            # A user who may load functions but not EVAL (engine.acl): the
+            # call was refused before it ran; now the function is there.
+            return await channel.execute(self.request(channel, args))
         if isinstance(reply, BaseException):
             raise reply
         return reply

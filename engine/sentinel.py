@@ -271,9 +271,13 @@ def _sentinel_options(config: SentinelConfig, node: dict[str, Any], retry: Any) 
 
 
 def sentinel_client(
-    config: SentinelConfig, redis_class: type[redis.asyncio.Redis], options: dict[str, Any]
+    config: SentinelConfig,
+    redis_class: type[redis.asyncio.Redis],
+    options: dict[str, Any],
+    replica: bool = False,
 ) -> redis.asyncio.Redis:
-    """An asyncio client of `redis_class` on the master of `config.service`."""
+    """An asyncio client of `redis_class` on the master of `config.service`
+    (`replica`: on its replicas, round robin, the master when none is healthy)."""
     from redis.asyncio.retry import Retry as AsyncRetry
 
     node = _node_options(config, options, _MasterConnection, _MasterSSLConnection)
@@ -281,9 +285,8 @@ def sentinel_client(
         list(config.sentinels),
         sentinel_kwargs=_sentinel_options(config, node, AsyncRetry(NoBackoff(), 0)),
     )
-    client: redis.asyncio.Redis = manager.master_for(
-        config.service, redis_class=redis_class, **node
-    )
+    pick = manager.slave_for if replica else manager.master_for
+    client: redis.asyncio.Redis = pick(config.service, redis_class=redis_class, **node)
     return client
 
 

@@ -56,6 +56,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import (
     AuthenticationError,
     BusyLoadingError,
+    NoPermissionError,
     NoScriptError,
     ResponseError,
 )
@@ -349,6 +350,8 @@ def _classify(error: ResponseError) -> Exception:
     message = str(error)
     if message.startswith("NOSCRIPT"):
         return NoScriptError(message)
+    if message.startswith("NOPERM"):
+        return NoPermissionError(message)  # an ACL refusal, as redis-py classes it
     if message.startswith("LOADING"):
         # A restarted server reading its AOF: a connection error to retry, as in redis-py.
         return BusyLoadingError(message)

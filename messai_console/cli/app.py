@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from messai_console import __version__
-from messai_console.cli import job, queue, redis_server, workers
+from messai_console.cli import acl, job, queue, redis_server, workers
 from messai_console.cli.monitor import events, overview, performance
 from messai_console.cli.run import bench, demo, serve, web, worker
 from messai_console.cli.runtime import Runtime
@@ -40,6 +40,7 @@ app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 app.command("serve")(serve.serve)
 app.command("web")(web.web)
+app.command("acl")(acl.acl)
 
 
 @app.callback()
@@ -59,10 +60,20 @@ def root(
             "--readonly", help="Look, never change: the console and commands refuse writes."
         ),
     ] = False,
+    read_from_replica: Annotated[
+        bool,
+        typer.Option(
+            "--read-from-replica",
+            help="Read from a replica (the console, overview, events, stats, job get/list);"
+            " actions still go to the master.",
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     """With no command: open the console."""
-    ctx.obj = Runtime(redis_url=redis_url, debug=debug, readonly=readonly)
+    ctx.obj = Runtime(
+        redis_url=redis_url, debug=debug, readonly=readonly, read_from_replica=read_from_replica
+    )
     if ctx.invoked_subcommand is None:
         open_console(ctx.obj)
 

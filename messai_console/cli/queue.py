@@ -47,7 +47,7 @@ def list_queues(
             title=f"{len(per_queue)} queues",
         )
 
-    state.run(action)
+    state.read(action)
 
 
 @app.command("stats")
@@ -86,7 +86,7 @@ def stats(
         rows.extend([f"waiting, priority {p}", n] for p, n in by_priority.items())
         print_table(["state", "jobs"], rows, title=f"queue {queue}")
 
-    state.run(action)
+    state.read(action)
 
 
 def describe_rate_limit(limits: QueueLimits) -> str:

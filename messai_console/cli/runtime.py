@@ -17,9 +17,10 @@ from typing import NoReturn, TypeVar
 import redis.asyncio
 import typer
 
-from engine.connection import RedisUnavailable, check_connection, connect
+from engine.connection import RedisUnavailable, check_connection, connect, connect_reader
 from engine.errors import EngineError, describe_refusal
 from engine.queue import Queue
+from engine.replicas import wants_replica, with_replica_option
 from engine.wire import MasterChanged
 from messai_console.embedded import EmbeddedRedisError, redis_url_or_embedded
 from messai_console.settings import settings
@@ -40,6 +41,8 @@ class Runtime:
     debug: bool = False
     readonly: bool = False
     """Refuse every command that changes something (the console honours it too)."""
+    read_from_replica: bool = False
+    """Send the reads of read commands and of the console to a replica."""
     _resolved: str | None = None
 
     @property
@@ -55,7 +58,17 @@ class Runtime:
                     self._resolved = redis_url_or_embedded()
                 except EmbeddedRedisError as exc:
                     fail(f"cannot start the embedded Redis: {exc}", EXIT_REDIS)
+            if self.read_from_replica:
+                self._resolved = with_replica_option(self._resolved)
         return self._resolved
+
+    @property
+    def from_replica(self) -> bool:
+        """Whether reads go to a replica (``--read-from-replica`` or the URL's option)."""
+        try:
+            return wants_replica(self.url())
+        except ValueError as exc:
+            fail(str(exc), EXIT_USAGE)
 
     def require_writable(self) -> None:
         """Refuse (exit 1) a command that would change something under ``--readonly``."""
@@ -74,6 +87,23 @@ class Runtime:
 
         async def main() -> T:
             client = connect(url, retries=1)
+            try:
+                await check_connection(client)
+                return await action(client)
+            finally:
+                await client.aclose()
+
+        return self.run_async(main)
+
+    def read(self, action: Callable[[redis.asyncio.Redis], Awaitable[T]]) -> T:
+        """Like ``run``, for commands that only read: ``action`` gets a client on a
+        replica when ``--read-from-replica`` (or the URL) asks for one."""
+        if not self.from_replica:
+            return self.run(action)
+        url = self.url()
+
+        async def main() -> T:
+            client = connect_reader(url, retries=1)
             try:
                 await check_connection(client)
                 return await action(client)

@@ -53,6 +53,7 @@ from messai_console.tui.screens.errors import ErrorsScreen
 from messai_console.tui.screens.events import EventsScreen
 from messai_console.tui.screens.job import JobScreen
 from messai_console.tui.screens.metrics import MetricsScreen
+from messai_console.tui.screens.nodes import NodesScreen
 from messai_console.tui.screens.overview import OverviewScreen
 from messai_console.tui.screens.queue import QueueScreen
 from messai_console.tui.screens.schedules import SchedulesScreen
@@ -68,7 +69,10 @@ MAX_REFRESHES_PER_S = round(1 / MIN_REFRESH_GAP_S)
 JUMP_CHOICES = 6
 """A job id found in more queues than this: the jump offers the first ones."""
 SERVER_INFO_EVERY_MS = 5_000
-"""INFO and CONFIG GET are heavier than the counts: read them this often."""
+"""INFO and CONFIG GET are heavier than the counts: read them this often (and INFO
+on every node, for the node view and to notice a new master)."""
+MASTER_NOTICE_MS = 60_000
+"""How long the header says that the master changed."""
 
 Action = Callable[[str], Awaitable[str]]
 """An operator action: gets the confirm dialog's choice, returns the notification text."""
@@ -103,6 +107,7 @@ class ConsoleApp(App[None]):
         Binding("e", "events", "Events", show=False),
         Binding("m", "metrics", "Metrics", show=False),
         Binding("s", "schedules", "Schedules", show=False),
+        Binding("n", "nodes", "Nodes", show=False),
     ]
 
     status: var[Status] = var(Status(url=""), always_update=True)
@@ -136,7 +141,14 @@ class ConsoleApp(App[None]):
         self._last_refresh_error = ""
         self.refresh_count = 0
         """Completed refreshes (tests wait on it)."""
-        self.status = Status(url=self.display_url, readonly=readonly, now_ms=self.now_ms())
+        self._notice = ""
+        self._notice_ms = 0
+        self.status = Status(
+            url=self.display_url,
+            readonly=readonly,
+            now_ms=self.now_ms(),
+            from_replica=self.backend.from_replica,
+        )
 
     # -- time and state -----------------------------------------------------
 
@@ -168,7 +180,12 @@ class ConsoleApp(App[None]):
 
     def mark_disconnected(self, exc: BaseException) -> None:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        self._set_status(connected=False, error=f"Redis unreachable: {reason}")
+        if self.backend.sentinel:
+            # The sentinels may be electing a new master: say so; the next tick asks them.
+            error = f"master unreachable (failover?), asking the sentinels again: {reason}"
+        else:
+            error = f"Redis unreachable: {reason}"
+        self._set_status(connected=False, error=error)
         for screen in self.screen_stack:
             screen.set_class(True, "-stale")
 
@@ -176,7 +193,19 @@ class ConsoleApp(App[None]):
         if self.status.connected is not True:
             for screen in self.screen_stack:
                 screen.set_class(False, "-stale")
-        self._set_status(connected=True, error="", server=self._server, data_ms=self.now_ms())
+        notice = self._notice if self.now_ms() - self._notice_ms < MASTER_NOTICE_MS else ""
+        self._set_status(
+            connected=True, error="", server=self._server, data_ms=self.now_ms(), notice=notice
+        )
+
+    async def _read_server(self) -> None:
+        """INFO on the master (and on every node): a new master is announced in the header."""
+        self._server = await self.backend.server()
+        await self.backend.node_list()
+        moved = self.backend.master_moved
+        if moved is not None:
+            self._notice = f"master changed: {moved[0]} -> {moved[1]}, reconnected"
+            self._notice_ms = self.now_ms()
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -258,7 +287,7 @@ class ConsoleApp(App[None]):
         now = self.now_ms()
         try:
             if not self._server or now - self._server_read_ms >= SERVER_INFO_EVERY_MS:
-                self._server = await self.backend.server()
+                await self._read_server()
                 self._server_read_ms = now
             if screen is not None and screen.is_mounted:
                 await screen.refresh_data()
@@ -357,6 +386,9 @@ class ConsoleApp(App[None]):
 
     def action_workers(self) -> None:
         self._push_unique(WorkersScreen, WorkersScreen)
+
+    def action_nodes(self) -> None:
+        self._push_unique(NodesScreen, NodesScreen)
 
     def action_events(self) -> None:
         self._push_unique(EventsScreen, EventsScreen)

@@ -17,7 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.codec import dumps
-from engine.connection import connect
+from engine.connection import connect, connect_reader
 from engine.errors import InvalidJobError
 from engine.events import Event, read_events, read_history
 from engine.failures import FailureReport, group_failures
@@ -31,9 +31,12 @@ from engine.monitor import (
     list_workers,
     server_info,
 )
+from engine.nodes import NodeInfo, NodeWatch
 from engine.queue import Queue, list_queues
 from engine.rates import QueueRates, RateTracker, read_queues, total_rates
+from engine.replicas import wants_replica
 from engine.schedules import ScheduleInfo, Schedules
+from engine.sentinel import is_sentinel_url
 from engine.worker.control import WorkerCommand, send_worker_command
 
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -119,6 +122,10 @@ class JobDetail:
 class Backend:
     """The console's Redis client and the engine calls it makes.
 
+    Reads go over ``redis``, actions over ``master``: the same client, unless
+    the URL asks to read from a replica (``read_from_replica=1``, see
+    `engine.replicas`), when ``redis`` opens its connections on a replica.
+
     Args:
         url: the Redis URL.
         prefix: the deployment's key prefix.
@@ -129,14 +136,29 @@ class Backend:
         self.prefix = prefix
         # Few retries and short timeouts: the console must notice a lost Redis at
         # once and say so; its own refresh loop does the reconnecting.
-        self.redis: Redis = connect(url, retries=1, socket_connect_timeout=2, socket_timeout=10)
+        options: dict[str, Any] = {"retries": 1, "socket_connect_timeout": 2, "socket_timeout": 10}
+        self.master: Redis = connect(url, **options)
+        self.from_replica = wants_replica(url)
+        """Whether the reads go to a replica."""
+        self.redis: Redis = connect_reader(url, **options) if self.from_replica else self.master
+        self.nodes = NodeWatch(self.master)
+        self.sentinel = is_sentinel_url(url)
+        """Whether the master is found through sentinels (a failover can move it)."""
+        self.master_at: str | None = None
+        """The master's address at the last node read."""
+        self.master_moved: tuple[str, str] | None = None
+        """(old, new) address when the last node read found another master."""
         self._queues: dict[str, Queue] = {}
+        self._writable: dict[str, Queue] = {}
         self.rates = RateTracker()
         self._clock_offset_ms = 0
         """The server's clock minus this machine's, as last measured."""
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.nodes.close()
+        if self.redis is not self.master:
+            await self.redis.aclose()
+        await self.master.aclose()
 
     async def limits(self, name: str) -> QueueLimits:
         """The queue's rate limit and global concurrency, as its meta hash holds them."""
@@ -146,14 +168,37 @@ class Backend:
         return QueueLimits(_int_or_none(rl_max), _int_or_none(rl_ms) or 1000, _int_or_none(conc))
 
     def queue(self, name: str) -> Queue:
+        """Queue ``name`` for reading (on a replica when the console reads from one)."""
         if name not in self._queues:
             self._queues[name] = Queue(name, self.redis, prefix=self.prefix)
         return self._queues[name]
 
+    def writable(self, name: str) -> Queue:
+        """Queue ``name`` for actions: always on the master."""
+        if self.redis is self.master:
+            return self.queue(name)
+        if name not in self._writable:
+            self._writable[name] = Queue(name, self.master, prefix=self.prefix)
+        return self._writable[name]
+
     # -- reading ------------------------------------------------------------
 
     async def server(self) -> dict[str, Any]:
-        return await server_info(self.redis)
+        """The master's INFO summary (never the replica's: its warnings are the master's)."""
+        return await server_info(self.master)
+
+    async def node_list(self) -> list[NodeInfo]:
+        """The master and its replicas; notes in ``master_moved`` when the master
+        is another node than at the last read (a failover)."""
+        nodes = await self.nodes.read()
+        address = nodes[0].address
+        self.master_moved = (
+            (self.master_at, address)
+            if self.master_at is not None and address != self.master_at
+            else None
+        )
+        self.master_at = address
+        return nodes
 
     async def queue_names(self) -> list[str]:
         return await list_queues(self.redis, self.prefix)
@@ -291,7 +336,7 @@ class Backend:
 
     async def remove_schedule(self, name: str) -> bool:
         """Delete a schedule; False when there was none by that name."""
-        return await Schedules(self.redis, self.prefix).remove(name)
+        return await Schedules(self.master, self.prefix).remove(name)
 
     async def find_job(self, job_id: str) -> list[str]:
         """The queues that hold a job with this id."""

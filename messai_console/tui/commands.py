@@ -20,6 +20,7 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ("events", "Events: the live event stream", "events"),
     ("metrics", "Metrics: completed and failed per minute", "metrics"),
     ("schedules", "Schedules: what fires when, next fire and count", "schedules"),
+    ("nodes", "Nodes: master and replicas, memory, ops/s, replication lag", "nodes"),
 )
 
 

@@ -95,6 +95,7 @@ KEYS: list[tuple[str, str, str]] = [
         "w / e / m / s",
         "workers, events, metrics, schedules (on a queue, s flips the order)",
     ),
+    ("everywhere", "n", "nodes: the master and its replicas"),
     ("everywhere", "f", "freeze or unfreeze live updates"),
     ("everywhere", "+ / -", "refresh faster or slower (at most once a second)"),
     ("everywhere", "?", "this list"),

@@ -31,6 +31,10 @@ class Status:
     readonly: bool = False
     data_ms: int = 0
     """When the data on screen was read (the last refresh that succeeded); 0: never."""
+    notice: str = ""
+    """What is happening to the servers ("master changed ..."), shown until it is cleared."""
+    from_replica: bool = False
+    """The console reads from a replica."""
 
 
 class StatusBar(Static):
@@ -63,6 +67,8 @@ class StatusBar(Static):
             line.append(" ● disconnected ", style="bold white on red")
             line.append(" ")
         line.append(status.url, style="cyan")
+        if status.from_replica:
+            line.append("  reads: replica", style="bold")
         server = status.server
         if server:
             line.append(f"  Redis {render.visible_str(server.get('version', '?'))}")
@@ -85,6 +91,8 @@ class StatusBar(Static):
         second.append_text(self.title)
         if status.connected is False and status.error:
             second.append("  " + render.visible_str(status.error, 90), style="red")
+        elif status.notice:
+            second.append("  " + render.visible_str(status.notice, 90), style="bold yellow")
         elif server.get("warnings"):
             second.append("  ⚠ " + render.visible_str(server["warnings"][0], 90), style="yellow")
         right = Text()

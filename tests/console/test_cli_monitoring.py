@@ -43,7 +43,8 @@ def test_overview_json(
     result = cli("overview", "--json")
     assert result.exit_code == 0, result.stderr
     overview = json.loads(result.stdout)
-    assert set(overview) == {"queues", "paused_queues", "jobs", "workers", "redis"}
+    assert set(overview) == {"queues", "paused_queues", "jobs", "workers", "redis", "nodes"}
+    assert [node["role"] for node in overview["nodes"]] == ["master"]
     assert overview["queues"] == 2 and overview["paused_queues"] == 1
     assert overview["jobs"] == dict.fromkeys(STATES, 0) | {"completed": 3, "delayed": 1}
     assert overview["workers"]["online"] == 1

@@ -65,7 +65,7 @@ def get(
         else:
             print_table(["field", "value"], describe(job), title=f"job {job_id}", max_chars=2000)
 
-    state.run(action)
+    state.read(action)
 
 
 def list_jobs(
@@ -116,4 +116,4 @@ def list_jobs(
             max_chars=80,
         )
 
-    state.run(action)
+    state.read(action)

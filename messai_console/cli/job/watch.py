@@ -71,7 +71,7 @@ def logs(
                 return
             await asyncio.sleep(FOLLOW_POLL_S)
 
-    state.run(action)
+    state.read(action)
 
 
 def wait(
@@ -109,7 +109,7 @@ def wait(
             except JobNotFoundError:
                 fail(f"job {job_id} was removed before it finished")
 
-    job = state.run(action)
+    job = state.read(action)
     if as_json:
         print_json(job.to_dict())
     if job.state == "completed":

@@ -83,7 +83,7 @@ def events(
         else:
             emit(await _history(client, state.prefix, names, start, limit))
 
-    state.run(action)
+    state.read(action)
 
 
 async def _history(

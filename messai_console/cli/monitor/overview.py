@@ -7,8 +7,10 @@ from typing import Annotated, Any
 import redis.asyncio
 import typer
 
+from engine.connection import connect
 from engine.keys import STATES
 from engine.monitor import all_queue_stats, list_workers, server_info, server_time_ms
+from engine.nodes import NodeWatch
 from engine.settings import mask_url
 from messai_console.cli.output import format_duration_ms, print_json, print_table, warn
 from messai_console.cli.runtime import runtime
@@ -35,20 +37,35 @@ async def gather_overview(client: redis.asyncio.Redis, prefix: str, url: str) ->
     }
 
 
+async def gather_nodes(url: str) -> list[dict[str, Any]]:
+    """Every node behind ``url``: the master first, then its replicas (the
+    ``nodes`` of ``overview --json``)."""
+    master = connect(url, retries=1)
+    watch = NodeWatch(master)
+    try:
+        return [node.to_dict() for node in await watch.read()]
+    finally:
+        await watch.close()
+        await master.aclose()
+
+
 def overview(
     ctx: typer.Context,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON: queues, jobs, workers and redis.")
+        bool, typer.Option("--json", help="Print JSON: queues, jobs, workers, redis and nodes.")
     ] = False,
 ) -> None:
-    """Jobs per state across every queue, workers online, and the Redis server's health."""
+    """Jobs per state across every queue, workers online, the Redis server's health,
+    and every node (master and replicas: role, memory, ops/s, replication lag)."""
     state = runtime(ctx)
     url = state.url()
 
     async def action(client: redis.asyncio.Redis) -> dict[str, Any]:
-        return await gather_overview(client, state.prefix, url)
+        summary = await gather_overview(client, state.prefix, url)
+        summary["nodes"] = await gather_nodes(url)
+        return summary
 
-    summary = state.run(action)
+    summary = state.read(action)
     if as_json:
         print_json(summary)
         return
@@ -67,5 +84,30 @@ def overview(
         ["eviction policy", server["maxmemory_policy"]],
     ]
     print_table(["", "value"], rows, title="overview")
+    print_table(
+        ["node", "role", "memory", "ops/s", "clients", "link", "lag"],
+        [node_row(node) for node in summary["nodes"]],
+        title="nodes",
+    )
     for warning in server["warnings"]:
         warn(warning)
+
+
+def node_row(node: dict[str, Any]) -> list[object]:
+    """One node of the table: an unreachable one says why in its last cell."""
+    if node["error"]:
+        return [node["address"], node["role"], "", "", "", "unreachable", node["error"]]
+    lag = ""
+    if node["lag_bytes"] is not None:
+        lag = f"{node['lag_bytes']:,} bytes"
+        if node["lag_s"] is not None:
+            lag += f", {node['lag_s']} s"
+    return [
+        node["address"],
+        node["role"],
+        node["used_memory_human"],
+        node["ops_per_sec"],
+        node["connected_clients"],
+        node["link"],
+        lag,
+    ]

@@ -137,7 +137,7 @@ def performance(
             window.value,
         )
 
-    report = state.run(action)
+    report = state.read(action)
     if as_json:
         print_json(report)
         return

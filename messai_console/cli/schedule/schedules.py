@@ -100,7 +100,7 @@ def add(
 def list_schedules(ctx: typer.Context, as_json: AsJson = False) -> None:
     """Every schedule with its next fire (local and UTC), last fire and count."""
     state = runtime(ctx)
-    state.run(lambda client: show_schedules(list_all(client, state.prefix), as_json))
+    state.read(lambda client: show_schedules(list_all(client, state.prefix), as_json))
 
 
 @app.command("remove")

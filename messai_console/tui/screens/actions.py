@@ -29,7 +29,7 @@ class QueueActions(ConsoleScreen):
     """p, d, R and c on one queue."""
 
     def pause_or_resume(self, name: str, paused: bool) -> None:
-        queue = self.backend.queue(name)
+        queue = self.backend.writable(name)
 
         async def run(_choice: str) -> str:
             if paused:
@@ -61,7 +61,7 @@ class QueueActions(ConsoleScreen):
         if self.console.readonly:
             self.notify("read-only console: limits is disabled", severity="warning", markup=False)
             return
-        queue = self.backend.queue(name)
+        queue = self.backend.writable(name)
 
         async def read() -> None:
             try:
@@ -86,7 +86,7 @@ class QueueActions(ConsoleScreen):
         self.run_worker(read(), group="ask", exclusive=True, exit_on_error=False)
 
     def drain(self, name: str) -> None:
-        queue = self.backend.queue(name)
+        queue = self.backend.writable(name)
 
         async def run(_choice: str) -> str:
             removed = await queue.drain()
@@ -107,7 +107,7 @@ class QueueActions(ConsoleScreen):
         self._with_counts(name, ask)
 
     def retry_all_failed(self, name: str) -> None:
-        queue = self.backend.queue(name)
+        queue = self.backend.writable(name)
 
         async def run(_choice: str) -> str:
             moved = await queue.retry_failed()
@@ -126,7 +126,7 @@ class QueueActions(ConsoleScreen):
 
     def clean(self, name: str) -> None:
         """Asks which finished jobs to delete; the buttons keep one order everywhere."""
-        queue = self.backend.queue(name)
+        queue = self.backend.writable(name)
 
         async def run(state: str) -> str:
             removed = await queue.clean(state)
@@ -171,7 +171,7 @@ class JobActions(ConsoleScreen):
     def _each(
         self, verb: str, queue_name: str, job_ids: list[str], call: str, done: str
     ) -> Callable[[str], object]:
-        queue = self.backend.queue(queue_name)
+        queue = self.backend.writable(queue_name)
 
         async def run(_choice: str) -> str:
             method = getattr(queue, call)

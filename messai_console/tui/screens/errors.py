@@ -128,7 +128,7 @@ class ErrorsScreen(ConsoleScreen):
         group = self._group()
         if group is None:
             return
-        method = getattr(self.backend.queue(self.queue_name), call)
+        method = getattr(self.backend.writable(self.queue_name), call)
         ids = list(group.job_ids)
 
         async def run(_choice: str) -> str:

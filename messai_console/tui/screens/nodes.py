@@ -1,0 +1,92 @@
+"""Nodes: the master and its replicas, with memory, ops/s and replication lag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Footer, Static
+
+from engine.nodes import NodeInfo
+from messai_console.tui import render
+from messai_console.tui.screens.base import ConsoleScreen
+from messai_console.tui.widgets import KeyedTable, StatusBar
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("address", "node"),
+    ("role", "role"),
+    ("memory", "memory"),
+    ("ops", "ops/s"),
+    ("clients", "clients"),
+    ("link", "link"),
+    ("lag", "replication lag"),
+)
+
+
+def lag_text(node: NodeInfo) -> Text:
+    """``1,024 bytes, 0 s``: how far the replica is behind (nothing for the master)."""
+    if node.lag_bytes is None:
+        return Text("")
+    text = f"{node.lag_bytes:,} bytes"
+    if node.lag_s is not None:
+        text += f", {node.lag_s} s"
+    return Text(text, style="bold yellow" if node.lag_bytes or (node.lag_s or 0) > 1 else "")
+
+
+class NodesScreen(ConsoleScreen):
+    """Every Redis node behind the console's URL, master first (INFO on each)."""
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(Text("Nodes", style="bold"))
+        table = KeyedTable(id="nodes")
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield Static(Text("loading…", style="dim"), id="node-totals")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.console.request_refresh()
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one("#nodes", KeyedTable)
+
+    async def refresh_data(self) -> None:
+        nodes = await self.backend.node_list()
+        self.table.sync([(node.address, self._cells(node)) for node in nodes])
+        replicas = [node for node in nodes if node.role != "master"]
+        text = Text()
+        text.append(f"1 master, {len(replicas)} replicas", style="bold")
+        down = [node for node in replicas if node.error or node.link == "down"]
+        if down:
+            text.append(f"   {len(down)} unreachable or not in sync", style="bold red")
+        if self.backend.from_replica:
+            text.append(
+                "   the console reads from a replica; actions go to the master", style="dim"
+            )
+        self.query_one("#node-totals", Static).update(text)
+
+    @staticmethod
+    def _cells(node: NodeInfo) -> tuple[Any, ...]:
+        if node.error:
+            return (
+                render.safe(node.address, 40),
+                Text(node.role, style="dim"),
+                Text(""),
+                Text(""),
+                Text(""),
+                Text("unreachable", style="bold red"),
+                render.safe(node.error, 60, style="red"),
+            )
+        return (
+            render.safe(node.address, 40, style="bold" if node.role == "master" else ""),
+            Text(node.role, style="bold" if node.role == "master" else ""),
+            Text(render.visible_str(node.used_memory_human), justify="right"),
+            Text(f"{node.ops_per_sec:,}", justify="right"),
+            Text(f"{node.connected_clients:,}", justify="right"),
+            Text(node.link, style="bold red" if node.link == "down" else ""),
+            lag_text(node),
+        )
