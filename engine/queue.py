@@ -12,7 +12,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ReadOnlyError, ResponseError
+from redis.exceptions import NoPermissionError, ReadOnlyError, ResponseError
 
 from engine.codec import dumps
 from engine.contracts.add import AddJob, AddReply, pack_add
@@ -358,13 +358,17 @@ class Queue:
     async def drop_ghosts(self, job_ids: Sequence[str]) -> int:
         """Take ids whose job hash is gone out of every state (ids whose
         hash exists stay); reads do it for the ghosts they meet. Returns how
-        many were dropped: 0 where Redis refuses writes (a replica)."""
+        many were dropped: 0 where Redis refuses them (a replica, or a user
+        who may only read)."""
         if not job_ids:
             return 0
         try:
             return int(await call(self.redis, self.keys, DropGhostsRequest(tuple(job_ids))))
         except ResponseError as exc:
-            if isinstance(exc, ReadOnlyError) or str(exc).upper().startswith("READONLY"):
+            refusal = str(exc).upper()
+            if isinstance(exc, ReadOnlyError | NoPermissionError) or refusal.startswith(
+                ("READONLY", "NOPERM")
+            ):
                 return 0
             raise
 

@@ -209,3 +209,23 @@ def test_the_acl_command_prints_the_rules() -> None:
     line = runner.invoke(app, ["acl", "console", "--user", "ops-view"])
     assert line.stdout.startswith("ACL SETUSER ops-view reset on ><password> ")
     assert runner.invoke(app, ["acl", "admin"]).exit_code == 2
+
+
+async def test_a_reader_that_may_not_write_reads_past_ghosts(acl_server: AclServer) -> None:
+    """A read that meets ghosts drops them where it may write; a console user
+    may not: the page is full all the same, and the ghosts stay."""
+    admin_queue = Queue("papers", connect(acl_server.server.url))
+    try:
+        ids = await admin_queue.add_bulk([("extract", {"n": n}) for n in range(3)])
+        with acl_server.admin() as admin:
+            admin.delete(f"messai:{{papers}}:job:{ids[0]}")  # a ghost
+    finally:
+        await admin_queue.redis.aclose()
+    reader = connect(acl_server.url("console"))
+    try:
+        page = await Queue("papers", reader).get_jobs("waiting", 0, 1)
+        assert [job.id for job in page] == ids[1:]
+    finally:
+        await reader.aclose()
+    with acl_server.admin() as admin:
+        assert admin.llen("messai:{papers}:waiting:list") == 3  # the ghost stays
