@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
+from engine.cluster import is_cluster, register_queue
 from engine.contracts.add import AddJob, AddReply, pack_add
 from engine.contracts.admin import (
     CancelReply,
@@ -119,7 +120,11 @@ class Queue:
         self.name = name
         self.redis = redis
         self.keys = QueueKeys(name, prefix)
-        self._add = BoundScript(scripts().add, self.keys.script_keys)
+        cluster = is_cluster(redis)
+        self._add = BoundScript(scripts().add, self.keys.script_keys_on(cluster))
+        self._registered = not cluster
+        """Whether the registry has this queue's name: on a Redis Cluster the
+        add script cannot write it, and the first add here does (once)."""
         self._ack: ReplicaAck | None = (
             getattr(redis, "replica_ack", None)
             if replicas is None
@@ -154,6 +159,8 @@ class Queue:
                 dict(options) if isinstance(options, Mapping) else options, **option_fields
             )
         args = pack_add([self.keys.base], self.name, (AddJob.of(name, data, opts),))
+        if not self._registered:
+            await self._register()
         channel = shared_channel(self.redis)
         job_id, created = AddReply.parse_one(
             await channel.run(lambda: self._send_add(channel, args))
@@ -193,6 +200,8 @@ class Queue:
         nothing was sent yet, else BulkAddError (its batch was not sent).
         """
         ids: list[str] = []
+        if not self._registered:
+            await self._register()
         iterator = iter(jobs)
         while True:
             batch = list(itertools.islice(iterator, BULK_CHUNK * BULK_CHUNKS_PER_PIPELINE))
@@ -209,6 +218,12 @@ class Queue:
                 raise BulkAddError(exc, list(ids), len(ids), {}) from exc
             sizes = [min(BULK_CHUNK, len(batch) - i) for i in range(0, len(batch), BULK_CHUNK)]
             await self._send_chunks(chunks, sizes, ids)
+
+    async def _register(self) -> None:
+        """On a Redis Cluster: put this queue in the queue registry (a slot of
+        its own) before its first add here."""
+        await register_queue(self.redis, self.keys)
+        self._registered = True
 
     async def _send_add(self, channel: Channel, args: list[Arg]) -> Any:
         if self._ack is None:

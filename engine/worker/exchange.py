@@ -60,12 +60,14 @@ class QueueState:
     """Monotonic time when a delayed job falls due or a rate limit window ends."""
 
     @classmethod
-    def of(cls, keys: QueueKeys) -> QueueState:
+    def of(cls, keys: QueueKeys, cluster: bool = False) -> QueueState:
+        """The state of the queue of ``keys``; ``cluster``: on a Redis Cluster."""
         loaded = scripts()
+        script_keys = keys.script_keys_on(cluster)
         return cls(
             keys,
-            finish=BoundScript(loaded.finish, keys.script_keys),
-            fetch=BoundScript(loaded.fetch, keys.script_keys),
+            finish=BoundScript(loaded.finish, script_keys),
+            fetch=BoundScript(loaded.fetch, script_keys),
         )
 
     def due(self, now: float) -> bool:
