@@ -21,7 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from engine.channel import Channel, Request, RequestHead, pool_address
-from engine.cluster import client_address
+from engine.cluster import client_address, is_cluster
 from engine.resp import Arg, unpack
 
 
@@ -32,7 +32,9 @@ class PlainChannel(Channel):
 
     def __init__(self, client: Redis) -> None:
         self._client = client
-        self.address = pool_address(client.connection_pool)
+        self.address = (
+            client_address(client) if is_cluster(client) else pool_address(client.connection_pool)
+        )
 
     @property
     def connected(self) -> bool:
@@ -99,7 +101,3 @@ class ClusterChannel(PlainChannel):
     and a failover with the client's own retries. Requests sent together
     (:meth:`execute_all`) go as one non-transactional cluster pipeline, split
     by master."""
-
-    def __init__(self, client: Redis) -> None:
-        self._client = client
-        self.address = client_address(client)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -88,6 +89,10 @@ class BulkJob:
     options: JobOptions | Mapping[str, Any] | None = None
 
 
+REGISTER_EVERY_S = 1.0
+"""On a Redis Cluster, how often a Queue's adds refresh its registry entry (see ``Queue._register``)."""
+
+
 class Queue:
     """A named queue in Redis.
 
@@ -122,9 +127,10 @@ class Queue:
         self.keys = QueueKeys(name, prefix)
         cluster = is_cluster(redis)
         self._add = BoundScript(scripts().add, self.keys.script_keys_on(cluster))
-        self._registered = not cluster
-        """Whether the registry has this queue's name: on a Redis Cluster the
-        add script cannot write it, and the first add here does (once)."""
+        self._cluster = cluster
+        self._registered_at = -math.inf
+        """On a Redis Cluster, when an add here last put this queue in the
+        registry (monotonic seconds; see :meth:`_register`)."""
         self._ack: ReplicaAck | None = (
             getattr(redis, "replica_ack", None)
             if replicas is None
@@ -158,13 +164,7 @@ class Queue:
             opts = parse_options(
                 dict(options) if isinstance(options, Mapping) else options, **option_fields
             )
-        args = pack_add([self.keys.base], self.name, (AddJob.of(name, data, opts),))
-        if not self._registered:
-            await self._register()
-        channel = shared_channel(self.redis)
-        job_id, created = AddReply.parse_one(
-            await channel.run(lambda: self._send_add(channel, args))
-        )
+        job_id, created = await self.add_once(name, data, opts)
         if not created:
             existing = await self.get_job(job_id)
             if existing is not None:
@@ -200,8 +200,6 @@ class Queue:
         nothing was sent yet, else BulkAddError (its batch was not sent).
         """
         ids: list[str] = []
-        if not self._registered:
-            await self._register()
         iterator = iter(jobs)
         while True:
             batch = list(itertools.islice(iterator, BULK_CHUNK * BULK_CHUNKS_PER_PIPELINE))
@@ -217,13 +215,30 @@ class Queue:
                     raise  # nothing was written
                 raise BulkAddError(exc, list(ids), len(ids), {}) from exc
             sizes = [min(BULK_CHUNK, len(batch) - i) for i in range(0, len(batch), BULK_CHUNK)]
+            if self._cluster:
+                await self._register()
             await self._send_chunks(chunks, sizes, ids)
 
+    async def add_once(self, name: str, data: Any, options: JobOptions) -> tuple[str, bool]:
+        """Add one job: its id, and whether it was created (False: its
+        ``job_id`` existed, and nothing was written)."""
+        args = pack_add([self.keys.base], self.name, (AddJob.of(name, data, options),))
+        if self._cluster:
+            await self._register()
+        channel = shared_channel(self.redis)
+        return AddReply.parse_one(await channel.run(lambda: self._send_add(channel, args)))
+
     async def _register(self) -> None:
-        """On a Redis Cluster: put this queue in the queue registry (a slot of
-        its own) before its first add here."""
+        """On a Redis Cluster: put this queue in the queue registry (another
+        slot: the add script cannot) before an add, at most once every
+        :data:`REGISTER_EVERY_S` per Queue (and again at once after this Queue
+        obliterated it): the registry is never without a queue that has jobs
+        for longer than that, even when another process obliterated it."""
+        now = time.monotonic()
+        if now - self._registered_at < REGISTER_EVERY_S:
+            return
         await register_queue(self.redis, self.keys)
-        self._registered = True
+        self._registered_at = now
 
     async def _send_add(self, channel: Channel, args: list[Arg]) -> Any:
         if self._ack is None:
@@ -475,6 +490,7 @@ class Queue:
         while True:
             try:
                 reply = ObliterateReply.parse(await call(self.redis, self.keys, request))
+                self._registered_at = -math.inf
             except ResponseError as exc:
                 refusal = Refusal.parse(exc)
                 if refusal.reason == "active":

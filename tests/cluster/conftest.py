@@ -229,3 +229,13 @@ async def redis_client(redis_url: str) -> AsyncIterator[redis.asyncio.RedisClust
         yield client  # type: ignore[misc]
     finally:
         await client.aclose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The engine tests that are slow on one server are slow here too."""
+    from tests.conftest import SLOW_TESTS
+
+    slow = {name.rpartition("::")[2] for name in SLOW_TESTS if name.startswith("tests/engine/")}
+    for item in items:
+        if item.nodeid.startswith("tests/cluster/") and item.name.partition("[")[0] in slow:
+            item.add_marker(pytest.mark.slow)
