@@ -21,6 +21,11 @@ event loop), so it takes effect for every process started with it.
 
 ``Channel(client)`` makes the selected one; :func:`shared_channel` gives the
 one that every queue of a client shares in an event loop.
+
+On a Redis Cluster client (``engine.cluster``) both are
+:class:`engine.plain_channel.ClusterChannel` whatever ``MESSAI_WIRE`` says:
+redis-py's cluster client sends each call to the master of its keys' slot
+and follows ``MOVED``, ``ASK`` and failovers.
 """
 
 from __future__ import annotations
@@ -97,7 +102,7 @@ class Channel:
     """The server's address: where a script's state (functions or not) is kept."""
 
     def __new__(cls, client: Redis) -> Self:
-        implementation = _implementation(shared=False) if cls is Channel else cls
+        implementation = _implementation(client, shared=False) if cls is Channel else cls
         return cast(Self, super().__new__(implementation))
 
     @property
@@ -134,8 +139,14 @@ class Channel:
         """:meth:`close` without waiting."""
 
 
-def _implementation(shared: bool) -> type[Channel]:
+def _implementation(client: Redis, shared: bool) -> type[Channel]:
     # Imported here: the implementations import this module for the interface.
+    from engine.cluster import is_cluster
+
+    if is_cluster(client):
+        from engine.plain_channel import ClusterChannel
+
+        return ClusterChannel
     if not wire_enabled():
         from engine.plain_channel import PlainChannel, SingleTryChannel
 
@@ -167,7 +178,7 @@ def shared_channel(client: Redis) -> Channel:
     if entry is None or entry.loop is not loop:
         if entry is not None:
             entry.finalizer()
-        channel = _implementation(shared=True)(client)
+        channel = _implementation(client, shared=True)(client)
         # A client dropped without being closed takes its channel with it.
         finalizer = weakref.finalize(client, _release, channel, loop)
         finalizer.atexit = False

@@ -28,11 +28,24 @@ import redis
 import redis.asyncio
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError, InvalidResponse, RedisError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    InvalidResponse,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from engine.cluster import (
+    cluster_client,
+    cluster_client_sync,
+    cluster_description,
+    is_cluster_url,
+    parse_cluster_url,
+)
 from engine.durability import ReplicaAck
 from engine.replicas import ReplicaPool, without_replica_option
 from engine.sentinel import (
@@ -272,7 +285,9 @@ def connect(
     and override these defaults (query parameters of the URL override both).
     Closing the client also closes the connection that queues add jobs over.
 
-    A `redis+sentinel://` URL (see `engine.sentinel`) gives a client on the
+    A `redis+cluster://` URL (see `engine.cluster`) gives a Redis Cluster
+    client (redis-py's `RedisCluster`, which routes each call to the master of
+    its keys' slot). A `redis+sentinel://` URL (see `engine.sentinel`) gives a client on the
     master that the sentinels name, following a failover; `REDIS_WAIT_REPLICAS`
     makes queues on the client wait for that many replicas after each add
     (`engine.durability`)."""
@@ -283,6 +298,11 @@ def connect(
         supported_errors=(RedisConnectionError, RedisTimeoutError),
     )
     client_options = _client_options(resolved, retry, options)
+    if is_cluster_url(resolved):
+        if ack is not None:
+            raise ValueError("REDIS_WAIT_REPLICAS is not supported on a Redis Cluster yet")
+        cluster = cluster_client(parse_cluster_url(resolved), client_options)
+        return cast(redis.asyncio.Redis, cluster)
     client = cast(
         _Client,
         sentinel_client(parse_sentinel_url(resolved), _Client, client_options)
@@ -324,6 +344,8 @@ def connect_sync(url: str | None = None, *, retries: int = RETRIES, **kwargs: An
         supported_errors=(RedisConnectionError, RedisTimeoutError, TimeoutError),
     )
     client_options = _client_options(resolved, retry, options)
+    if is_cluster_url(resolved):
+        return cast(redis.Redis, cluster_client_sync(parse_cluster_url(resolved), client_options))
     if is_sentinel_url(resolved):
         return sentinel_client_sync(parse_sentinel_url(resolved), _SyncClient, client_options)
     return _SyncClient.from_url(resolved, **client_options)
@@ -331,6 +353,9 @@ def connect_sync(url: str | None = None, *, retries: int = RETRIES, **kwargs: An
 
 def _client_url(client: redis.asyncio.Redis | redis.Redis) -> str:
     """Rebuild a displayable URL from a client's connection settings."""
+    described = cluster_description(client)
+    if described is not None:
+        return described
     described = sentinel_description(client.connection_pool)
     if described is not None:
         return described
@@ -401,7 +426,14 @@ def _unavailable(client: redis.asyncio.Redis | redis.Redis, exc: BaseException) 
     return RedisUnavailable(f"cannot reach Redis at {where}: {_reason(exc)}")
 
 
-_FAILURES = (RedisConnectionError, RedisTimeoutError, ResponseError, InvalidResponse, OSError)
+_FAILURES = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ResponseError,
+    InvalidResponse,
+    OSError,
+    RedisClusterException,  # no startup node answers
+)
 
 
 async def check_connection(client: redis.asyncio.Redis) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.cluster import is_cluster
 from engine.keys import QueueKeys
 
 EVENTS_MAXLEN = 10_000
@@ -91,12 +93,53 @@ async def read_events(
         for key in by_key:
             info = await redis.xinfo_stream(key) if await redis.exists(key) else None
             positions[key] = str(info["last-generated-id"]) if info else "0-0"
+    if is_cluster(redis) and len(positions) > 1:
+        # Each stream is in its queue's slot: one XREAD may not name two.
+        async for event in _read_each(redis, by_key, positions, block_ms, count):
+            yield event
+        return
     while True:
         reply: Any = await redis.xread(positions, count=count, block=block_ms)  # type: ignore[arg-type]
         for key, entries in reply or []:
             for stream_id, raw in entries:
                 positions[key] = stream_id
                 yield parse_event(by_key[key], stream_id, raw)
+
+
+async def _read_each(
+    redis: Redis, by_key: dict[str, str], positions: dict[str, str], block_ms: int, count: int
+) -> AsyncIterator[Event]:
+    """:func:`read_events` on a Redis Cluster: a reader per stream, each
+    blocking in its own XREAD (on its queue's master), feeding one buffer
+    that the caller reads in arrival order (by stream, as one XREAD of
+    several streams would). A reader's failure ends the iteration with it."""
+    buffer: asyncio.Queue[Event | BaseException] = asyncio.Queue(maxsize=count)
+
+    async def follow(key: str) -> None:
+        position = positions[key]
+        try:
+            while True:
+                reply: Any = await redis.xread({key: position}, count=count, block=block_ms)
+                for _key, entries in reply or []:
+                    for stream_id, raw in entries:
+                        position = stream_id
+                        await buffer.put(parse_event(by_key[key], stream_id, raw))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # handed to the caller
+            await buffer.put(error)
+
+    readers = [asyncio.ensure_future(follow(key)) for key in by_key]
+    try:
+        while True:
+            item = await buffer.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
 
 
 async def read_history(

@@ -24,6 +24,10 @@ parent (``Queue.remove_job``) removes its descendants that have not run,
 in every queue, and is refused while one of them runs; for a chain, the
 steps before the removed one. Every job of a chain or flow is created in
 one script call: all of them or none.
+
+On a Redis Cluster a chain or flow keeps its jobs in one queue (one slot)
+for now: one across queues is refused (InvalidJobError) before anything is
+written.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.cluster import is_cluster
 from engine.contracts.add import AddGraphReply, AddGraphRequest, DependencyMode, GraphJob
 from engine.contracts.base import call
 from engine.errors import InvalidJobError
@@ -88,6 +93,13 @@ async def _add_graph(redis: Redis, nodes: list[_Node], prefix: str) -> list[Job]
             for node in nodes
         )
     )
+    queues = sorted({node.queue for node in nodes})
+    if len(queues) > 1 and is_cluster(redis):
+        raise InvalidJobError(
+            "on a Redis Cluster a chain or flow keeps all its jobs in one queue for now "
+            f"(its queues {', '.join(queues)} are in different slots, and steps are not "
+            "handed over between masters yet)"
+        )
     reply = AddGraphReply.parse(await call(redis, QueueKeys(nodes[0].queue, prefix), request))
     jobs = []
     for node, added in zip(nodes, reply.jobs, strict=True):

@@ -36,6 +36,9 @@ _SCRIPT_KEY_SUFFIXES: tuple[str, ...] = (
     "limiter",
 )
 
+CLUSTER_REGISTERED_SUFFIX = "registered"
+"""On a Redis Cluster, the queue's stand-in for the registry in its scripts' KEYS."""
+
 SCRIPT_KEY_NAMES: tuple[str, ...] = (*_SCRIPT_KEY_SUFFIXES, "registry", "sweep")
 """The names of :attr:`QueueKeys.script_keys`, in order: the roles that script
 headers use in ``Writes:`` (``lua/includes/common.lua`` lists them too)."""
@@ -91,8 +94,14 @@ def worker_registry_key(prefix: str = DEFAULT_PREFIX) -> str:
     return f"{prefix}:workers"
 
 
-def worker_key(worker_id: str, prefix: str = DEFAULT_PREFIX) -> str:
-    """Hash describing one worker process; expires when it stops beating."""
+def worker_key(worker_id: str, prefix: str = DEFAULT_PREFIX, cluster: bool = False) -> str:
+    """Hash describing one worker process; expires when it stops beating.
+
+    On a Redis Cluster (``cluster``) its name carries the worker registry's
+    name as hash tag, ``{<prefix>:workers}:<id>``: the tag hashes to the
+    registry's own slot, so the heartbeat script writes both in one call."""
+    if cluster:
+        return f"{{{worker_registry_key(prefix)}}}:{worker_id}"
     return f"{prefix}:worker:{worker_id}"
 
 
@@ -203,3 +212,19 @@ class QueueKeys:
             queue_registry_key(self.prefix),
             self.sweep_lock,
         ]
+
+    @property
+    def registered(self) -> str:
+        """On a Redis Cluster, the set the scripts register the queue in (its
+        own name, in the queue's slot) instead of the queue registry, which
+        lives in another slot: the engine adds the name to the registry in a
+        call of its own (:func:`engine.cluster.register_queue`)."""
+        return self.base + CLUSTER_REGISTERED_SUFFIX
+
+    def script_keys_on(self, cluster: bool) -> list[str]:
+        """:attr:`script_keys`, or on a Redis Cluster (``cluster``) the same with
+        :attr:`registered` for the registry: every key in the queue's slot."""
+        keys = self.script_keys
+        if cluster:
+            keys[SCRIPT_KEY_NAMES.index("registry")] = self.registered
+        return keys

@@ -8,6 +8,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from engine.cluster import is_cluster
 from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_key, worker_registry_key
 from engine.limits import QueueLimits, pipe_limits, read_limits
 from engine.queue import COUNT_REPLIES, list_queues, pipe_counts, read_counts
@@ -113,9 +114,10 @@ async def list_workers(redis: Redis, prefix: str = DEFAULT_PREFIX) -> list[Worke
     )
     if not ids_scores:
         return []
+    cluster = is_cluster(redis)
     async with redis.pipeline(transaction=False) as pipe:
         for worker_id, _score in ids_scores:
-            pipe.hgetall(worker_key(str(worker_id), prefix))
+            pipe.hgetall(worker_key(str(worker_id), prefix, cluster))
         hashes = await pipe.execute()
     workers = []
     for (worker_id, score), fields in zip(ids_scores, hashes, strict=True):

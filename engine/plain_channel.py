@@ -21,6 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from engine.channel import Channel, Request, RequestHead, pool_address
+from engine.cluster import client_address, is_cluster
 from engine.resp import Arg, unpack
 
 
@@ -31,7 +32,9 @@ class PlainChannel(Channel):
 
     def __init__(self, client: Redis) -> None:
         self._client = client
-        self.address = pool_address(client.connection_pool)
+        self.address = (
+            client_address(client) if is_cluster(client) else pool_address(client.connection_pool)
+        )
 
     @property
     def connected(self) -> bool:
@@ -89,3 +92,12 @@ class SingleTryChannel(PlainChannel):
         connection.retry = Retry(NoBackoff(), 0)
         self._connections.append(connection)
         return connection
+
+
+class ClusterChannel(PlainChannel):
+    """The hot calls on a Redis Cluster: each is one command of redis-py's
+    cluster client, sent to the master that owns its keys' slot (a script
+    call's KEYS all carry one queue's hash tag), following ``MOVED``, ``ASK``
+    and a failover with the client's own retries. Requests sent together
+    (:meth:`execute_all`) go as one non-transactional cluster pipeline, split
+    by master."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import NoPermissionError, ReadOnlyError, ResponseError
 
+from engine.cluster import is_cluster, register_queue
 from engine.codec import dumps
 from engine.contracts.add import AddJob, AddReply, pack_add
 from engine.contracts.admin import (
@@ -94,6 +96,10 @@ class BulkJob:
     options: JobOptions | Mapping[str, Any] | None = None
 
 
+REGISTER_EVERY_S = 1.0
+"""On a Redis Cluster, how often a Queue's adds refresh its registry entry (see ``Queue._register``)."""
+
+
 class Queue:
     """A named queue in Redis.
 
@@ -126,7 +132,12 @@ class Queue:
         self.name = name
         self.redis = redis
         self.keys = QueueKeys(name, prefix)
-        self._add = BoundScript(scripts().add, self.keys.script_keys)
+        cluster = is_cluster(redis)
+        self._add = BoundScript(scripts().add, self.keys.script_keys_on(cluster))
+        self._cluster = cluster
+        self._registered_at = -math.inf
+        """On a Redis Cluster, when an add here last put this queue in the
+        registry (monotonic seconds; see :meth:`_register`)."""
         self._ack: ReplicaAck | None = (
             getattr(redis, "replica_ack", None)
             if replicas is None
@@ -164,9 +175,7 @@ class Queue:
             opts = parse_options(
                 dict(options) if isinstance(options, Mapping) else options, **option_fields
             )
-        args = pack_add([self.keys.base], self.name, (AddJob.of(name, data, opts),))
-        channel = shared_channel(self.redis)
-        reply = await channel.run(lambda: self._send_add(channel, args))
+        reply = await self._add_one(name, data, opts)
         job_id, created = AddReply.parse_one(reply)
         if not created:
             existing = await self.get_job(job_id)
@@ -223,7 +232,34 @@ class Queue:
                     raise  # nothing was written
                 raise BulkAddError(exc, list(ids), len(ids), {}) from exc
             sizes = [min(BULK_CHUNK, len(batch) - i) for i in range(0, len(batch), BULK_CHUNK)]
+            if self._cluster:
+                await self._register()
             await self._send_chunks(chunks, sizes, ids)
+
+    async def add_once(self, name: str, data: Any, options: JobOptions) -> tuple[str, bool]:
+        """Add one job: its id, and whether it was created (False: its
+        ``job_id`` existed, or its dedup id is held, and nothing was written)."""
+        return AddReply.parse_one(await self._add_one(name, data, options))
+
+    async def _add_one(self, name: str, data: Any, options: JobOptions) -> Any:
+        """The add script's reply for one job (see :class:`AddReply`)."""
+        args = pack_add([self.keys.base], self.name, (AddJob.of(name, data, options),))
+        if self._cluster:
+            await self._register()
+        channel = shared_channel(self.redis)
+        return await channel.run(lambda: self._send_add(channel, args))
+
+    async def _register(self) -> None:
+        """On a Redis Cluster: put this queue in the queue registry (another
+        slot: the add script cannot) before an add, at most once every
+        :data:`REGISTER_EVERY_S` per Queue (and again at once after this Queue
+        obliterated it): the registry is never without a queue that has jobs
+        for longer than that, even when another process obliterated it."""
+        now = time.monotonic()
+        if now - self._registered_at < REGISTER_EVERY_S:
+            return
+        await register_queue(self.redis, self.keys)
+        self._registered_at = now
 
     async def _send_add(self, channel: Channel, args: list[Arg]) -> Any:
         if self._ack is None:
@@ -515,6 +551,7 @@ class Queue:
         while True:
             try:
                 reply = ObliterateReply.parse(await call(self.redis, self.keys, request))
+                self._registered_at = -math.inf
             except ResponseError as exc:
                 refusal = Refusal.parse(exc)
                 if refusal.reason == "active":

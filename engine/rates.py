@@ -23,6 +23,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.cluster import is_cluster
 from engine.jobhash import JobField
 from engine.keys import DEFAULT_PREFIX, QueueKeys
 
@@ -105,8 +106,11 @@ async def read_queues(
     guess_ms = int(time.time() * 1000) + clock_offset_ms
     minute = guess_ms // MS_PER_MINUTE
     names = list(waiting)
+    # A cluster pipeline cannot carry TIME (it names no key): it goes on its own.
+    cluster = is_cluster(redis)
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.time()
+        if not cluster:
+            pipe.time()
         for name in names:
             keys = QueueKeys(name, prefix)
             _pipe_counters(pipe, keys, minute)
@@ -115,6 +119,8 @@ async def read_queues(
                 pipe.lindex(keys.waiting_list, 0)
                 pipe.lindex(keys.waiting_list, -1)
         replies = list(await pipe.execute())
+    if cluster:
+        replies.insert(0, await redis.time())
     now_ms = _server_ms(replies[0])
     offset = now_ms - int(time.time() * 1000)
     if now_ms // MS_PER_MINUTE != minute:

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from engine.cluster import is_cluster
 from engine.codec import dumps, loads
 from engine.contracts.base import call_own_keys
 from engine.contracts.schedules import (
@@ -293,6 +294,27 @@ class Scheduler:
             return self.poll_s
         return min(max((reply.next_due_ms - reply.now_ms) / 1000, 0.0), self.poll_s)
 
+    async def _add_on_cluster(
+        self, spec: ScheduleSpec, due_ms: int, version: str, tick: int
+    ) -> bool | None:
+        """On a Redis Cluster, add the tick's job before schedule_fire moves the
+        schedule on (the queue is in another slot). Its id is the tick's own, so
+        schedulers that race, or one that retries after a crash, add it once.
+        Whether it was created; None (nothing added) when the schedule moved
+        on or changed since it was read."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zscore(due_key(self.prefix), spec.name)
+            pipe.hget(definition_prefix(self.prefix) + spec.name, "ver")
+            current, current_version = await pipe.execute()
+        if current is None or int(float(current)) != due_ms or current_version != version:
+            return None
+        from engine.queue import Queue  # engine.queue imports this module
+
+        queue = Queue(spec.queue, self.redis, prefix=self.prefix)
+        options = parse_options(spec.options, job_id=f"schedule:{spec.name}:{tick}")
+        _job_id, created = await queue.add_once(spec.job, spec.data, options)
+        return created
+
     async def _fire(
         self, spec: ScheduleSpec, due_ms: int, version: str, count: int, now_ms: int
     ) -> None:
@@ -320,7 +342,14 @@ class Scheduler:
             options=parse_options(spec.options),
             fire=fire,
         )
+        added: bool | None = None
+        if fire and is_cluster(self.redis):
+            added = await self._add_on_cluster(spec, due_ms, version, tick)
+            if added is None:
+                return
         reply = ScheduleFireReply.parse(await call_own_keys(self.redis, self.prefix, request))
+        if added is not None:
+            reply = replace(reply, created=added)
         if reply.won and fire:
             self.fired += 1
             log.info("schedule %s fired job %s on %s", spec.name, reply.job_id, spec.queue)

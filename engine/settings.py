@@ -15,6 +15,10 @@ password; `REDIS_PASSWORD` is the data nodes') build a `redis+sentinel://` URL
 (see `engine.sentinel`) when `REDIS_URL` is not set. `REDIS_WAIT_REPLICAS`
 (default 0) makes every add wait until that many replicas acknowledged it,
 `REDIS_WAIT_TIMEOUT_MS` (default 1000) at most.
+
+Redis Cluster: `REDIS_CLUSTER_NODES=host:port,host:port` (any of the nodes;
+`REDIS_PASSWORD` is theirs) builds a `redis+cluster://` URL (see
+`engine.cluster`) when `REDIS_URL` is not set.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class EnvSettings(BaseSettings):
 
 
 _SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+_CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 DEFAULT_SENTINEL_SERVICE = "mymaster"
 #: How long an add waits for its replicas by default (with `REDIS_WAIT_REPLICAS`).
 DEFAULT_WAIT_TIMEOUT_MS = 1000
@@ -68,6 +73,7 @@ class RedisSettings(EnvSettings):
     redis_db: int = 0
     redis_socket_connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, ge=0)
     redis_socket_timeout: float = Field(default=DEFAULT_SOCKET_TIMEOUT, ge=0)
+    redis_cluster_nodes: str | None = None
     redis_sentinels: str | None = None
     redis_sentinel_service: str = DEFAULT_SENTINEL_SERVICE
     redis_sentinel_password: SecretStr | None = None
@@ -86,7 +92,8 @@ class RedisSettings(EnvSettings):
 
         `REDIS_URL` wins (a `REDIS_PASSWORD` is added to it when the URL carries
         none, and to a sentinel URL a `REDIS_SENTINEL_PASSWORD`). Then
-        `REDIS_SENTINELS` gives a `redis+sentinel://` URL. Otherwise the URL is
+        `REDIS_CLUSTER_NODES` gives a `redis+cluster://` URL, then
+        `REDIS_SENTINELS` a `redis+sentinel://` one. Otherwise the URL is
         built when any of `REDIS_HOST`, `REDIS_PORT` or `REDIS_PASSWORD` is set
         (host defaults to 127.0.0.1).
         """
@@ -100,6 +107,12 @@ class RedisSettings(EnvSettings):
             url = self.redis_url.strip()
             url = _with_password(url, password) if password else url
             return _with_sentinel_password(url, sentinel_password) if sentinel_password else url
+        if self.redis_cluster_nodes:
+            hosts = ",".join(
+                part.strip() for part in self.redis_cluster_nodes.split(",") if part.strip()
+            )
+            auth = f":{quote(password, safe='')}@" if password else ""
+            return f"redis+cluster://{auth}{hosts}"
         if self.redis_sentinels:
             hosts = ",".join(
                 part.strip() for part in self.redis_sentinels.split(",") if part.strip()
@@ -128,7 +141,7 @@ def _with_password(url: str, password: str) -> str:
     if parts.scheme == "unix":
         query = f"{parts.query}&" if parts.query else ""
         return _join(parts._replace(query=f"{query}password={quote(password, safe='')}"))
-    if parts.scheme not in ("redis", "rediss", *_SENTINEL_SCHEMES):
+    if parts.scheme not in ("redis", "rediss", *_SENTINEL_SCHEMES, *_CLUSTER_SCHEMES):
         return url
     user = parts.username or ""
     host = parts.netloc.rpartition("@")[2]

@@ -60,6 +60,7 @@ from typing import Any, ClassVar
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from engine.cluster import is_cluster, register_queue, unregister_queue
 from engine.keys import QueueKeys
 from engine.scripts import Script, scripts
 from engine.wire import Arg
@@ -125,6 +126,11 @@ class OwnKeysRequest(Request):
         """KEYS in the order of :attr:`KEYS`, for the deployment ``prefix``."""
         raise NotImplementedError
 
+    def cluster_keys(self, prefix: str) -> list[str]:
+        """KEYS on a Redis Cluster, where all must share one slot: those of
+        :meth:`script_keys` unless a script names its keys otherwise there."""
+        return self.script_keys(prefix)
+
     def argv_prefix(self, prefix: str) -> str:
         """``ARGV[1]``: the deployment ``prefix`` unless the script works on a
         queue's keys too (then that queue's key prefix)."""
@@ -137,16 +143,24 @@ async def call(client: Redis, keys: QueueKeys, request: Request) -> Any:
     if isinstance(request, OwnKeysRequest):
         raise TypeError(f"{type(request).__name__} has keys of its own: use call_own_keys")
     script: Script = getattr(scripts(), request.SCRIPT)
-    return await script(client, keys.script_keys, request.full_argv(keys.base))
+    if not is_cluster(client):
+        return await script(client, keys.script_keys, request.full_argv(keys.base))
+    # The queue registry is in another slot: kept in a call of its own.
+    registers = "registry" in request.WRITES
+    if registers and request.SCRIPT != "obliterate":
+        await register_queue(client, keys)
+    reply = await script(client, keys.script_keys_on(True), request.full_argv(keys.base))
+    if registers and request.SCRIPT == "obliterate":
+        await unregister_queue(client, keys)
+    return reply
 
 
 async def call_own_keys(client: Redis, prefix: str, request: OwnKeysRequest) -> Any:
     """Run ``request``'s script on ``client`` with the keys it builds for the
     deployment ``prefix``; the reply is raw, for the contract's parser."""
     script: Script = getattr(scripts(), request.SCRIPT)
-    return await script(
-        client, request.script_keys(prefix), request.full_argv(request.argv_prefix(prefix))
-    )
+    keys = request.cluster_keys(prefix) if is_cluster(client) else request.script_keys(prefix)
+    return await script(client, keys, request.full_argv(request.argv_prefix(prefix)))
 
 
 @dataclass(frozen=True, slots=True)

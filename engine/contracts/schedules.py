@@ -190,6 +190,11 @@ class ScheduleFireRequest(OwnKeysRequest):
             schedule_definition_prefix(prefix) + self.schedule,
         ]
 
+    def cluster_keys(self, prefix: str) -> list[str]:
+        """On a Redis Cluster, the schedule's keys only: the caller adds the
+        job itself first (see ``engine.schedules``)."""
+        return self.script_keys(prefix)[-2:]
+
     def argv_prefix(self, prefix: str) -> str:
         return QueueKeys(self.queue_name, prefix).base
 

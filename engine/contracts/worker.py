@@ -403,7 +403,11 @@ class WorkerBeatRequest(OwnKeysRequest):
     def script_keys(self, prefix: str) -> list[str]:
         return worker_beat_keys(prefix, self.worker)
 
+    def cluster_keys(self, prefix: str) -> list[str]:
+        return worker_beat_keys(prefix, self.worker, cluster=True)
 
-def worker_beat_keys(prefix: str, worker_id: str) -> list[str]:
-    """KEYS of worker_beat: the registry of workers, and this worker's hash."""
-    return [worker_registry_key(prefix), worker_key(worker_id, prefix)]
+
+def worker_beat_keys(prefix: str, worker_id: str, cluster: bool = False) -> list[str]:
+    """KEYS of worker_beat: the registry of workers, and this worker's hash
+    (on a Redis Cluster, named to share the registry's slot)."""
+    return [worker_registry_key(prefix), worker_key(worker_id, prefix, cluster)]

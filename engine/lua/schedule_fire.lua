@@ -3,6 +3,9 @@
   number of scheduler instances: a compare-and-set on the schedule's next
   fire time and definition version, and the job id
   "schedule:<name>:<fire ms>" that cannot be added twice.
+  On a Redis Cluster the queue is in another slot: the caller adds that job
+  first (the add script, the same id) and calls this with the schedule's
+  two keys only, which then does the compare-and-set and the bookkeeping.
   Includes: common, add_job
   KEYS[*] queue       the target queue's keys, as common lists them
   KEYS[+] due         zset of schedule names, score = next fire ms
@@ -40,10 +43,13 @@ if ARGV[14] ~= "1" then
   if following_ms >= 0 then redis.call("ZADD", due_key, following_ms, schedule) end
   return {1, "", 0}
 end
-local id, created = add_job(now, now_stamp(), "schedule:" .. schedule .. ":" .. fire_ms, ARGV[8], ARGV[9],
-  ARGV[10], tonumber(ARGV[11]), ARGV[12] == "1", tonumber(ARGV[13]))
-redis.call("SADD", registry_key, queue_name)
-if created == 1 then redis.call("ZADD", marker_key, 0, "1") end
+local id, created = "schedule:" .. schedule .. ":" .. fire_ms, 0
+if #KEYS > 2 then
+  id, created = add_job(now, now_stamp(), id, ARGV[8], ARGV[9],
+    ARGV[10], tonumber(ARGV[11]), ARGV[12] == "1", tonumber(ARGV[13]))
+  redis.call("SADD", registry_key, queue_name)
+  if created == 1 then redis.call("ZADD", marker_key, 0, "1") end
+end
 if following_ms >= 0 then
   redis.call("ZADD", due_key, following_ms, schedule)
 else

@@ -25,6 +25,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.cluster import is_cluster
 from engine.contracts.base import call_own_keys
 from engine.contracts.worker import (
     HeartbeatReply,
@@ -138,6 +139,9 @@ class Wakeups(Duty):
 
     async def run(self) -> None:
         markers = list(self._by_marker)
+        # On a Redis Cluster each queue's marker is in a slot of its own: one
+        # wait per queue, the first to wake wins (see _wait_any).
+        split = is_cluster(self.redis) and len(markers) > 1
         while not self.closed:
             await self.hungry.wait()
             if self.closed:
@@ -148,7 +152,13 @@ class Wakeups(Duty):
                 if state.next_check:
                     timeout = min(timeout, max(state.next_check - now, 0.001))
             try:
-                popped = await self.redis.bzpopmin(markers, timeout=timeout)
+                if split:
+                    popped = await _wait_any(self.redis, markers, timeout)
+                    if popped:
+                        for state in self.queues:  # a cancelled wait may have taken its marker
+                            state.maybe_has_work = True
+                else:
+                    popped = await self.redis.bzpopmin(markers, timeout=timeout)
                 if popped and self.free_slots() <= 0:
                     # not hungry any more: leave the wake-up for another worker
                     await self.redis.zadd(str(popped[0]), {"1": 0})
@@ -164,6 +174,27 @@ class Wakeups(Duty):
                     state.maybe_has_work = True
             self.hungry.clear()
             self.changed.set()
+
+
+async def _wait_any(redis: Redis, markers: list[str], block_s: float) -> Any:
+    """BZPOPMIN on each of ``markers`` at once (they are in different slots of
+    a cluster); the first marker popped, or None after ``block_s``. The other
+    waits are cancelled (their connections dropped); one may have popped its
+    marker meanwhile, so the caller looks at every queue."""
+    waits = [asyncio.ensure_future(redis.bzpopmin([marker], timeout=block_s)) for marker in markers]
+    try:
+        pending = set(waits)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for wait in done:
+                popped = wait.result()
+                if popped:
+                    return popped
+        return None
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 class Heartbeat(Duty):
@@ -229,7 +260,9 @@ class Heartbeat(Duty):
             request = HeartbeatRequest(self.lease_ms, tuple(leases))
             reply = HeartbeatReply.parse(
                 await self._scripts.heartbeat(
-                    self.redis, keys.script_keys, request.full_argv(keys.base)
+                    self.redis,
+                    keys.script_keys_on(is_cluster(self.redis)),
+                    request.full_argv(keys.base),
                 )
             )
             for job_id in reply.lost:
@@ -307,7 +340,9 @@ class Sweeper(Duty):
             keys = state.keys
             reply = SweepReply.parse(
                 await self._scripts.sweep(
-                    self.redis, keys.script_keys, request.full_argv(keys.base)
+                    self.redis,
+                    keys.script_keys_on(is_cluster(self.redis)),
+                    request.full_argv(keys.base),
                 )
             )
             totals["requeued"] += reply.requeued

@@ -64,12 +64,14 @@ class QueueState:
     a job of it that ends here frees a slot, so its finish fetches too."""
 
     @classmethod
-    def of(cls, keys: QueueKeys) -> QueueState:
+    def of(cls, keys: QueueKeys, cluster: bool = False) -> QueueState:
+        """The state of the queue of ``keys``; ``cluster``: on a Redis Cluster."""
         loaded = scripts()
+        script_keys = keys.script_keys_on(cluster)
         return cls(
             keys,
-            finish=BoundScript(loaded.finish, keys.script_keys),
-            fetch=BoundScript(loaded.fetch, keys.script_keys),
+            finish=BoundScript(loaded.finish, script_keys),
+            fetch=BoundScript(loaded.fetch, script_keys),
         )
 
     def due(self, now: float) -> bool:

@@ -47,6 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from redis.asyncio import Redis
 
 from engine.backoff import BackoffStrategies, BackoffStrategy
+from engine.cluster import is_cluster
 from engine.contracts.worker import OutcomeKind
 from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_control_channel, worker_key
 from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
@@ -210,7 +211,8 @@ class Worker:
         )
         self.processors = diagnostic_processors().merged(registry)
         self._queues = {
-            name: QueueState.of(QueueKeys(name, prefix)) for name in dict.fromkeys(names)
+            name: QueueState.of(QueueKeys(name, prefix), is_cluster(redis))
+            for name in dict.fromkeys(names)
         }
         states = list(self._queues.values())
         self.slots = Slots(concurrency, MAX_IN_FLIGHT)

@@ -25,6 +25,7 @@ from redis.exceptions import ResponseError
 
 from engine.backoff import BackoffError, BackoffStrategies
 from engine.batching import Batcher
+from engine.cluster import is_cluster
 from engine.codec import dumps, loads
 from engine.context import JobContext
 from engine.contracts.worker import LEASE_LOST, FetchedJob, OutcomeKind, ProgressRequest
@@ -125,7 +126,11 @@ class JobRunner:
         async def send(_job_id: str, progress_json: str, line: str) -> None:
             request = ProgressRequest(job_id, token, progress_json, line, keep_logs)
             try:
-                await self._progress(self.redis, keys.script_keys, request.full_argv(keys.base))
+                await self._progress(
+                    self.redis,
+                    keys.script_keys_on(is_cluster(self.redis)),
+                    request.full_argv(keys.base),
+                )
             except ResponseError as exc:
                 if str(exc) == LEASE_LOST:
                     self._lease_lost(keys.name, job_id)

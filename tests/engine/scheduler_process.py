@@ -6,13 +6,12 @@ import asyncio
 import signal
 import sys
 
-import redis.asyncio
-
+from engine.connection import connect
 from engine.schedules import Scheduler
 
 
 async def main(url: str) -> None:
-    client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+    client = connect(url)  # a redis:// URL, or tests/cluster's redis+cluster://
     scheduler = Scheduler(client, poll_s=0.1)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, scheduler.request_stop)

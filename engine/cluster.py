@@ -1,0 +1,258 @@
+"""Redis Cluster: the `redis+cluster://` URL and the client the engine uses on one.
+
+    redis+cluster://[user:password@]host:port,host:port[/][?options]
+    rediss+cluster://...   the same over TLS
+
+The hosts are startup nodes: any reachable one is enough, the client reads
+the slot map from it (CLUSTER SHARDS / SLOTS) and then talks to the master
+of each slot. A cluster has database 0 only, so a path, if any, is `/` or
+`/0`. Query options are redis-py connection options, as in a `redis://`
+URL (`socket_timeout=`, `ssl_cert_reqs=`...).
+
+A client made here is redis-py's asyncio `RedisCluster`: it routes each
+command by the slot of its keys, follows `MOVED` (refreshing its slot map)
+and `ASK`, and after a failover finds the promoted replica. Every script
+call names its keys (`FCALL name numkeys key...`), and every key of a queue
+carries the queue's hash tag (`messai:{name}:...`, `engine.keys`), so each
+call lands on the one master that owns the queue's slot; a call whose keys
+span two slots is refused by the client before it is sent.
+
+What spans slots by design lives in `engine.keys` (the queue registry, the
+worker registry) and is kept per slot on a cluster: see
+`engine.keys.QueueKeys.script_keys_for` and `worker_key`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.connection
+import redis.cluster
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+from redis.exceptions import RedisClusterException
+
+from engine.keys import QueueKeys, queue_registry_key
+from engine.settings import mask_url
+
+__all__ = [
+    "CLUSTER_SCHEMES",
+    "ClusterConfig",
+    "cluster_client",
+    "cluster_client_sync",
+    "cluster_description",
+    "is_cluster",
+    "is_cluster_url",
+    "parse_cluster_url",
+]
+
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+DEFAULT_CLUSTER_PORT = 6379
+
+_SCRIPT_CALLS = frozenset({"FCALL", "FCALL_RO", "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO"})
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.partition("://")[0].lower() in CLUSTER_SCHEMES
+
+
+def is_cluster(client: Any) -> bool:
+    """Whether `client` is a Redis Cluster client (asyncio or not)."""
+    return isinstance(client, redis.asyncio.RedisCluster | redis.cluster.RedisCluster)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """A parsed `redis+cluster://` URL."""
+
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+    """Other redis-py connection options from the query, typed as redis-py types them."""
+
+    def url(self) -> str:
+        """The URL back, password masked (for messages and displays)."""
+        scheme = "rediss+cluster" if self.tls else "redis+cluster"
+        auth = ""
+        if self.password:
+            auth = f"{quote(self.username or '', safe='')}:{self.password}@"
+        elif self.username:
+            auth = f"{quote(self.username, safe='')}@"
+        hosts = ",".join(_host_port(host, port) for host, port in self.nodes)
+        return mask_url(f"{scheme}://{auth}{hosts}")
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _parse_host(text: str) -> tuple[str, int]:
+    text = text.strip()
+    if text.startswith("["):  # [IPv6]:port
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":")
+    else:
+        host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
+    if not host:
+        raise ValueError(f"cluster node address without a host: {text!r}")
+    try:
+        return host, int(port) if port else DEFAULT_CLUSTER_PORT
+    except ValueError:
+        raise ValueError(f"cluster node address with a bad port: {text!r}") from None
+
+
+def parse_cluster_url(url: str) -> ClusterConfig:
+    """Parse `redis+cluster://[user:password@]h:p,h:p[/0][?options]`;
+    ValueError (password masked) when it is not one."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in CLUSTER_SCHEMES:
+        raise ValueError(f"not a cluster URL: {mask_url(url)}")
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    nodes = tuple(_parse_host(part) for part in hosts.split(",") if part.strip())
+    if not nodes:
+        raise ValueError(f"cluster URL without nodes: {mask_url(url)}")
+    path = [unquote(part) for part in parts.path.split("/") if part]
+    if path not in ([], ["0"]):
+        raise ValueError(
+            f"a Redis Cluster has database 0 only: no path but /0 after the nodes: {mask_url(url)}"
+        )
+    options: dict[str, Any] = dict(
+        redis.asyncio.connection.parse_url(f"redis://localhost/?{parts.query}")
+    )
+    for name in ("host", "port", "username", "password", "db"):
+        options.pop(name, None)
+    username, colon, password = userinfo.partition(":")
+    return ClusterConfig(
+        nodes=nodes,
+        username=unquote(username) or None,
+        password=(unquote(password) or None) if colon else None,
+        tls=scheme == "rediss+cluster",
+        options=options,
+    )
+
+
+def _script_slot(command: str, args: tuple[Any, ...]) -> int | None:
+    """The slot of a script call (`FCALL fn numkeys key...`), read from its
+    arguments; None for another command. (redis-py would ask the server with
+    COMMAND GETKEYS for FCALL: one more round trip per call.)"""
+    if command.upper() not in _SCRIPT_CALLS or len(args) < 2:
+        return None
+    count = int(args[1])
+    keys = args[2 : 2 + count]
+    if not keys:
+        return random.randrange(0, REDIS_CLUSTER_HASH_SLOTS)
+    slots = {key_slot(_encoded(key)) for key in keys}
+    if len(slots) != 1:
+        raise RedisClusterException(
+            f"{command} - all keys must map to the same key slot (they span {len(slots)} slots)"
+        )
+    return slots.pop()
+
+
+def _encoded(key: Any) -> bytes:
+    return key if isinstance(key, bytes) else str(key).encode()
+
+
+class ClusterClient(redis.asyncio.RedisCluster):
+    """An asyncio cluster client that routes script calls by their own KEYS
+    and closes the engine's shared connection of it when it is closed."""
+
+    replica_ack: Any = None
+    """How many replicas a queue's adds wait for; None: none (see `engine.durability`)."""
+
+    async def _determine_slot(self, command: str, *args: Any) -> int:
+        slot = _script_slot(command, args)
+        if slot is not None:
+            return slot
+        return await super()._determine_slot(command, *args)
+
+    async def aclose(self) -> None:
+        from engine.channel import close_shared_channel
+
+        try:
+            await close_shared_channel(self)  # type: ignore[arg-type]
+        finally:
+            await super().aclose()
+
+
+class SyncClusterClient(redis.cluster.RedisCluster):
+    """The synchronous twin of :class:`ClusterClient`'s routing."""
+
+    def determine_slot(self, *args: Any) -> int | None:
+        slot = _script_slot(str(args[0]), args[1:]) if args else None
+        if slot is not None:
+            return slot
+        return super().determine_slot(*args)
+
+
+def _node_options(config: ClusterConfig, options: dict[str, Any]) -> dict[str, Any]:
+    merged = {**options, **config.options}
+    if config.username:
+        merged["username"] = config.username
+    if config.password:
+        merged["password"] = config.password
+    if config.tls:
+        merged["ssl"] = True
+    return merged
+
+
+def cluster_client(config: ClusterConfig, options: dict[str, Any]) -> ClusterClient:
+    """An asyncio cluster client on the nodes of `config`."""
+    merged = _node_options(config, options)
+    nodes = [redis.asyncio.cluster.ClusterNode(host, port) for host, port in config.nodes]
+    return ClusterClient(startup_nodes=nodes, **merged)
+
+
+def cluster_client_sync(config: ClusterConfig, options: dict[str, Any]) -> SyncClusterClient:
+    """The synchronous twin of :func:`cluster_client`."""
+    merged = _node_options(config, options)
+    nodes = [
+        redis.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call]
+        for host, port in config.nodes
+    ]
+    return SyncClusterClient(startup_nodes=nodes, **merged)
+
+
+def cluster_description(client: Any) -> str | None:
+    """A displayable URL (password masked) for a cluster client; None for another client."""
+    if not is_cluster(client):
+        return None
+    kw: dict[str, Any] = client.nodes_manager.connection_kwargs
+    startup = client.nodes_manager.startup_nodes.values()
+    config = ClusterConfig(
+        nodes=tuple((str(node.host), int(node.port)) for node in startup),
+        username=kw.get("username"),
+        password=kw.get("password"),
+        tls=bool(kw.get("ssl")) or "SSL" in getattr(kw.get("connection_class"), "__name__", ""),
+    )
+    return config.url()
+
+
+def client_address(client: Any) -> str:
+    """The name scripts keep their per-server state under for a cluster client:
+    every master of one cluster runs the same Redis (functions or not)."""
+    startup = list(client.nodes_manager.startup_nodes.values())
+    first = startup[0] if startup else None
+    return f"cluster:{_host_port(str(first.host), int(first.port))}" if first else "cluster"
+
+
+async def register_queue(client: Any, keys: QueueKeys) -> None:
+    """Add the queue of ``keys`` to the queue registry: on a Redis Cluster its
+    scripts cannot (the registry is in another slot), so this is a call of
+    its own, made before the script that needs it (an idempotent SADD: a
+    crash after it leaves a listed queue with nothing in it, never jobs in
+    an unlisted one)."""
+    await client.sadd(queue_registry_key(keys.prefix), keys.name)
+
+
+async def unregister_queue(client: Any, keys: QueueKeys) -> None:
+    """Remove the queue of ``keys`` from the registry (after obliterating it)."""
+    await client.srem(queue_registry_key(keys.prefix), keys.name)
