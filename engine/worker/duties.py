@@ -413,3 +413,24 @@ class CancelListener(Duty):
             state = self._by_channel.get(message["channel"])
             if state is not None:
                 self.stop_job(state.keys.name, str(message["data"]), "operator")
+
+
+async def stop_duties(
+    worker_id: str, duties: list[Duty], helpers: list[asyncio.Task[None]]
+) -> None:
+    """Close ``duties`` and wait for their tasks (``helpers``) to end."""
+    # The client library can swallow a cancellation that lands inside a
+    # blocking command, so the loops also watch their closed flag and the
+    # cancel is repeated until every duty has ended.
+    for duty in duties:
+        duty.close()
+    for _ in range(100):
+        pending = [task for task in helpers if not task.done()]
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.1)
+    for task in helpers:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.warning("worker %s: %s ended with %r", worker_id, task.get_name(), task.exception())

@@ -80,7 +80,15 @@ class QueueState:
 
 
 class PrefetchPolicy:
-    """How many jobs a worker leases beyond its concurrency."""
+    """How many jobs a worker leases beyond its concurrency.
+
+    A number fixes it. Auto (None): as many as the concurrency while the
+    worker's jobs are short (a recent mean run time under
+    AUTO_PREFETCH_MAX_MS), none otherwise; and a prefetched job not started
+    within PREFETCH_HOLD_MS goes back to waiting, so that a job that turns
+    out long holds up nothing behind it while other workers idle. If the
+    process dies, prefetched jobs go back without counting a stall.
+    """
 
     def __init__(self, concurrency: int, prefetch: int | None) -> None:
         self.concurrency = concurrency

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger("engine.worker")
@@ -90,3 +91,16 @@ class FailureLog:
             )
             self.failures = 0
             self._logged_cause, self._unlogged = "", 0
+
+
+async def warn_if_unsafe_server(redis: Redis) -> None:
+    """Log a warning when Redis may evict keys (jobs) under memory pressure."""
+    try:
+        policy = (await redis.config_get("maxmemory-policy")).get("maxmemory-policy")
+    except REDIS_ERRORS:
+        return  # CONFIG is disabled on some managed servers; or Redis is away
+    if policy and policy != "noeviction":
+        log.warning(
+            "Redis maxmemory-policy is %s: under memory pressure Redis may evict jobs; set it to noeviction",
+            policy,
+        )

@@ -48,7 +48,6 @@ from redis.asyncio import Redis
 
 from engine.backoff import BackoffStrategies, BackoffStrategy
 from engine.cluster import is_cluster
-from engine.contracts.worker import OutcomeKind
 from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_control_channel, worker_key
 from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
 from engine.processors import Processor, ProcessorRegistry, diagnostic_processors
@@ -59,7 +58,7 @@ from engine.worker.config import (
     check_worker_options,
     default_heartbeat_ms,
 )
-from engine.worker.control import CONTROL_FIELD, CommandLog, ControlMessage, WorkerCommand
+from engine.worker.control import CONTROL_FIELD
 from engine.worker.duties import (
     CancelListener,
     Duty,
@@ -67,6 +66,7 @@ from engine.worker.duties import (
     Sweeper,
     Wakeup,
     Wakeups,
+    stop_duties,
 )
 from engine.worker.exchange import (
     IDLE_RECHECK_S,
@@ -75,7 +75,8 @@ from engine.worker.exchange import (
     PrefetchPolicy,
     QueueState,
 )
-from engine.worker.faults import REDIS_ERRORS, FailureLog
+from engine.worker.faults import REDIS_ERRORS, FailureLog, warn_if_unsafe_server
+from engine.worker.pausing import PauseSwitch
 from engine.worker.reporting import JobListener, Reporter
 from engine.worker.runner import JobRunner
 from engine.worker.shutdown import Shutdown
@@ -108,10 +109,8 @@ class Worker:
             shorter than lease_ms).
         stall_interval_ms: how often this worker sweeps for abandoned jobs
             (unless any worker swept within this interval).
-        max_stalled: how many times a job may be abandoned before it fails.
-            A job that was abandoned once runs alone on the worker that
-            takes it, so that only a job that kills its worker itself
-            accumulates stalls.
+        max_stalled: how many times a job may be abandoned before it fails
+            (one abandoned once runs alone: see :mod:`engine.worker.slots`).
         shutdown_grace_ms: how long running jobs may finish after a stop
             request before async ones are cancelled and handed back to
             ``waiting``.
@@ -120,15 +119,9 @@ class Worker:
             :meth:`run` returns at this bound (default: the grace period
             plus 30 s) with their leases left to run out.
         prefetch: jobs leased beyond ``concurrency``, so that the next job
-            starts the moment one finishes instead of a round trip later.
-            They count as active in Redis; a stop hands them back at once,
-            and if the process dies they go back to waiting without
-            counting a stall (they never ran). None (the default) is auto:
-            as many as ``concurrency`` while this worker's jobs are short
-            (a recent mean run time under AUTO_PREFETCH_MAX_MS), none
-            otherwise; and a prefetched job not started within
-            PREFETCH_HOLD_MS goes back to waiting, so that a job that turns
-            out long holds up nothing behind it while other workers idle.
+            starts the moment one finishes instead of a round trip later
+            (they count as active in Redis; a stop hands them back). None
+            (the default) is auto: see :class:`PrefetchPolicy`.
         thread_pool_size: threads for plain-function processors (default:
             concurrency).
         keep_completed, keep_failed: retention of finished jobs without a
@@ -259,7 +252,7 @@ class Worker:
             slots=self.slots,
             stop_job=self._stop_job,
             describe=self._describe,
-            controlled=self._controlled,
+            controlled=lambda raw: self._pausing.controlled(raw),
         )
         self._sweeper = Sweeper(
             redis,
@@ -277,12 +270,11 @@ class Worker:
             self._stop_job,
             self.id,
             worker_control_channel(self.id, prefix),
-            self._controlled,
+            lambda raw: self._pausing.controlled(raw),
         )
-        self._commands = CommandLog()
-        self._paused = False
-        self._beats: set[asyncio.Task[None]] = set()
-        """Registry beats sent at once on a pause or resume."""
+        self._pausing = PauseSwitch(
+            self.id, self.slots, self._exchange, states, self._changed.set, self._heartbeat.beat
+        )
         self._shutdown = Shutdown(
             worker_id=self.id,
             grace_ms=shutdown_grace_ms,
@@ -336,7 +328,7 @@ class Worker:
     @property
     def paused(self) -> bool:
         """Whether the worker takes no jobs now (:meth:`pause`)."""
-        return self._paused
+        return self._pausing.paused
 
     def pause(self) -> None:
         """Stop taking jobs without stopping: running jobs finish (and their
@@ -344,29 +336,11 @@ class Worker:
         ``waiting`` at once. Call it on the worker's event loop (signal
         handlers and control messages do); before :meth:`run`, the worker
         starts paused."""
-        if self._paused:
-            return
-        self._paused = self._exchange.paused = True
-        handed_back = self.slots.hand_back_buffered("worker-paused")
-        log.info(
-            "worker %s paused: %d running jobs finish, %d prefetched handed back",
-            self.id,
-            self.slots.active,
-            handed_back,
-        )
-        self._changed.set()
-        self._beat_now()
+        self._pausing.pause()
 
     def resume(self) -> None:
         """Take jobs again after :meth:`pause`."""
-        if not self._paused:
-            return
-        self._paused = self._exchange.paused = False
-        for state in self._queues.values():
-            state.maybe_has_work = True
-        log.info("worker %s resumed", self.id)
-        self._changed.set()
-        self._beat_now()
+        self._pausing.resume()
 
     @property
     def done_count(self) -> int:
@@ -384,8 +358,8 @@ class Worker:
         return self._shutdown.threads_left
 
     def install_signal_handlers(self) -> None:
-        """First SIGTERM/SIGINT: graceful stop. Second: exit at once (leases
-        expire and another worker's sweep recovers the jobs)."""
+        """First SIGTERM/SIGINT: graceful stop; second: exit at once (another
+        worker's sweep recovers the jobs). SIGUSR1 pauses, SIGUSR2 resumes."""
         self._shutdown.install_signal_handlers(self.request_stop)
         loop = asyncio.get_running_loop()
         for name, handler in (("SIGUSR1", self.pause), ("SIGUSR2", self.resume)):
@@ -398,16 +372,15 @@ class Worker:
         stop. A worker runs once: calling this again (or while it runs) raises."""
         if self._running or self._loop is not None:
             raise RuntimeError(f"worker {self.id} is already running (or ran): create a new one")
-        self._running = True
+        self._running = self._pausing.serving = True
         self._loop = self._runner.loop = asyncio.get_running_loop()
         self._started_at = int(time.time() * 1000)
-        await self._warn_if_unsafe_server()
+        await warn_if_unsafe_server(self.redis)
         try:
             await self._heartbeat.beat()
             # a command stored for an earlier process of the same id is not for this one
             raw = await self.redis.hget(worker_key(self.id, self.prefix), CONTROL_FIELD)
-            if raw and (message := ControlMessage.decode(str(raw))) is not None:
-                self._commands.first_time(message)
+            self._pausing.forget_stored(None if raw is None else str(raw))
         except REDIS_ERRORS as exc:  # a full server, say: the heartbeat duty tries again
             FailureLog(self.id, "worker registry beat").failed(exc)
         self._watchdog.main_task = asyncio.current_task()
@@ -426,8 +399,8 @@ class Worker:
         try:
             await self._main_loop()
         finally:
-            self._running = False
-            await self._stop_duties(duties, helpers)
+            self._running = self._pausing.serving = False
+            await stop_duties(self.id, duties, helpers)
             await self._channel.close()
             with contextlib.suppress(*REDIS_ERRORS):
                 await self._heartbeat.beat(gone=True)
@@ -451,64 +424,8 @@ class Worker:
             "heartbeat_ms": self.heartbeat_ms,
             "lease_ms": self.lease_ms,
             "last_finished": self._last_finished_ms,
-            "paused": int(self._paused),
+            "paused": int(self._pausing.paused),
         }
-
-    def _controlled(self, raw: str) -> None:
-        """A command addressed to this worker (published, or read at a beat)."""
-        message = ControlMessage.decode(raw)
-        if message is None:
-            log.warning("worker %s: ignoring an unknown command %r", self.id, raw[:100])
-            return
-        if not self._commands.first_time(message):
-            return
-        if message.command is WorkerCommand.PAUSE:
-            self.pause()
-        else:
-            self.resume()
-
-    def _beat_now(self) -> None:
-        """Show a pause or resume in the registry of workers now, not a beat later."""
-        if self._loop is None or not self._running:
-            return  # run() beats first thing
-
-        async def beat() -> None:
-            with contextlib.suppress(*REDIS_ERRORS):
-                await self._heartbeat.beat()
-
-        task = self._loop.create_task(beat())
-        self._beats.add(task)
-        task.add_done_callback(self._beats.discard)
-
-    async def _warn_if_unsafe_server(self) -> None:
-        try:
-            policy = (await self.redis.config_get("maxmemory-policy")).get("maxmemory-policy")
-        except REDIS_ERRORS:
-            return  # CONFIG is disabled on some managed servers; or Redis is away
-        if policy and policy != "noeviction":
-            log.warning(
-                "Redis maxmemory-policy is %s: under memory pressure Redis may evict jobs; set it to noeviction",
-                policy,
-            )
-
-    async def _stop_duties(self, duties: list[Duty], helpers: list[asyncio.Task[None]]) -> None:
-        # The client library can swallow a cancellation that lands inside a
-        # blocking command, so the loops also watch their closed flag and the
-        # cancel is repeated until every duty has ended.
-        for duty in duties:
-            duty.close()
-        for _ in range(100):
-            pending = [task for task in helpers if not task.done()]
-            if not pending:
-                break
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending, timeout=0.1)
-        for task in helpers:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                log.warning(
-                    "worker %s: %s ended with %r", self.id, task.get_name(), task.exception()
-                )
 
     # -- main loop --------------------------------------------------------
 
@@ -587,7 +504,7 @@ class Worker:
         if self._shutdown.requested:  # a fetch that was in flight when the stop came
             slots.hand_back_buffered()
             return
-        if self._paused:  # a fetch that was in flight when the pause came
+        if self._pausing.paused:  # a fetch that was in flight when the pause came
             slots.hand_back_buffered("worker-paused")
             return
         while (job := slots.start_next()) is not None:
@@ -608,21 +525,5 @@ class Worker:
 
     def _stop_job(self, queue: str, job_id: str, reason: str) -> None:
         """Stop one held job: an operator cancelled it, or its lease was lost."""
-        job = self.slots.get(queue, job_id)
-        if job is None or job.stop_reason is not None:
-            return
-        if job.task is None:  # prefetched, not started
-            cancelled = (
-                Outcome.of(job, OutcomeKind.CANCELLED, "cancelled by an operator")
-                if reason == "operator"
-                else None
-            )
-            self.slots.drop(job, cancelled)
+        if self._runner.stop_held(self.slots, queue, job_id, reason):
             self._changed.set()
-            return
-        self._runner.stop(job, reason)
-        if reason == "lease-lost":
-            log.warning(
-                "job %s/%s: lease lost; another worker may run it; abandoning", queue, job_id
-            )
-            self.slots.abandon(job)

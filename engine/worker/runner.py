@@ -231,6 +231,28 @@ class JobRunner:
         """Jobs of ``slots`` whose code runs in a thread now (held or abandoned)."""
         return sum(1 for job in slots.running() if job.in_thread)
 
+    def stop_held(self, slots: Slots, queue: str, job_id: str, reason: str) -> bool:
+        """Stop one job of ``slots`` for ``reason`` (an operator cancelled it,
+        or its lease was lost); True when a prefetched one left the slots."""
+        job = slots.get(queue, job_id)
+        if job is None or job.stop_reason is not None:
+            return False
+        if job.task is None:  # prefetched, not started
+            cancelled = (
+                Outcome.of(job, OutcomeKind.CANCELLED, "cancelled by an operator")
+                if reason == "operator"
+                else None
+            )
+            slots.drop(job, cancelled)
+            return True
+        self.stop(job, reason)
+        if reason == "lease-lost":
+            log.warning(
+                "job %s/%s: lease lost; another worker may run it; abandoning", queue, job_id
+            )
+            slots.abandon(job)
+        return False
+
     @staticmethod
     def stop(job: RunningJob, reason: str) -> None:
         """Ask ``job``'s processor to stop (its task is cancelled; a thread

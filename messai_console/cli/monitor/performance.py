@@ -17,7 +17,8 @@ import typer
 
 from engine.metrics import WINDOW_MINUTES, MetricsWindow
 from engine.monitor import server_time_ms
-from engine.queue import PAGE, Queue, list_queues
+from engine.queue import Queue, list_queues
+from engine.queue_admin import PAGE
 from messai_console.cli.output import format_duration_ms, print_json, print_table
 from messai_console.cli.parsing import Window
 from messai_console.cli.runtime import runtime
