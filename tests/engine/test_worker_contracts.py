@@ -60,13 +60,13 @@ def test_finish_packs_its_groups_after_their_counts() -> None:
 
 
 def test_replies_parse_into_named_fields() -> None:
-    job = ["9", "send", '{"a": 1}', "", "2", "", "1795996050374.123", "1", "1", ["q:1", "3"]]
+    job = ["9", "send", '{"a": 1}', "", "2", "", "1795996050374.123", "1", "1", "r", ["q:1", "3"]]
     fetched = FetchReply.parse(["limited:250", "-1", "1000", *job])
     assert fetched.status == "limited:250" and fetched.limited_ms == 250
     assert fetched.next_due_ms == -1 and fetched.server_ms == 1000
     (only,) = fetched.jobs
     assert (only.job_id, only.name, only.data, only.options) == ("9", "send", '{"a": 1}', "")
-    assert (only.attempts, only.stalls, only.has_dependents) == (2, 0, True)
+    assert (only.attempts, only.stalls, only.has_dependents, only.released) == (2, 0, True, True)
     assert list(only.results) == ["q:1", "3"]
     finished = FinishReply.parse(["ok", "5", "1000", "2", "3", "4", *job])
     assert finished.lost == {"3", "4"} and finished.fetched.jobs == fetched.jobs
