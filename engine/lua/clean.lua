@@ -35,7 +35,7 @@ else
   end
   local doomed, listed = {}, 0
   for i = 1, #ids do
-    local ts = tonumber(redis.call("HGET", job_key(ids[i]), JF.CREATED) or "0")
+    local ts = stamp_ms(redis.call("HGET", job_key(ids[i]), JF.CREATED) or "0")
     if ts <= cutoff then
       delete_job(ids[i])
       if at[i] then

@@ -11,8 +11,9 @@
   ARGV[6] ids           number of job ids that follow
   ARGV[+] ids * (id)
   Returns: a flat list, per job that exists: id, state ("unknown": a hash
-  in no state), then its hash as a nested field/value list (a corrupt
-  job's ends with JF.ERROR "corrupt job: <what>"); error
+  in no state), then its hash as a nested field/value list, the chunks
+  of a long value joined into its field (a corrupt job's ends with
+  JF.ERROR "corrupt job: <what>"); error
   "bad-state:<state>"
   Emits: nothing
   Writes: nothing
@@ -52,6 +53,7 @@ for i = 1, #ids do
   if type(stored) == "table" and stored.err then
     fields = {JF.ERROR, "corrupt job: its key holds a " .. redis.call("TYPE", jk)["ok"] .. ", not a hash"}
   elseif #stored > 0 then
+    stored = join_chunks(stored)
     local problem, named, previous_error = nil, false, nil
     for f = 1, #stored, 2 do
       local field, value = stored[f], stored[f + 1]

@@ -23,8 +23,15 @@ local PROMOTE_LIMIT = 1000
 -- a test holds the two equal.
 local JOB_FIELDS = {JF.NAME, JF.DATA, JF.OPTIONS, JF.ATTEMPTS, JF.STALLS, JF.CREATED,
   JF.HAS_DEPENDENTS, JF.HAS_RESULTS}
+local JOB_DATA, JOB_OPTIONS = 2, 3 -- indexes of JF.DATA and JF.OPTIONS in JOB_FIELDS
 local JOB_STALLS = 5 -- index of JF.STALLS in JOB_FIELDS
 local JOB_HAS_RESULTS = 8 -- index of JF.HAS_RESULTS in JOB_FIELDS
+-- What each job's HMGET reads: JOB_FIELDS, then the first chunk of data and
+-- of options (long_value in common), so that an unchunked job costs one read.
+local READ_FIELDS = {}
+for f = 1, #JOB_FIELDS do READ_FIELDS[f] = JOB_FIELDS[f] end
+READ_FIELDS[#JOB_FIELDS + 1] = chunk_field(JF.DATA, 1)
+READ_FIELDS[#JOB_FIELDS + 2] = chunk_field(JF.OPTIONS, 1)
 
 -- Moves due delayed jobs to waiting; returns the earliest due time left
 -- (or -1). One call when nothing is due.
@@ -91,7 +98,7 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
   for i = 1, #popped do
     local id = popped[i]
     local jk = job_key(id)
-    local fields = redis.call("HMGET", jk, unpack(JOB_FIELDS))
+    local fields = redis.call("HMGET", jk, unpack(READ_FIELDS))
     local stalled = fields[1] and (tonumber(fields[JOB_STALLS]) or 0) > 0
     if fields[1] and (isolated or (stalled and taken > 0)) then
       back[#back + 1] = id
@@ -104,7 +111,9 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
       redis.call("HSET", jk, JF.TOKEN, token, JF.WORKER, worker, JF.STARTED, stamp, JF.RESERVED, reserved)
       emit("job:active", id, "w", worker)
       result[#result + 1] = id
-      for f = 1, #fields do
+      fields[JOB_DATA] = long_value(jk, JF.DATA, fields[JOB_DATA], fields[#JOB_FIELDS + 1])
+      fields[JOB_OPTIONS] = long_value(jk, JF.OPTIONS, fields[JOB_OPTIONS], fields[#JOB_FIELDS + 2])
+      for f = 1, #JOB_FIELDS do
         result[#result + 1] = fields[f] or ""
       end
       if fields[JOB_HAS_RESULTS] == "1" then
