@@ -21,7 +21,7 @@ for i = 0, tonumber(ARGV[3]) - 1 do
   if problem then return redis.error_reply("bad-id:" .. (i + 1) .. ":" .. problem) end
 end
 local now = now_ms()
-local stamp = now_stamp()
+local added_at = now_micros()
 local queue_name = ARGV[2]
 local count = tonumber(ARGV[3])
 local result = {}
@@ -29,7 +29,7 @@ local woke = false
 local waiting = new_waiting_batch()
 for i = 0, count - 1 do
   local b = 4 + i * 7
-  local id, created, began = add_job(now, stamp, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
+  local id, created, began = add_job(now, added_at, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
     tonumber(ARGV[b + 4]), ARGV[b + 5] == "1", tonumber(ARGV[b + 6]), waiting)
   if began then redis.call("SADD", registry_key, queue_name) end
   result[#result + 1] = id

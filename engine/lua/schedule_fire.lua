@@ -40,7 +40,7 @@ if ARGV[14] ~= "1" then
   if following_ms >= 0 then redis.call("ZADD", due_key, following_ms, schedule) end
   return {1, "", 0}
 end
-local id, created = add_job(now, now_stamp(), "schedule:" .. schedule .. ":" .. fire_ms, ARGV[8], ARGV[9],
+local id, created = add_job(now, now_micros(), "schedule:" .. schedule .. ":" .. fire_ms, ARGV[8], ARGV[9],
   ARGV[10], tonumber(ARGV[11]), ARGV[12] == "1", tonumber(ARGV[13]))
 redis.call("SADD", registry_key, queue_name)
 if created == 1 then redis.call("ZADD", marker_key, 0, "1") end

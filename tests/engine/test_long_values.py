@@ -12,12 +12,14 @@ from engine import Queue
 from engine.context import JobContext
 from engine.jobhash import (
     CHUNK_BYTES,
+    CHUNKED_MAX_BYTES,
     JobField,
     chunk_field,
     long_value,
     stamp_ms,
 )
 from tests.engine.conftest import StartWorker, wait_for_state
+from tests.helpers import RedisFactory
 
 
 def _echo(ctx: JobContext) -> Any:
@@ -87,6 +89,103 @@ async def test_both_layouts_read_and_run(
     done = await wait_for_state(queue, job.id, "completed")
     assert done.result == data
     assert done.options.attempts == 4
+
+
+@pytest.mark.parametrize(
+    "size",
+    [64, 65, 200, CHUNKED_MAX_BYTES, CHUNKED_MAX_BYTES + 1, 8 * 1024, 1024 * 1024],
+)
+async def test_payloads_round_trip(
+    queue: Queue, redis_client: redis.asyncio.Redis, start_worker: StartWorker, size: int
+) -> None:
+    data = _payload(size)
+    single = await queue.add("echo", data)
+    [bulk_id] = await queue.add_bulk([("echo", data)])
+    for job_id in (single.id, bulk_id):
+        read = await queue.get_job(job_id)
+        assert read is not None and read.data == data
+    await start_worker({"echo": _echo})
+    for job_id in (single.id, bulk_id):
+        done = await wait_for_state(queue, job_id, "completed")
+        assert done.data == data and done.result == data
+
+
+async def test_chunks_end_on_character_boundaries(
+    queue: Queue, redis_client: redis.asyncio.Redis, start_worker: StartWorker
+) -> None:
+    """Multi-byte characters across every chunk boundary: each chunk is text of
+    its own (a client that decodes replies reads it), the whole reads back."""
+    for fill in ("é", "€", "𝄞", "a€"):
+        data = {"blob": fill * 120}
+        job = await queue.add("echo", data)
+        stored = await _stored(redis_client, queue, job.id)  # decoded: each chunk is UTF-8
+        chunks = [
+            v for f, v in stored.items() if f != "d" and f.startswith("d") and f[1:].isdigit()
+        ]
+        assert chunks, stored.keys()
+        assert all(len(chunk.encode()) <= CHUNK_BYTES for chunk in chunks)
+        assert (await queue.get_job(job.id)).data == data  # type: ignore[union-attr]
+    await start_worker({"echo": _echo})
+    done = await wait_for_state(queue, job.id, "completed")
+    assert done.result == data
+
+
+async def test_layout_by_length(queue: Queue, redis_client: redis.asyncio.Redis) -> None:
+    """Up to CHUNK_BYTES and above CHUNKED_MAX_BYTES one field, between them chunks."""
+    expected = {
+        CHUNK_BYTES: ["d"],
+        CHUNK_BYTES + 1: ["d1", "d2"],
+        200: ["d1", "d2", "d3", "d4"],
+        CHUNKED_MAX_BYTES: [f"d{i}" for i in range(1, 34)],
+        CHUNKED_MAX_BYTES + 1: ["d"],
+    }
+    for size, fields in expected.items():
+        job = await queue.add("echo", _payload(size))
+        stored = await _stored(redis_client, queue, job.id)
+        named = sorted((f for f in stored if f.startswith("d")), key=lambda f: (len(f), f))
+        assert named == fields, size
+        assert long_value(stored, JobField.DATA) == '{"blob":"' + "x" * (size - 11) + '"}'
+        chunks = [value for f, value in stored.items() if f != "d" and f in fields]
+        assert all(len(chunk.encode()) <= CHUNK_BYTES for chunk in chunks)
+
+
+async def test_a_default_redis_keeps_the_job_hash_a_listpack(redis_factory: RedisFactory) -> None:
+    server = redis_factory(extra_args=["--hash-max-ziplist-value", "64"])
+    client = redis.asyncio.Redis.from_url(server.url, decode_responses=True)
+    queue = Queue("q", client)
+    try:
+        assert (await client.config_get("hash-max-listpack-value")) == {
+            "hash-max-listpack-value": "64"
+        }
+        plain = await queue.add("noop", _payload(200))
+        with_options = await queue.add(
+            "noop",
+            _payload(200),
+            attempts=5,
+            backoff={"type": "fixed", "delay_ms": 2500, "jitter": 0.2},
+            remove_on_fail=20,
+            timeout_ms=120_000,
+        )
+        stored = await _stored(client, queue, with_options.id)
+        assert len(long_value(stored, JobField.OPTIONS) or "") > 64
+        for job in (plain, with_options):
+            assert await client.object("encoding", queue.keys.job(job.id)) == "listpack"
+        # every field of a waiting job, within the listpack's limits
+        assert set(stored) >= {"n", "ts"}
+    finally:
+        await queue.aclose()
+        await client.aclose()
+
+
+async def test_the_time_added_is_stored_in_microseconds(
+    queue: Queue, redis_client: redis.asyncio.Redis
+) -> None:
+    server_ms = (await redis_client.time())[0] * 1000
+    job = await queue.add("noop")
+    created = (await _stored(redis_client, queue, job.id))[JobField.CREATED.value]
+    assert created.isdigit() and len(created) == 16
+    assert abs(int(created) / 1000 - server_ms) < 60_000
+    assert (await queue.get_job(job.id)).created_ms == int(created) // 1000  # type: ignore[union-attr]
 
 
 def test_stamp_ms_reads_both_formats() -> None:

@@ -322,7 +322,12 @@ def test_the_field_reader_sees_fields() -> None:
     """The check above reads what it should (a reader that finds nothing
     would pass anything)."""
     uses = lua_scan.job_fields(lua_scan.parse_file("includes/add_job.lua"), [])
-    assert {use.token for use in uses} >= {"JF.NAME", "JF.DATA", "JF.PRIORITY", "JF.DEPENDENCIES"}
+    assert {use.token for use in uses} >= {
+        "JF.NAME",
+        "JF.CREATED",
+        "JF.PRIORITY",
+        "JF.DEPENDENCIES",
+    }
     literal = lua_scan.parse_file(
         "x.lua", 'local jk = job_key(id)\nredis.call("HSET", jk, "zz", 1)\n'
     )

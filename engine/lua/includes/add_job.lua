@@ -1,17 +1,18 @@
 --[[
   Adding jobs.
-  add_job(now, stamp, id, name, data, opts, priority, lifo, delay_ms, batch)
+  add_job(now, added_at, id, name, data, opts, priority, lifo, delay_ms, batch)
   adds one job to the script's own queue unless its id exists: to `delayed`
   when delay_ms > 0, else to waiting. A waiting job of the default priority
   goes to the queue's list (RPUSH, or LPUSH when LIFO), any other to its
   zset (see common). `batch`, when given (new_waiting_batch), collects the
   waiting entries for one ZADD, RPUSH and LPUSH by the caller
   (push_waiting_batch).
-  add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay_ms, deps)
+  add_job_in(base, now, added_at, id, name, data, opts, priority, lifo, delay_ms, deps)
   is the same for the queue whose keys start with `base`; with deps > 0 the
   job waits in `pending` until that many dependencies have finished.
   An empty id takes the next number of the queue's sequence (skipping
   numbers that a caller used as its own id).
+  added_at is the time added, now_micros (common).
   Both return id, created (1 new, 0 the id existed already), and true when
   this call began the queue's sequence: its first job since the queue was
   created or obliterated (obliterate deletes the sequence).
@@ -48,7 +49,7 @@ end
 
 -- Writes the job's hash unless its id exists. Returns id, created, began,
 -- and the sequence number that orders it among its priority.
-local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps)
+local function new_job_in(base, added_at, id, name, data, opts, priority, lifo, deps)
   local seq = redis.call("INCR", base .. "seq")
   local began = seq == 1
   if id == "" then
@@ -60,11 +61,9 @@ local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, dep
   elseif redis.call("EXISTS", base .. "job:" .. id) == 1 then
     return id, 0, began, seq
   end
-  local fields = {JF.NAME, name, JF.DATA, data, JF.CREATED, stamp}
-  if opts ~= "" then
-    fields[#fields + 1] = JF.OPTIONS
-    fields[#fields + 1] = opts
-  end
+  local fields = {JF.NAME, name, JF.CREATED, added_at}
+  add_long_value(fields, JF.DATA, data)
+  if opts ~= "" then add_long_value(fields, JF.OPTIONS, opts) end
   if priority ~= DEFAULT_PRIORITY then
     fields[#fields + 1] = JF.PRIORITY
     fields[#fields + 1] = priority
@@ -109,9 +108,9 @@ local function queue_new_job_in(base, now, id, name, priority, lifo, delay, seq,
     "state", "waiting")
 end
 
-local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay, deps)
+local function add_job_in(base, now, added_at, id, name, data, opts, priority, lifo, delay, deps)
   local created, began, seq
-  id, created, began, seq = new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps)
+  id, created, began, seq = new_job_in(base, added_at, id, name, data, opts, priority, lifo, deps)
   if created == 0 then return id, 0, began end
   if deps > 0 then
     redis.call("ZADD", base .. "pending", now, id)
@@ -123,9 +122,9 @@ local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo
   return id, 1, began
 end
 
-local function add_job(now, stamp, id, name, data, opts, priority, lifo, delay, batch)
+local function add_job(now, added_at, id, name, data, opts, priority, lifo, delay, batch)
   local created, began, seq
-  id, created, began, seq = new_job_in(prefix, stamp, id, name, data, opts, priority, lifo, 0)
+  id, created, began, seq = new_job_in(prefix, added_at, id, name, data, opts, priority, lifo, 0)
   if created == 1 then
     queue_new_job_in(prefix, now, id, name, priority, lifo, delay, seq, batch)
   end
