@@ -100,32 +100,47 @@ local CHUNK_BYTES = 63 -- engine/jobhash.py CHUNK_BYTES
 local CHUNKED_MAX_BYTES = 2048 -- engine/jobhash.py CHUNKED_MAX_BYTES
 local MAX_CHUNKS = 64 -- engine/jobhash.py MAX_CHUNKS: readers stop there
 local LONG_FIELDS = {JF.DATA, JF.OPTIONS}
+-- Chunk names and the pattern that reads one back, made once at load time:
+-- CHUNK_NAMES[field][index] is "<field><index>".
+local CHUNK_NAMES, CHUNK_PATTERNS = {}, {}
+for f = 1, #LONG_FIELDS do
+  local field = LONG_FIELDS[f]
+  CHUNK_NAMES[field] = {}
+  for index = 1, MAX_CHUNKS do CHUNK_NAMES[field][index] = field .. index end
+  CHUNK_PATTERNS[f] = "^" .. field .. "(%d+)$"
+end
 
 local function chunk_field(field, index)
-  return field .. index
+  return CHUNK_NAMES[field][index]
 end
 
 -- Appends `field`, `value` to the HSET arguments `fields`: as one field, or
 -- cut into chunks (see above).
 local function add_long_value(fields, field, value)
-  local length = #value
+  local length, n = #value, #fields
   if length <= CHUNK_BYTES or length > CHUNKED_MAX_BYTES then
-    fields[#fields + 1] = field
-    fields[#fields + 1] = value
+    fields[n + 1] = field
+    fields[n + 2] = value
     return
   end
+  local names = CHUNK_NAMES[field]
   local first, index = 1, 0
   while first <= length do
-    local last = math.min(first + CHUNK_BYTES - 1, length)
-    -- not before a continuation byte (10xxxxxx): that would cut a character
-    while last < length and last > first do
+    local last = first + CHUNK_BYTES - 1
+    if last >= length then
+      last = length
+    else
+      -- not before a continuation byte (10xxxxxx): that would cut a character
       local byte = string.byte(value, last + 1)
-      if byte < 128 or byte >= 192 then break end
-      last = last - 1
+      while byte >= 128 and byte < 192 and last > first do
+        last = last - 1
+        byte = string.byte(value, last + 1)
+      end
     end
     index = index + 1
-    fields[#fields + 1] = chunk_field(field, index)
-    fields[#fields + 1] = string.sub(value, first, last)
+    fields[n + 1] = names[index]
+    fields[n + 2] = string.sub(value, first, last)
+    n = n + 2
     first = last + 1
   end
 end
@@ -140,9 +155,9 @@ local function long_value(jk, field, value, first_chunk)
   local parts = {first_chunk}
   while #parts < MAX_CHUNKS do
     local names = {}
-    for i = #parts + 1, #parts + 8 do names[#names + 1] = chunk_field(field, i) end
+    for i = #parts + 1, math.min(#parts + 8, MAX_CHUNKS) do names[#names + 1] = CHUNK_NAMES[field][i] end
     local more = redis.call("HMGET", jk, unpack(names))
-    for i = 1, 8 do
+    for i = 1, #names do
       if not more[i] then return table.concat(parts) end
       parts[#parts + 1] = more[i]
     end
@@ -157,7 +172,7 @@ local function join_chunks(flat)
   for i = 1, #flat, 2 do
     local field, chunk = flat[i], nil
     for f = 1, #LONG_FIELDS do
-      local index = string.match(field, "^" .. LONG_FIELDS[f] .. "(%d+)$")
+      local index = string.match(field, CHUNK_PATTERNS[f])
       if index then
         chunks[LONG_FIELDS[f]] = chunks[LONG_FIELDS[f]] or {}
         chunks[LONG_FIELDS[f]][tonumber(index)] = flat[i + 1]
