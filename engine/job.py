@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.codec import loads
 from engine.errors import InvalidStateError
-from engine.jobhash import JobField
+from engine.jobhash import JobField, long_value, stamp_ms
 from engine.options import DEFAULT_OPTIONS, DEFAULT_PRIORITY, JobOptions
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class Job:
     @classmethod
     def from_hash(cls, queue: str, job_id: str, state: str, fields: dict[str, str]) -> Job:
         """The job from its stored hash (fields as :class:`JobField` names them)."""
-        stored_options = loads(fields.get(JobField.OPTIONS))
+        stored_options = loads(long_value(fields, JobField.OPTIONS))
         options = JobOptions.model_validate(stored_options) if stored_options else DEFAULT_OPTIONS
         priority = int(fields.get(JobField.PRIORITY, DEFAULT_PRIORITY))
         if priority != options.priority:  # changed since it was added (Queue.change_priority)
@@ -59,7 +59,7 @@ class Job:
             id=job_id,
             queue=queue,
             name=fields.get(JobField.NAME, ""),
-            data=loads(fields.get(JobField.DATA)),
+            data=loads(long_value(fields, JobField.DATA)),
             state=state,
             options=options,
             attempts_made=int(fields.get(JobField.ATTEMPTS, 0)),
@@ -69,7 +69,7 @@ class Job:
             result=loads(fields.get(JobField.RESULT)),
             error=fields.get(JobField.ERROR),
             stack=fields.get(JobField.STACK) or None,
-            created_ms=int(float(fields.get(JobField.CREATED, 0))),
+            created_ms=int(stamp_ms(fields.get(JobField.CREATED)) or 0),
             started_ms=int(float(started)) if started is not None else None,
             finished_ms=int(finished) if finished else None,
             run_time_ms=int(run_time) if run_time is not None else None,

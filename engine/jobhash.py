@@ -9,6 +9,7 @@ that is not listed here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -18,11 +19,14 @@ class JobField(StrEnum):
     NAME = "n"
     """Processor name (set by add; a job without it is corrupt)."""
     DATA = "d"
-    """Payload, JSON."""
+    """Payload, JSON; a long one in chunks (:func:`long_value`)."""
     OPTIONS = "o"
-    """Options that differ from the defaults, JSON (absent: all default)."""
+    """Options that differ from the defaults, JSON (absent: all default); a
+    long one in chunks (:func:`long_value`)."""
     CREATED = "ts"
-    """Time added, ms with microseconds ("1795996050374.123")."""
+    """Time added, integer microseconds ("1795996050374123"); jobs added
+    before are in ms with microseconds ("1795996050374.123"). Read it with
+    :func:`stamp_ms`."""
     PRIORITY = "pri"
     """Priority when not the default (absent: DEFAULT_PRIORITY)."""
     LIFO = "lifo"
@@ -80,3 +84,64 @@ class JobField(StrEnum):
     DELAY = "dly"
     """Delay in ms that starts once its dependencies have finished (a pending
     job added with ``delay_ms``)."""
+
+
+# -- long values -----------------------------------------------------------------
+
+CHUNK_BYTES = 63
+"""Most bytes of one chunk of a long value.
+
+A hash keeps Redis's compact listpack encoding while each value is at most
+``hash-max-listpack-value`` bytes (64 on a default server); one longer value
+makes a job hash a hash table, about 230 bytes more per job. So data or
+options of ``CHUNK_BYTES + 1`` to :data:`CHUNKED_MAX_BYTES` bytes are stored
+in fields ``<f>1``, ``<f>2``, ... (``d1``, ``d2``...) of at most 63 bytes
+each (a listpack gives a string of up to 63 bytes a one-byte header),
+without ``<f>`` itself, each ending on a UTF-8 character boundary. The
+writer is ``add_long_value`` in ``lua/includes/common.lua``."""
+
+CHUNKED_MAX_BYTES = 2048
+"""Longer values stay in one field: their chunks would near
+``hash-max-listpack-entries`` (128 fields), and beside them the hash
+table's own cost is small (about 9% of a 2 KB payload, 2.5% of 8 KB)."""
+
+MAX_CHUNKS = 64
+"""Readers stop after this many chunks (a writer makes at most about 35)."""
+
+LONG_FIELDS: tuple[JobField, ...] = (JobField.DATA, JobField.OPTIONS)
+"""The fields that may be stored in chunks."""
+
+MICROS_FROM = 100_000_000_000_000
+"""A stored time at or above this is in microseconds (1973 in ms, 1970 in µs)."""
+
+
+def chunk_field(field: JobField, index: int) -> str:
+    """The name of chunk ``index`` (from 1) of ``field``: ``d1``, ``d2``..."""
+    return f"{field.value}{index}"
+
+
+def long_value(fields: Mapping[str, str], field: JobField) -> str | None:
+    """The value of ``field`` in a job hash as read (HGETALL), chunks joined.
+
+    Both layouts read: one field (short and very long values, and every job
+    stored before chunks existed) or chunks ``<f>1``..``<f>n``.
+    """
+    whole = fields.get(field.value)
+    if whole is not None:
+        return whole
+    parts = []
+    for index in range(1, MAX_CHUNKS + 1):
+        part = fields.get(chunk_field(field, index))
+        if part is None:
+            break
+        parts.append(part)
+    return "".join(parts) if parts else None
+
+
+def stamp_ms(text: str | bytes | None) -> float | None:
+    """Milliseconds of a stored time: integer microseconds (:attr:`JobField.CREATED`)
+    or milliseconds with a fraction (:attr:`JobField.STARTED`, older jobs)."""
+    if text is None or text in ("", b""):
+        return None
+    value = float(text)
+    return value / 1000 if value >= MICROS_FROM else value

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from engine.cluster import is_cluster
+from engine.jobhash import CHUNK_BYTES
 from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_key, worker_registry_key
 from engine.limits import QueueLimits, pipe_limits, read_limits
 from engine.queue import COUNT_REPLIES, list_queues, pipe_counts, read_counts
@@ -149,9 +150,10 @@ async def server_time_ms(redis: Redis) -> int:
     return int(seconds) * 1000 + int(micros) // 1000
 
 
-COMPACT_HASH_VALUE = 1024
-"""hash-max-listpack-value that keeps a job hash with a payload of up to about
-1 KB in the compact encoding (the embedded server's setting)."""
+COMPACT_HASH_VALUE = CHUNK_BYTES
+"""The least hash-max-listpack-value that keeps a waiting job's hash in the
+compact encoding: its data and options are stored in chunks of up to
+CHUNK_BYTES (the default, 64, is enough)."""
 
 
 async def server_info(redis: Redis) -> dict[str, Any]:
@@ -181,7 +183,8 @@ async def server_info(redis: Redis) -> dict[str, Any]:
     if listpack_value is not None and int(listpack_value) < COMPACT_HASH_VALUE:
         warnings.append(
             f"hash-max-listpack-value is {listpack_value}: a job whose data is longer takes"
-            f" about 1.6x the memory; {COMPACT_HASH_VALUE} keeps jobs compact"
+            f" about 1.6x the memory; {COMPACT_HASH_VALUE} or more (the default, 64) keeps"
+            " jobs compact"
         )
     return {
         "version": info.get("redis_version", "?"),

@@ -24,7 +24,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from engine.cluster import is_cluster
-from engine.jobhash import JobField
+from engine.jobhash import JobField, stamp_ms
 from engine.keys import DEFAULT_PREFIX, QueueKeys
 
 MS_PER_MINUTE = 60_000
@@ -188,7 +188,7 @@ async def _created_ms(
     for name, ids in ends.items():
         values = replies[index : index + len(ids)]
         index += len(ids)
-        created[name] = [int(float(v)) for v in values if v is not None]
+        created[name] = [int(ms) for v in values if (ms := stamp_ms(v)) is not None]
     return created
 
 

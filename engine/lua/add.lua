@@ -28,7 +28,7 @@ for i = 0, tonumber(ARGV[3]) - 1 do
   if problem then return redis.error_reply("bad-dedup:" .. (i + 1) .. ":" .. problem) end
 end
 local now = now_ms()
-local stamp = now_stamp()
+local added_at = now_micros()
 local queue_name = ARGV[2]
 local count = tonumber(ARGV[3])
 local result = {}
@@ -38,10 +38,10 @@ for i = 0, count - 1 do
   local b = 4 + i * PER_JOB
   local id, created, began
   if ARGV[b + 7] == "" then
-    id, created, began = add_job(now, stamp, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
+    id, created, began = add_job(now, added_at, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
       tonumber(ARGV[b + 4]), ARGV[b + 5] == "1", tonumber(ARGV[b + 6]), waiting)
   else
-    id, created, began = add_deduplicated(now, stamp, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
+    id, created, began = add_deduplicated(now, added_at, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
       tonumber(ARGV[b + 4]), ARGV[b + 5] == "1", tonumber(ARGV[b + 6]), waiting, ARGV[b + 7])
   end
   if began then redis.call("SADD", registry_key, queue_name) end

@@ -22,14 +22,14 @@ for i = 1, tonumber(ARGV[2]) do
   if problem then return redis.error_reply("bad-id:" .. i .. ":" .. problem) end
 end
 local now = now_ms()
-local stamp = now_stamp()
+local added_at = now_micros()
 local count = tonumber(ARGV[2])
 local ids, bases, result = {}, {}, {}
 for i = 1, count do
   local b = 3 + (i - 1) * STRIDE
   local queue = ARGV[b]
   local base = base_of(queue)
-  local id, created = add_job_in(base, now, stamp, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4],
+  local id, created = add_job_in(base, now, added_at, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4],
     tonumber(ARGV[b + 5]), ARGV[b + 6] == "1", tonumber(ARGV[b + 7]), tonumber(ARGV[b + 8]))
   ids[i], bases[i] = id, base
   redis.call("SADD", registry_key, queue)

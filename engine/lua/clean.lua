@@ -38,7 +38,7 @@ else
   local doomed, listed, deleted, dedups = {}, 0, {}, {}
   for i = 1, #ids do
     local fields = redis.call("HMGET", job_key(ids[i]), JF.CREATED, JF.DEDUP)
-    if tonumber(fields[1] or "0") <= cutoff then
+    if stamp_ms(fields[1] or "0") <= cutoff then
       deleted[#deleted + 1] = ids[i]
       dedups[#deleted] = fields[2] or false
       if at[i] then

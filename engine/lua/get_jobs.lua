@@ -19,9 +19,9 @@
   Returns: next_rank (the rank after the last one read, from 0), missing
   (jobs the page still lacks), ended (1: the state has no more), the ghost
   ids met (a list), then per job that exists: id, state ("unknown": a hash
-  in no state), then its hash as a nested field/value list (a corrupt
-  job's ends with JF.ERROR "corrupt job: <what>"; JF.CHILDREN is left
-  out); error "bad-state:<state>"
+  in no state), then its hash as a nested field/value list, the chunks of
+  a long value joined into its field (a corrupt job's ends with JF.ERROR
+  "corrupt job: <what>"; JF.CHILDREN is left out); error "bad-state:<state>"
   Emits: nothing
   Writes: nothing
   Flags: no-writes (runs on a full server and on a read-only replica)
@@ -86,6 +86,7 @@ for i = 1, #ids do
   if type(stored) == "table" and stored.err then
     fields = {JF.ERROR, "corrupt job: its key holds a " .. redis.call("TYPE", jk)["ok"] .. ", not a hash"}
   elseif #stored > 0 then
+    stored = join_chunks(stored)
     local problem, named, previous_error = nil, false, nil
     for f = 1, #stored, 2 do
       local field, value = stored[f], stored[f + 1]

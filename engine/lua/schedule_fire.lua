@@ -45,7 +45,7 @@ if ARGV[14] ~= "1" then
 end
 local id, created = "schedule:" .. schedule .. ":" .. fire_ms, 0
 if #KEYS > 2 then
-  id, created = add_job(now, now_stamp(), id, ARGV[8], ARGV[9],
+  id, created = add_job(now, now_micros(), id, ARGV[8], ARGV[9],
     ARGV[10], tonumber(ARGV[11]), ARGV[12] == "1", tonumber(ARGV[13]))
   redis.call("SADD", registry_key, queue_name)
   if created == 1 then redis.call("ZADD", marker_key, 0, "1") end

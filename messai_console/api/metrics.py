@@ -30,6 +30,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
+from engine.jobhash import JobField, stamp_ms
 from engine.keys import STATES, QueueKeys
 from engine.monitor import list_workers, server_time_ms
 from engine.queue import COUNT_REPLIES, list_queues, pipe_counts, read_counts
@@ -194,10 +195,10 @@ async def _added_times(
         return {}
     async with redis.pipeline(transaction=False) as pipe:
         for name, job_id in candidates:
-            pipe.hget(QueueKeys(name, prefix).job(job_id), "ts")
+            pipe.hget(QueueKeys(name, prefix).job(job_id), JobField.CREATED.value)
         replies: list[Any] = await pipe.execute()
     return {
-        key: int(float(value))
+        key: int(ms)
         for key, value in zip(candidates, replies, strict=True)
-        if value is not None
+        if (ms := stamp_ms(value)) is not None
     }

@@ -4,11 +4,15 @@
 
 Writes ``--jobs`` waiting jobs of each layout into a scratch prefix of the
 server (removed afterwards) and reports ``used_memory`` per job, the hash
-encoding, and ``MEMORY USAGE`` of one job's keys. Layouts:
+encoding, and ``MEMORY USAGE`` of one job's keys; for the engine's own
+layout also what each part costs per job (the job hashes, the waiting list,
+the events stream, and the rest: the keyspace's own table). Layouts:
 
-- ``engine``: the engine's own (``Queue.add_bulk``): hash {d, n, ts}.
-- ``hash``: the same fields written directly (checks the emulation).
-- ``hash-int-ts``: ``ts`` as integer milliseconds (listpack stores it as an int).
+- ``engine``: the engine's own (``Queue.add_bulk``): hash {n, ts, d1..dn},
+  data in chunks of at most 63 bytes (engine/jobhash.py CHUNK_BYTES).
+- ``hash``: the previous version's, one field {d, n, ts} with ``ts`` in ms
+  with microseconds ("1795996050374.123").
+- ``hash-int-ts``: ``ts`` as an integer (listpack stores it as an int).
 - ``split-string``: data over the listpack limit in a string key ``job:<id>:d``.
 - ``chunked``: data cut into fields of at most ``hash-max-listpack-value``
   bytes (``d``, ``d1``, ``d2``...), so the hash stays a listpack.
@@ -135,10 +139,22 @@ def measure_engine(url: str, jobs: int, payload: dict[str, Any]) -> dict[str, An
             after = int((await client.info("memory"))["used_memory"])
             key = queue.keys.job("2")
             encoding = await client.object("encoding", key)
+            one_job = int(await client.memory_usage(key, samples=0) or 0)
+            parts = {
+                "job_hashes": one_job,
+                "waiting_list": int(
+                    await client.memory_usage(queue.keys.waiting_list, samples=0) or 0
+                )
+                / jobs,
+                "events_stream": int(await client.memory_usage(queue.keys.events, samples=0) or 0)
+                / jobs,
+            }
+            parts["keyspace_and_rest"] = (after - before) / jobs - sum(parts.values())
             return {
                 "bytes_per_job": (after - before) / jobs,
                 "encoding": encoding.decode() if isinstance(encoding, bytes) else encoding,
-                "memory_usage_one_job": int(await client.memory_usage(key) or 0),
+                "memory_usage_one_job": one_job,
+                "parts_per_job": parts,
             }
         finally:
             await queue.obliterate(force=True)

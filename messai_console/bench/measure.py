@@ -23,6 +23,7 @@ from typing import Any
 
 import redis.asyncio
 
+from engine.jobhash import JobField, stamp_ms
 from engine.queue import BulkJob, Queue
 from messai_console.bench.workloads import COUNTER_KEY, URL_VARIABLE, WORKLOADS
 
@@ -322,11 +323,12 @@ class Bench:
             latencies = []
             async with client.pipeline(transaction=False) as pipe:
                 for job_id in ids:
-                    pipe.hmget(queue.keys.job(job_id), "ts", "st")
+                    pipe.hmget(queue.keys.job(job_id), JobField.CREATED, JobField.STARTED)
                 rows = await pipe.execute()
             for created, started in rows:
-                if created and started:
-                    latencies.append(float(started) - float(created))
+                created_ms, started_ms = stamp_ms(created), stamp_ms(started)
+                if created_ms is not None and started_ms is not None:
+                    latencies.append(started_ms - created_ms)
             latencies.sort()
             return {
                 "p50": _percentile(latencies, 50),

@@ -315,9 +315,10 @@ def _start_once(
         str(log_path),
         "--maxmemory-policy",
         "noeviction",
-        # Job hashes hold their JSON data; up to 1 KB values they keep the
-        # compact listpack encoding (about 330 instead of 520 bytes for a job
-        # with a 200-byte payload). The ziplist name works on Redis 6.2 and 7.
+        # A job hash keeps the compact listpack encoding while each value fits:
+        # data and options are stored in chunks that fit Redis's default (64),
+        # and 1024 keeps results, errors and stack traces of up to 1 KB compact
+        # too. The ziplist name works on Redis 6.2 and 7.
         "--hash-max-ziplist-value",
         "1024",
         *_persistence_args(persistent),

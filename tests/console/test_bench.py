@@ -68,8 +68,9 @@ def test_bench_runs_on_both_loops_against_a_default_config_redis(cli: Cli) -> No
         assert run["server"]["hash_max_listpack_value"] == 64
         assert run["server"]["configuration"] == "default"
         assert set(run["drain"]) == {"redis_call"}
-        # a 200-byte payload does not fit a listpack of 64-byte values
-        assert run["memory"]["bytes_per_waiting_job"] > 450
+        # a 200-byte payload is stored in chunks: the hash stays a listpack (a
+        # hash table costs over 560 bytes a job)
+        assert run["memory"]["bytes_per_waiting_job"] < 450
 
 
 def test_unknown_workload_is_a_usage_error(cli: Cli) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis.asyncio
 
 import engine.contracts
 from engine.contracts.base import (
@@ -35,7 +36,7 @@ from engine.contracts.base import (
 from engine.events import EVENT_NAMES
 from engine.jobhash import JobField
 from engine.keys import SCRIPT_KEY_NAMES
-from engine.scripts import SCRIPT_NAMES, script_flags
+from engine.scripts import SCRIPT_NAMES, script_flags, scripts
 from tests.engine import lua_scan
 
 _ARGV_LINE = re.compile(r"^\s*ARGV\[(\d+|\+)\]\s+(\w+)(?:\s+\*\s+\(([^)]*)\))?")
@@ -321,7 +322,12 @@ def test_the_field_reader_sees_fields() -> None:
     """The check above reads what it should (a reader that finds nothing
     would pass anything)."""
     uses = lua_scan.job_fields(lua_scan.parse_file("includes/add_job.lua"), [])
-    assert {use.token for use in uses} >= {"JF.NAME", "JF.DATA", "JF.PRIORITY", "JF.DEPENDENCIES"}
+    assert {use.token for use in uses} >= {
+        "JF.NAME",
+        "JF.CREATED",
+        "JF.PRIORITY",
+        "JF.DEPENDENCIES",
+    }
     literal = lua_scan.parse_file(
         "x.lua", 'local jk = job_key(id)\nredis.call("HSET", jk, "zz", 1)\n'
     )
@@ -403,3 +409,16 @@ def test_outcome_kinds_mirror_the_finish_include() -> None:
 
     lua = dict(re.findall(r"(\w+) = \"([^\"]*)\"", _lua_table("finish", "OUTCOME")))
     assert lua == {kind.name: kind.value for kind in OutcomeKind}
+
+
+# -- loading -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("script", SCRIPT_NAMES)
+async def test_every_script_loads_as_a_function_library(
+    redis_client: redis.asyncio.Redis, script: str
+) -> None:
+    """A library that fails to load (its top level runs at load time, without
+    `unpack` and the other globals) still works over EVAL, at three round trips
+    a call: only loading it shows the failure."""
+    await redis_client.function_load(getattr(scripts(), script).library, replace=True)

@@ -1,17 +1,18 @@
 --[[
   Adding jobs.
-  add_job(now, stamp, id, name, data, opts, priority, lifo, delay_ms, batch)
+  add_job(now, added_at, id, name, data, opts, priority, lifo, delay_ms, batch)
   adds one job to the script's own queue unless its id exists: to `delayed`
   when delay_ms > 0, else to waiting. A waiting job of the default priority
   goes to the queue's list (RPUSH, or LPUSH when LIFO), any other to its
   zset (see common). `batch`, when given (new_waiting_batch), collects the
   waiting entries for one ZADD, RPUSH and LPUSH by the caller
   (push_waiting_batch).
-  add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay_ms, deps)
+  add_job_in(base, now, added_at, id, name, data, opts, priority, lifo, delay_ms, deps)
   is the same for the queue whose keys start with `base`; with deps > 0 the
   job waits in `pending` until that many dependencies have finished.
   An empty id takes the next number of the queue's sequence (skipping
   numbers that a caller used as its own id).
+  added_at is the time added, now_micros (common).
   Both return id, created (1 new, 0 the id existed already), and true when
   this call began the queue's sequence: its first job since the queue was
   created or obliterated (obliterate deletes the sequence).
@@ -21,7 +22,7 @@
   (with the name asked for) when the id existed: nothing else changes.
   job_id_problem(id) says why a custom id is refused (engine/keys.py
   job_id_problem): the scripts check every id before their first write.
-  add_deduplicated(now, stamp, id, name, data, opts, priority, lifo, delay_ms, batch, dedup)
+  add_deduplicated(now, added_at, id, name, data, opts, priority, lifo, delay_ms, batch, dedup)
   is add_job for a job with the `dedup` option ("<mode>:<ttl_ms>:<dedup id>",
   see parse_dedup): while another job holds the dedup id it adds nothing
   and returns that job's id with created 2 (mode extend also restarts the
@@ -63,7 +64,7 @@ end
 
 -- Writes the job's hash unless its id exists. Returns id, created, began,
 -- and the sequence number that orders it among its priority.
-local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps, delay, dedup_id)
+local function new_job_in(base, added_at, id, name, data, opts, priority, lifo, deps, delay, dedup_id)
   local seq = redis.call("INCR", base .. "seq")
   local began = seq == 1
   if id == "" then
@@ -77,11 +78,9 @@ local function new_job_in(base, stamp, id, name, data, opts, priority, lifo, dep
       "n", name)
     return id, 0, began, seq
   end
-  local fields = {JF.NAME, name, JF.DATA, data, JF.CREATED, stamp}
-  if opts ~= "" then
-    fields[#fields + 1] = JF.OPTIONS
-    fields[#fields + 1] = opts
-  end
+  local fields = {JF.NAME, name, JF.CREATED, added_at}
+  add_long_value(fields, JF.DATA, data)
+  if opts ~= "" then add_long_value(fields, JF.OPTIONS, opts) end
   if priority ~= DEFAULT_PRIORITY then
     fields[#fields + 1] = JF.PRIORITY
     fields[#fields + 1] = priority
@@ -136,9 +135,9 @@ local function queue_new_job_in(base, now, id, name, priority, lifo, delay, seq,
     "state", "waiting")
 end
 
-local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo, delay, deps)
+local function add_job_in(base, now, added_at, id, name, data, opts, priority, lifo, delay, deps)
   local created, began, seq
-  id, created, began, seq = new_job_in(base, stamp, id, name, data, opts, priority, lifo, deps, delay)
+  id, created, began, seq = new_job_in(base, added_at, id, name, data, opts, priority, lifo, deps, delay)
   if created == 0 then return id, 0, began end
   if deps > 0 then
     redis.call("ZADD", base .. "pending", now, id)
@@ -150,9 +149,9 @@ local function add_job_in(base, now, stamp, id, name, data, opts, priority, lifo
   return id, 1, began
 end
 
-local function add_job(now, stamp, id, name, data, opts, priority, lifo, delay, batch)
+local function add_job(now, added_at, id, name, data, opts, priority, lifo, delay, batch)
   local created, began, seq
-  id, created, began, seq = new_job_in(prefix, stamp, id, name, data, opts, priority, lifo, 0, delay)
+  id, created, began, seq = new_job_in(prefix, added_at, id, name, data, opts, priority, lifo, 0, delay)
   if created == 1 then
     queue_new_job_in(prefix, now, id, name, priority, lifo, delay, seq, batch)
   end
@@ -219,7 +218,7 @@ local function take_out_replaced(old, state)
   return place, priority
 end
 
-local function add_deduplicated(now, stamp, id, name, data, opts, priority, lifo, delay, batch, dedup)
+local function add_deduplicated(now, added_at, id, name, data, opts, priority, lifo, delay, batch, dedup)
   if id ~= "" and redis.call("EXISTS", job_key(id)) == 1 then return id, 0, false end
   -- jobs added before this one in the same call are put in their state
   -- first: the holder may be one of them
@@ -240,7 +239,7 @@ local function add_deduplicated(now, stamp, id, name, data, opts, priority, lifo
     place, old_priority = take_out_replaced(holder, state)
   end
   local created, began, seq
-  id, created, began, seq = new_job_in(prefix, stamp, id, name, data, opts, priority, lifo, 0, delay, dedup_id)
+  id, created, began, seq = new_job_in(prefix, added_at, id, name, data, opts, priority, lifo, 0, delay, dedup_id)
   if ttl then
     redis.call("SET", key, id, "PX", ttl)
   else

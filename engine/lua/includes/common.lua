@@ -88,6 +88,121 @@ local JF = {
   DELAY = "dly",
 }
 
+-- Long values: the one place that writes and reads job data and options
+-- (engine/jobhash.py long_value is the same reader in Python).
+-- A hash keeps the compact listpack encoding while each value is at most
+-- hash-max-listpack-value bytes (64 on a default Redis); one longer value
+-- turns a job hash into a hash table, about 230 bytes more per job. So a
+-- value of CHUNK_BYTES + 1 to CHUNKED_MAX_BYTES bytes is stored in chunks
+-- of at most CHUNK_BYTES (63: a string of up to 63 bytes has a one-byte
+-- header in a listpack) as fields <f>1, <f>2, ... ("d1", "d2"...), without
+-- <f> itself. A shorter value stays in <f>, and so does a longer one: its
+-- chunks would near hash-max-listpack-entries (128 fields), and beside it
+-- a hash table costs little. A chunk ends on a UTF-8 character boundary,
+-- so each one is text of its own. Jobs written before chunks existed have
+-- <f> only, and read the same.
+local CHUNK_BYTES = 63 -- engine/jobhash.py CHUNK_BYTES
+local CHUNKED_MAX_BYTES = 2048 -- engine/jobhash.py CHUNKED_MAX_BYTES
+local MAX_CHUNKS = 64 -- engine/jobhash.py MAX_CHUNKS: readers stop there
+local LONG_FIELDS = {JF.DATA, JF.OPTIONS}
+-- Chunk names and the pattern that reads one back, made once at load time:
+-- CHUNK_NAMES[field][index] is "<field><index>".
+local CHUNK_NAMES, CHUNK_PATTERNS = {}, {}
+for f = 1, #LONG_FIELDS do
+  local field = LONG_FIELDS[f]
+  CHUNK_NAMES[field] = {}
+  for index = 1, MAX_CHUNKS do CHUNK_NAMES[field][index] = field .. index end
+  CHUNK_PATTERNS[f] = "^" .. field .. "(%d+)$"
+end
+
+local function chunk_field(field, index)
+  return CHUNK_NAMES[field][index]
+end
+
+-- Appends `field`, `value` to the HSET arguments `fields`: as one field, or
+-- cut into chunks (see above).
+local function add_long_value(fields, field, value)
+  local length, n = #value, #fields
+  if length <= CHUNK_BYTES or length > CHUNKED_MAX_BYTES then
+    fields[n + 1] = field
+    fields[n + 2] = value
+    return
+  end
+  local names = CHUNK_NAMES[field]
+  local first, index = 1, 0
+  while first <= length do
+    local last = first + CHUNK_BYTES - 1
+    if last >= length then
+      last = length
+    else
+      -- not before a continuation byte (10xxxxxx): that would cut a character
+      local byte = string.byte(value, last + 1)
+      while byte >= 128 and byte < 192 and last > first do
+        last = last - 1
+        byte = string.byte(value, last + 1)
+      end
+    end
+    index = index + 1
+    fields[n + 1] = names[index]
+    fields[n + 2] = string.sub(value, first, last)
+    n = n + 2
+    first = last + 1
+  end
+end
+
+-- The value of `field` of the job at `jk`, or false. A caller that read
+-- `field` and its first chunk (HMGET ..., field, chunk_field(field, 1))
+-- passes both: an unchunked value costs no further command, a chunked one
+-- an HMGET per 8 chunks.
+local function long_value(jk, field, value, first_chunk)
+  if value then return value end
+  if not first_chunk then return false end
+  local parts = {first_chunk}
+  while #parts < MAX_CHUNKS do
+    local names = {}
+    for i = #parts + 1, math.min(#parts + 8, MAX_CHUNKS) do names[#names + 1] = CHUNK_NAMES[field][i] end
+    local more = redis.call("HMGET", jk, unpack(names))
+    for i = 1, #names do
+      if not more[i] then return table.concat(parts) end
+      parts[#parts + 1] = more[i]
+    end
+  end
+  return table.concat(parts)
+end
+
+-- An HGETALL reply (flat field, value list) with the chunks of each long
+-- value joined into its field, in the order they were stored.
+local function join_chunks(flat)
+  local joined, chunks, whole = {}, {}, {}
+  for i = 1, #flat, 2 do
+    local field, chunk = flat[i], nil
+    for f = 1, #LONG_FIELDS do
+      local index = string.match(field, CHUNK_PATTERNS[f])
+      if index then
+        chunks[LONG_FIELDS[f]] = chunks[LONG_FIELDS[f]] or {}
+        chunks[LONG_FIELDS[f]][tonumber(index)] = flat[i + 1]
+        chunk = true
+        break
+      end
+    end
+    if not chunk then
+      whole[field] = true
+      joined[#joined + 1] = field
+      joined[#joined + 1] = flat[i + 1]
+    end
+  end
+  for f = 1, #LONG_FIELDS do
+    local field, parts = LONG_FIELDS[f], chunks[LONG_FIELDS[f]]
+    if parts and parts[1] and not whole[field] then
+      local value = {}
+      while parts[#value + 1] and #value < MAX_CHUNKS do value[#value + 1] = parts[#value + 1] end
+      joined[#joined + 1] = field
+      joined[#joined + 1] = table.concat(value)
+    end
+  end
+  return joined
+end
+
 -- Copies of Python constants: each names its source, and a test checks that
 -- the two agree.
 local EVENTS_MAXLEN = 10000 -- engine/events.py EVENTS_MAXLEN
@@ -95,6 +210,7 @@ local METRICS_TTL_S = 691200 -- engine/metrics.py METRICS_TTL_S (8 days)
 local PRIORITY_BAND = 8589934592 -- engine/options.py PRIORITY_BAND (2^33)
 local FIFO_BASE = 4294967296 -- engine/options.py FIFO_BASE (2^32)
 local DEFAULT_PRIORITY = 5 -- engine/options.py DEFAULT_PRIORITY; not stored in the job hash
+local MICROS_FROM = 100000000000000 -- engine/jobhash.py MICROS_FROM: larger stored times are in microseconds
 local WAITLIST_SUFFIX = "waiting:list" -- engine/keys.py WAITLIST_SUFFIX: a queue's list beside its zset
 -- zset scores below this run before the list, the others after it
 local AFTER_LIST_SCORE = (DEFAULT_PRIORITY + 1) * PRIORITY_BAND
@@ -110,6 +226,23 @@ local function now_stamp()
   server_time = server_time or redis.call("TIME")
   local micros = string.format("%06d", tonumber(server_time[2]))
   return server_time[1] .. string.sub(micros, 1, 3) .. "." .. string.sub(micros, 4, 6)
+end
+
+-- The same instant as an integer of microseconds ("1795996050374123"): the
+-- time a job was added (JF.CREATED), which a listpack stores as an
+-- 8-byte integer instead of a 17-byte string.
+local function now_micros()
+  server_time = server_time or redis.call("TIME")
+  return server_time[1] .. string.format("%06d", tonumber(server_time[2]))
+end
+
+-- Milliseconds of a stored time: now_micros' integer microseconds, or
+-- now_stamp's (and older jobs') milliseconds; engine/jobhash.py stamp_ms.
+local function stamp_ms(text)
+  local value = tonumber(text)
+  if not value then return nil end
+  if value >= MICROS_FROM then return value / 1000 end
+  return value
 end
 
 local function job_key(id)

@@ -33,9 +33,16 @@ local TIE_LIMIT = 5000 -- due jobs of one millisecond read at once (see due_jobs
 -- a test holds the two equal.
 local JOB_FIELDS = {JF.NAME, JF.DATA, JF.OPTIONS, JF.ATTEMPTS, JF.STALLS, JF.CREATED,
   JF.HAS_DEPENDENTS, JF.HAS_RESULTS, JF.RESERVED}
+local JOB_DATA, JOB_OPTIONS = 2, 3 -- indexes of JF.DATA and JF.OPTIONS in JOB_FIELDS
 local JOB_STALLS = 5 -- index of JF.STALLS in JOB_FIELDS
 local JOB_HAS_RESULTS = 8 -- index of JF.HAS_RESULTS in JOB_FIELDS
 local JOB_RESERVED = 9 -- index of JF.RESERVED in JOB_FIELDS
+-- What each job's HMGET reads: JOB_FIELDS, then the first chunk of data and
+-- of options (long_value in common), so that an unchunked job costs one read.
+local READ_FIELDS = {}
+for f = 1, #JOB_FIELDS do READ_FIELDS[f] = JOB_FIELDS[f] end
+READ_FIELDS[#JOB_FIELDS + 1] = chunk_field(JF.DATA, 1)
+READ_FIELDS[#JOB_FIELDS + 2] = chunk_field(JF.OPTIONS, 1)
 
 -- Delayed jobs due in the same millisecond go to waiting in the order they
 -- were added (the zset orders them by id text: "10" before "9"): by the
@@ -48,7 +55,7 @@ local function add_order(ids)
   for i = 1, #ids do
     local fields = redis.pcall("HMGET", job_key(ids[i]), JF.CREATED, JF.SEQUENCE) -- pcall: corrupt ones fail later
     if fields.err then fields = {} end
-    keys[ids[i]] = {tonumber(fields[1]) or 0, tonumber(fields[2]) or tonumber(ids[i]) or math.huge}
+    keys[ids[i]] = {fields[1] and stamp_ms(fields[1]) or 0, tonumber(fields[2]) or tonumber(ids[i]) or math.huge}
   end
   table.sort(ids, function(a, b)
     local ka, kb = keys[a], keys[b]
@@ -162,7 +169,7 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
   for i = 1, #popped do
     local id = popped[i]
     local jk = job_key(id)
-    local fields = redis.call("HMGET", jk, unpack(JOB_FIELDS))
+    local fields = redis.call("HMGET", jk, unpack(READ_FIELDS))
     local alone = fields[1] and ((tonumber(fields[JOB_STALLS]) or 0) > 0 or fields[JOB_RESERVED] == "r")
     if fields[1] and (isolated or (alone and taken > 0)) then
       back[#back + 1] = id
@@ -175,7 +182,9 @@ local function fetch_jobs(now, token, worker, lease_ms, want, start_now)
       redis.call("HSET", jk, JF.TOKEN, token, JF.WORKER, worker, JF.STARTED, stamp, JF.RESERVED, reserved)
       emit("job:active", id, "w", worker)
       result[#result + 1] = id
-      for f = 1, #fields do
+      fields[JOB_DATA] = long_value(jk, JF.DATA, fields[JOB_DATA], fields[#JOB_FIELDS + 1])
+      fields[JOB_OPTIONS] = long_value(jk, JF.OPTIONS, fields[JOB_OPTIONS], fields[#JOB_FIELDS + 2])
+      for f = 1, #JOB_FIELDS do
         result[#result + 1] = fields[f] or ""
       end
       if fields[JOB_HAS_RESULTS] == "1" then

@@ -251,8 +251,10 @@ def _print_tables(source: str, result: BenchResult, repeat: int) -> None:
     console.print(table)
     if server and server.configuration == "default":
         console.print(
-            "note: with hash-max-listpack-value 64 a job hash whose data is over 64 bytes"
-            " is stored as a hash table, not a listpack (the embedded server sets 1024)."
+            "note: with hash-max-listpack-value 64 a job's data and options of 64 bytes to"
+            " 2 KB are stored in chunks of 63, so that its hash stays a listpack; results,"
+            " errors and stack traces over 64 bytes make a finished job's hash a hash table"
+            " (the embedded server sets 1024)."
         )
 
 
