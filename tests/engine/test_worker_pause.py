@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio
 
 from engine import JobContext, Queue, Worker, WorkerNotFoundError, pause_worker, resume_worker
-from engine.keys import worker_key
+from engine.keys import worker_control_channel, worker_key
 from engine.monitor import WorkerInfo, list_workers
 from engine.worker.control import CONTROL_FIELD
 from tests.engine.conftest import StartWorker
@@ -36,6 +36,13 @@ class Gates:
 
 async def registry_entry(client: redis.asyncio.Redis, worker: Worker) -> WorkerInfo | None:
     return next((w for w in await list_workers(client) if w.id == worker.id), None)
+
+
+async def listening(client: redis.asyncio.Redis, worker: Worker) -> bool:
+    """The worker subscribed to its control channel (its registry entry comes
+    first: a command published before this is heard at a beat)."""
+    channel = worker_control_channel(worker.id)
+    return dict(await client.pubsub_numsub(channel)).get(channel) == 1
 
 
 async def shown_paused(client: redis.asyncio.Redis, worker: Worker, paused: bool) -> bool:
@@ -99,9 +106,9 @@ async def test_pause_and_resume_addressed_through_redis(
 ) -> None:
     other = await start_worker(concurrency=2)
     worker = await start_worker(concurrency=2)
-    await await_until(lambda: registry_entry(redis_client, worker), timeout=10)
+    await await_until(lambda: listening(redis_client, worker), timeout=10)
     heard = await pause_worker(redis_client, worker.id)
-    assert heard == 1  # its listener, subscribed before it fetched
+    assert heard == 1  # its listener
     await await_until(lambda: worker.paused, timeout=5)
     assert not other.paused
     await await_until(lambda: shown_paused(redis_client, worker, True), timeout=10)
@@ -149,7 +156,7 @@ async def test_an_unknown_worker_or_command_changes_nothing(
         await pause_worker(redis_client, "no-such-worker")
     assert not await redis_client.exists(worker_key("no-such-worker"))
     worker = await start_worker(concurrency=1)
-    await await_until(lambda: registry_entry(redis_client, worker), timeout=10)
+    await await_until(lambda: listening(redis_client, worker), timeout=10)
     await redis_client.publish(f"messai:worker:{worker.id}:control", "explode:1")
     await pause_worker(redis_client, worker.id)  # heard after the bad one: still listening
     await await_until(lambda: worker.paused, timeout=5)
