@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Static, Tab, Tabs
 
 from messai_console.tui import render
 
@@ -53,6 +53,10 @@ class StatusBar(Static):
 
     def show(self, status: Status | None) -> None:
         if status is None:
+            return
+        if self.screen is not self.app.screen:
+            # A screen under the top one: drawing it (the clock, each second) would
+            # repaint the whole terminal. Its screen shows it again when resumed.
             return
         line = Text()
         if status.connected is None:
@@ -108,7 +112,9 @@ class StatusBar(Static):
         second.append_text(right)
         line.truncate(width, overflow="ellipsis")
         second.truncate(width, overflow="ellipsis")
-        self.update(Text("\n").join([line, second]))
+        # Two lines, docked, full width: its size never changes, so no layout pass
+        # (the clock changes it every second).
+        show_text(self, Text("\n").join([line, second]), layout=False)
 
     def on_resize(self) -> None:
         self.show(getattr(self.app, "status", None))
@@ -229,6 +235,26 @@ class KeyedTable(DataTable[Any]):
             self.post_message(self.EdgeReached(self, -1))
             return
         super().action_page_up()
+
+
+class CountTab(Tab):
+    """A tab whose label carries a count: when a new count makes it wider or narrower,
+    the underline follows once the new width is laid out. (Tabs moves it when the
+    label is set, before that layout: it stayed under the old width.)"""
+
+    def on_resize(self) -> None:
+        tabs = next((a for a in self.ancestors if isinstance(a, Tabs)), None)
+        if tabs is not None:
+            # Animated like the move Tabs starts on a new label, and started after it:
+            # this one replaces it (a move without animation would be undone by it).
+            tabs._highlight_active()  # Tabs has no public way to do this
+
+
+def show_text(widget: Static, text: Text, layout: bool = True) -> None:
+    """Show ``text`` in ``widget`` unless it shows that already: an update redraws the
+    widget and, with ``layout``, lays the whole screen out again."""
+    if not render.same(widget.content, text):
+        widget.update(text, layout=layout)
 
 
 def cells(*values: Any) -> tuple[Any, ...]:

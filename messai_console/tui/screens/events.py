@@ -22,7 +22,7 @@ from engine.events import EVENT_NAMES, EVENTS_MAXLEN, Event, stream_order
 from messai_console.tui import render
 from messai_console.tui.backend import CONNECTION_ERRORS, OLDER_EVENTS
 from messai_console.tui.screens.base import ConsoleScreen
-from messai_console.tui.widgets import KeyedTable, StatusBar
+from messai_console.tui.widgets import KeyedTable, StatusBar, show_text
 
 KEEP = 500
 """Events kept on screen (the oldest scroll away), until older ones are loaded."""
@@ -204,11 +204,11 @@ class EventsScreen(ConsoleScreen):
         text = Text()
         text.append(f"{len(self.queues)} queues followed", style="bold")
         if self.since_ms is not None:
-            text.append(f"   from {render.clock_time(self.since_ms)[-8:]}", style="bold")
+            text.append(f"   read from {render.clock_time(self.since_ms)[-8:]}", style="bold")
             if self.oldest_reached:
                 why = f"the oldest kept: about {EVENTS_MAXLEN:,} a queue"
             elif not self.older_loaded:
-                why = f"{BACKLOG_MS // 60_000} min before opening; o older"
+                why = f"the {BACKLOG_MS // 60_000} min before opening; o older"
             else:
                 why = "o older"
             text.append(f" ({why})", style="dim")
@@ -227,7 +227,7 @@ class EventsScreen(ConsoleScreen):
             text.append_text(render.safe(" ".join(self.filter_terms), 60, style="bold cyan"))
         if self.paused:
             text.append("   PAUSED (space resumes)", style="bold yellow")
-        self.query_one("#events-info", Static).update(text)
+        show_text(self.query_one("#events-info", Static), text)
 
     def _cells(self, event: Event) -> tuple[Any, ...]:
         details = Text()

@@ -13,7 +13,7 @@ from engine.rates import QueueRates
 from messai_console.tui import render
 from messai_console.tui.backend import JOB_STATES, Overview, QueueSummary
 from messai_console.tui.screens.actions import QueueActions
-from messai_console.tui.widgets import KeyedTable, StatusBar
+from messai_console.tui.widgets import KeyedTable, StatusBar, show_text
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("queue", "queue"),
@@ -155,7 +155,7 @@ class OverviewScreen(QueueActions):
                 "\nNo queues yet: add a job (messai-console job add …) or run the demo.",
                 style="dim",
             )
-        self.query_one("#totals", Static).update(text)
+        show_text(self.query_one("#totals", Static), text)
 
     # -- keys ---------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from messai_console.tui.backend import (
 )
 from messai_console.tui.limits import describe
 from messai_console.tui.screens.actions import JobActions, QueueActions, unavailable_for
-from messai_console.tui.widgets import KeyedTable, StatusBar
+from messai_console.tui.widgets import CountTab, KeyedTable, StatusBar, show_text
 
 PAGE_SIZE = 100
 """Rows per page: what one script call reads, whatever the size of the set."""
@@ -108,7 +108,9 @@ class QueueScreen(QueueActions, JobActions):
         title.append(" ")
         title.append_text(render.safe(self.queue_name, 60, style="bold cyan"))
         yield StatusBar(title)
-        yield Tabs(*[Tab(state, id=state) for state in JOB_STATES], active=self.state, id="states")
+        yield Tabs(
+            *[CountTab(state, id=state) for state in JOB_STATES], active=self.state, id="states"
+        )
         yield Static(Text(""), id="page-info")
         yield KeyedTable(id="jobs")
         yield Input(
@@ -155,9 +157,9 @@ class QueueScreen(QueueActions, JobActions):
         page = self.page
         for state in JOB_STATES:
             label = f"{state} {int(self.counts.get(state, 0)):,}"
-            # Set every time: a tab re-centres its underline only when relabelled, and
-            # once, before the wider label is laid out.
-            self.query_one(f"#{state}", Tab).label = label
+            tab = self.query_one(f"#{state}", Tab)
+            if tab.label.plain != label:  # a new label lays the tabs out again
+                tab.label = label
         if page is None or page.state != self.state:
             return
         self.table.sync([(job.id, self._cells(job, page)) for job in page.jobs])
@@ -196,7 +198,7 @@ class QueueScreen(QueueActions, JobActions):
             info.append(f"   {describe(self.limits)} (L)", style="dim")
         if self.marked:
             info.append(f"   {len(self.marked)} marked", style="bold magenta")
-        self.query_one("#page-info", Static).update(info)
+        show_text(self.query_one("#page-info", Static), info)
 
     def _why_empty(self) -> str:
         """Why the tab is empty, when the counts say."""
