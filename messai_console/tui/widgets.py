@@ -252,9 +252,17 @@ class CountTab(Tab):
 
 def show_text(widget: Static, text: Text, layout: bool = True) -> None:
     """Show ``text`` in ``widget`` unless it shows that already: an update redraws the
-    widget and, with ``layout``, lays the whole screen out again."""
-    if not render.same(widget.content, text):
-        widget.update(text, layout=layout)
+    widget and, with ``layout``, lays the whole screen out again. That is skipped
+    when the new text takes the lines the old one did (its height stays)."""
+    old = widget.content
+    if render.same(old, text):
+        return
+    if layout and isinstance(old, Text) and widget.is_mounted:
+        width = widget.content_size.width
+        new_lines, old_lines = text.split(allow_blank=True), old.split(allow_blank=True)
+        if width and len(new_lines) == len(old_lines):
+            layout = any(line.cell_len > width for line in [*new_lines, *old_lines])
+    widget.update(text, layout=layout)
 
 
 def cells(*values: Any) -> tuple[Any, ...]:

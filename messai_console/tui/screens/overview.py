@@ -222,10 +222,12 @@ def _drain(rates: QueueRates | None) -> Text:
 
 
 def _oldest(rates: QueueRates | None, now_ms: int) -> Text:
+    """To the minute, as ages in tables are: a cell in seconds changes every second
+    and redraws the table (the totals line below gives the seconds)."""
     wait_ms = rates.oldest_wait_ms(now_ms) if rates else None
     if wait_ms is None:
         return Text("-", style="dim", justify="right")
-    return Text(render.duration(wait_ms), justify="right")
+    return Text(render.rough_duration(wait_ms), justify="right")
 
 
 def _rates_line(total: QueueRates | None, now_ms: int, narrow: bool = False) -> Text:
