@@ -185,8 +185,8 @@ class KeyedTable(DataTable[Any]):
                     for column, old, new in zip(
                         column_keys[1:], current[1:], cells[1:], strict=False
                     ):
-                        if not render.same(old, new):
-                            self.update_cell(key, column, new)
+                        if not render.same(old, new):  # wider (1,000,000): a wider column
+                            self.update_cell(key, column, new, update_width=True)
                 else:
                     self.add_row(*cells, key=key)
                     self._first_cells[id(cells[0])] = key
@@ -203,10 +203,14 @@ class KeyedTable(DataTable[Any]):
         # the lines it drew before at the old widths (cut cells, a detached border):
         # drop them when the measuring may have changed a width.
         measured = self._require_update_dimensions or bool(self._updated_cells)
+        widths = self._widths() if measured else []
         await super()._on_idle(event)
-        if measured:
+        if measured and self._widths() != widths:  # else every line drawn is still right
             self._clear_caches()
             self.refresh()
+
+    def _widths(self) -> list[int]:
+        return [column.get_render_width(self) for column in self.ordered_columns]
 
     def update_cell_if_present(self, key: str, column: str, value: Any) -> None:
         if key in self._rank:

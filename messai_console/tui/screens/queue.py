@@ -29,6 +29,9 @@ from messai_console.tui.widgets import CountTab, KeyedTable, StatusBar, show_tex
 
 PAGE_SIZE = 100
 """Rows per page: what one script call reads, whatever the size of the set."""
+PROGRESS_EVERY_S = 1.0
+"""Progress from events is drawn this often: any cell changed redraws every row of the
+table, and a busy queue reports progress dozens of times a second."""
 SEARCH_STEP_GAP_S = 0.2
 """Between two steps of a search (SEARCH_PAGE jobs each): at most 2,500 jobs, about
 2,530 commands, a second while a search runs."""
@@ -96,6 +99,8 @@ class QueueScreen(QueueActions, JobActions):
         self.page: JobPage | None = None
         self.marked: set[str] = set()
         self.jobs: dict[str, Job] = {}
+        self._progress_due: set[str] = set()
+        """Jobs whose progress an event changed since it was last drawn."""
         self.rows_loaded = 0
         self.limits: QueueLimits | None = None
         """Read when the screen opens and after L changes them: not on every refresh."""
@@ -128,6 +133,7 @@ class QueueScreen(QueueActions, JobActions):
         self.query_one("#filter", Input).display = False
         self.table.set_columns(COLUMNS[self.state])
         self.table.focus()
+        self.set_interval(PROGRESS_EVERY_S, self._draw_progress)
         self.console.request_refresh()
 
     # -- data ---------------------------------------------------------------
@@ -265,9 +271,21 @@ class QueueScreen(QueueActions, JobActions):
         if not self.console.live or event.job_id is None:
             return
         if event.name == "job:progress" and self.state == "active" and event.job_id in self.jobs:
-            job = self.jobs[event.job_id]
-            job.progress = loads(event.fields.get("p"))
-            self.table.update_cell_if_present(job.id, "progress", render.progress_bar(job.progress))
+            self.jobs[event.job_id].progress = loads(event.fields.get("p"))
+            self._progress_due.add(event.job_id)
+
+    def _draw_progress(self) -> None:
+        """The progress bars events changed, all in one redraw."""
+        due, self._progress_due = self._progress_due, set()
+        if not due or self.state != "active" or not self.console.live:
+            return
+        with self.app.batch_update():
+            for job_id in due:
+                job = self.jobs.get(job_id)
+                if job is not None:
+                    self.table.update_cell_if_present(
+                        job_id, "progress", render.progress_bar(job.progress)
+                    )
 
     # -- tabs, pages, filter, marks -----------------------------------------
 
