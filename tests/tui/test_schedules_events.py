@@ -14,7 +14,7 @@ from engine import Queue, Schedules, parse_spec
 from engine.events import stream_order
 from messai_console.tui.backend import OLDER_EVENTS
 from messai_console.tui.dialogs import ConfirmScreen
-from messai_console.tui.screens.events import EventsScreen
+from messai_console.tui.screens.events import KEEP, EventsScreen
 from messai_console.tui.screens.overview import OverviewScreen
 from messai_console.tui.screens.schedules import SchedulesScreen
 from tests.helpers import await_until
@@ -193,3 +193,27 @@ async def test_events_screen_says_how_far_back_it_reads_and_loads_older_events(
         await pilot.press("o")  # nothing older: a note, no rows, no error
         await await_until(lambda: any("no older" in n.message for n in app._notifications))
         assert screen.table.row_count == 350
+
+
+async def test_events_screen_opens_on_the_newest_events_and_older_ones_stay_loaded(
+    redis_client: redis.asyncio.Redis, redis_url: str
+) -> None:
+    """More events than it keeps: it reads the newest backwards at once (not the ten
+    minutes forwards), so older ones loaded are not pushed out by a catch-up."""
+    papers = Queue("papers", redis_client)
+    await papers.add_bulk([("echo", {"n": n}) for n in range(KEEP + 200)])
+    app = console(redis_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(app, OverviewScreen)
+        await pilot.press("e")
+        screen = await wait_for_screen(app, EventsScreen)
+        await wait_for_rows(screen.table, KEEP)
+        info = screen.query_one("#events-info", Static)
+        assert f"the newest {KEEP}; o older" in str(info.render())
+        first = screen.table.get_row(screen.table.keys[0])
+        assert str(first[3]) == "201"  # job ids count from 1: the newest KEEP added
+        await pilot.press("o")
+        await wait_for_rows(screen.table, KEEP + 200)
+        await pilot.pause()
+        assert screen.table.row_count == KEEP + 200
+        assert str(screen.table.get_row(screen.table.keys[0])[3]) == "1"

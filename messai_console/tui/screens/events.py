@@ -75,6 +75,8 @@ class EventsScreen(ConsoleScreen):
         self.older_loaded = False
         """Whether older events than the first ten minutes were loaded."""
         self._loading_older = False
+        self._read_up_to: dict[str, tuple[int, int]] = {}
+        """Per queue, the newest event read when the screen opened."""
         self._dirty = False
 
     def compose(self) -> ComposeResult:
@@ -108,15 +110,11 @@ class EventsScreen(ConsoleScreen):
     async def refresh_data(self) -> None:
         queues = await self.backend.queue_names()
         if queues != self.queues:
-            first = not self.queues
+            if not self.queues:
+                since = await self._read_recent(queues)
+            else:
+                since = self.events[-1].stream_id if self.events else "$"
             self.queues = queues
-            if first:
-                self.since_ms = self.now_ms() - BACKLOG_MS
-            since = (
-                f"{self.now_ms() - BACKLOG_MS}-0"
-                if first
-                else (self.events[-1].stream_id if self.events else "$")
-            )
             self.run_worker(
                 self.follow_events(queues, self._on_event, since),
                 group="follow",
@@ -124,6 +122,21 @@ class EventsScreen(ConsoleScreen):
                 exit_on_error=False,
             )
         self._show_info()
+
+    async def _read_recent(self, queues: list[str]) -> str:
+        """The newest KEEP events of the last BACKLOG_MS, read backwards (one XREVRANGE
+        of at most KEEP entries per queue, however long the streams); returns where
+        following them begins."""
+        self.since_ms = self.now_ms() - BACKLOG_MS
+        recent = await self.backend.older_events(dict.fromkeys(queues, "+"), KEEP)
+        recent = [event for event in recent if event.timestamp_ms >= self.since_ms]
+        self.events.extend(recent)
+        for event in recent:
+            self._read_up_to[event.queue] = stream_order(event.stream_id)
+        self._dirty = True
+        # From the oldest event read: a queue with none among them had none newer then.
+        # The follow repeats those read (skipped in _on_event): bounded by KEEP.
+        return recent[0].stream_id if recent else f"{self.since_ms}-0"
 
     def action_older(self) -> None:
         if not self.queues or self._loading_older:
@@ -178,6 +191,9 @@ class EventsScreen(ConsoleScreen):
         self._show_info()
 
     def _on_event(self, event: Event) -> None:
+        read_up_to = self._read_up_to.get(event.queue)
+        if read_up_to is not None and stream_order(event.stream_id) <= read_up_to:
+            return  # read already, backwards, when the screen opened
         self.events.append(event)
         self._dirty = True
 
@@ -204,9 +220,13 @@ class EventsScreen(ConsoleScreen):
         text = Text()
         text.append(f"{len(self.queues)} queues followed", style="bold")
         if self.since_ms is not None:
-            text.append(f"   read from {render.clock_time(self.since_ms)[-8:]}", style="bold")
+            full = len(self.events) >= self.keep
+            since = self.events[0].timestamp_ms if full else self.since_ms
+            text.append(f"   read from {render.clock_time(since)[-8:]}", style="bold")
             if self.oldest_reached:
                 why = f"the oldest kept: about {EVENTS_MAXLEN:,} a queue"
+            elif full:
+                why = f"the newest {self.keep:,}; o older"
             elif not self.older_loaded:
                 why = f"the {BACKLOG_MS // 60_000} min before opening; o older"
             else:
