@@ -148,3 +148,19 @@ async def read_history(
     """Events kept in the stream between two ids (oldest first), without blocking."""
     entries: Any = await redis.xrange(keys.events, since, until, count=count)
     return [parse_event(keys.name, stream_id, raw) for stream_id, raw in entries]
+
+
+async def read_older(
+    redis: Redis, keys: QueueKeys, before: str = "+", count: int = 200
+) -> list[Event]:
+    """The ``count`` events kept just before the id ``before`` (``+``: the newest),
+    oldest first: one XREVRANGE, whatever the length of the stream."""
+    end = before if before == "+" else f"({before}"
+    entries: Any = await redis.xrevrange(keys.events, end, "-", count=count)
+    return [parse_event(keys.name, stream_id, raw) for stream_id, raw in reversed(entries)]
+
+
+def stream_order(stream_id: str) -> tuple[int, int]:
+    """A stream id as a sort key: by time, then by sequence."""
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)

@@ -113,4 +113,6 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    # One name however it is started (`python -m` too): shell completion finds the
+    # command by it (_MESSAI_CONSOLE_COMPLETE).
+    app(prog_name="messai-console")

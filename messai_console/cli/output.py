@@ -7,14 +7,16 @@ import sys
 import time
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from messai_console.text import visible
 
-PIPE_WIDTH = 1000
-"""Width of tables written to a pipe: wide enough that no cell is cut to fit 80 columns."""
+PIPE_WIDTH = 100_000
+"""Width of tables written to a pipe: no row wraps or is cut to fit a terminal's width
+(each line then ends where its text does, see :func:`print_table`)."""
 
 
 def console(stderr: bool = False) -> Console:
@@ -61,18 +63,30 @@ def print_table(
     caption: str | None = None,
     max_chars: int | None = 200,
 ) -> None:
+    """A table with borders on a terminal; into a pipe, one line per row, columns
+    split by ``│`` and no outer border, so that no line carries trailing blanks
+    (a long cell would otherwise pad every line of the table to its width)."""
+    out = console()
     table = Table(
         title=cell(title) if title is not None else None,
         caption=cell(caption) if caption is not None else None,
         title_justify="left",
         caption_justify="left",
         header_style="bold",
+        box=box.HEAVY_HEAD if out.is_terminal else box.MINIMAL,
+        show_edge=out.is_terminal,
     )
     for column in columns:
         table.add_column(column)
     for row in rows:
         table.add_row(*(cell(value, max_chars) for value in row))
-    console().print(table)
+    if out.is_terminal:
+        out.print(table)
+        return
+    with out.capture() as captured:
+        out.print(table)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    sys.stdout.flush()
 
 
 def format_ms(epoch_ms: int | None) -> str:

@@ -11,6 +11,7 @@ from engine.keys import STATES
 from engine.limits import QueueLimits
 from engine.monitor import all_queue_stats
 from messai_console.cli import parsing
+from messai_console.cli.completion import queue_names
 from messai_console.cli.output import format_duration_ms, print_json, print_line, print_table
 from messai_console.cli.parsing import CleanableState
 from messai_console.cli.progress import watched
@@ -19,7 +20,7 @@ from messai_console.text import visible
 
 app = typer.Typer(help="Inspect and administer queues.", no_args_is_help=True)
 
-Queue_ = Annotated[str, typer.Argument(help="Queue name.")]
+Queue_ = Annotated[str, typer.Argument(help="Queue name.", autocompletion=queue_names)]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (needed off a terminal).")]
 
 

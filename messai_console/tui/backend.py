@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from engine.codec import dumps
 from engine.connection import connect, connect_reader
 from engine.errors import InvalidJobError
-from engine.events import Event, read_events, read_history
+from engine.events import Event, read_events, read_history, read_older, stream_order
 from engine.failures import FailureReport, group_failures
 from engine.job import Job
 from engine.keys import QueueKeys
@@ -52,6 +52,9 @@ JOB_STATES: tuple[str, ...] = ("waiting", "active", "delayed", "completed", "fai
 
 SEARCH_PAGE = 500
 """Jobs one search step reads: one script call, at most 506 commands."""
+OLDER_EVENTS = 200
+"""Events one "older" step of the events screen adds: one XREVRANGE of at most
+this many entries per queue followed."""
 
 
 @dataclass(frozen=True)
@@ -329,6 +332,17 @@ class Backend:
         keys = [QueueKeys(name, self.prefix) for name in names]
         async for event in read_events(self.redis, keys, since, block_ms=block_ms):
             yield event
+
+    async def older_events(self, before: dict[str, str], count: int = OLDER_EVENTS) -> list[Event]:
+        """The ``count`` newest events, over all queues of ``before``, older than the id
+        ``before`` gives each queue; oldest first. One XREVRANGE per queue."""
+        found: list[Event] = []
+        for name, stream_id in before.items():
+            found.extend(
+                await read_older(self.redis, QueueKeys(name, self.prefix), stream_id, count)
+            )
+        found.sort(key=lambda event: stream_order(event.stream_id))
+        return found[-count:] if count else []
 
     async def schedules(self) -> list[ScheduleInfo]:
         """Every schedule, soonest first (one pipelined read)."""

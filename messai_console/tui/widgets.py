@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Static, Tab, Tabs
 
 from messai_console.tui import render
 
@@ -57,6 +57,10 @@ class StatusBar(Static):
 
     def show(self, status: Status | None) -> None:
         if status is None:
+            return
+        if self.screen is not self.app.screen:
+            # A screen under the top one: drawing it (the clock, each second) would
+            # repaint the whole terminal. Its screen shows it again when resumed.
             return
         line = Text()
         if status.connected is None:
@@ -116,7 +120,9 @@ class StatusBar(Static):
         second.append_text(right)
         line.truncate(width, overflow="ellipsis")
         second.truncate(width, overflow="ellipsis")
-        self.update(Text("\n").join([line, second]))
+        # Two lines, docked, full width: its size never changes, so no layout pass
+        # (the clock changes it every second).
+        show_text(self, Text("\n").join([line, second]), layout=False)
 
     def on_resize(self) -> None:
         self.show(getattr(self.app, "status", None))
@@ -187,8 +193,8 @@ class KeyedTable(DataTable[Any]):
                     for column, old, new in zip(
                         column_keys[1:], current[1:], cells[1:], strict=False
                     ):
-                        if not render.same(old, new):
-                            self.update_cell(key, column, new)
+                        if not render.same(old, new):  # wider (1,000,000): a wider column
+                            self.update_cell(key, column, new, update_width=True)
                 else:
                     self.add_row(*cells, key=key)
                     self._first_cells[id(cells[0])] = key
@@ -205,10 +211,14 @@ class KeyedTable(DataTable[Any]):
         # the lines it drew before at the old widths (cut cells, a detached border):
         # drop them when the measuring may have changed a width.
         measured = self._require_update_dimensions or bool(self._updated_cells)
+        widths = self._widths() if measured else []
         await super()._on_idle(event)
-        if measured:
+        if measured and self._widths() != widths:  # else every line drawn is still right
             self._clear_caches()
             self.refresh()
+
+    def _widths(self) -> list[int]:
+        return [column.get_render_width(self) for column in self.ordered_columns]
 
     def update_cell_if_present(self, key: str, column: str, value: Any) -> None:
         if key in self._rank:
@@ -237,6 +247,34 @@ class KeyedTable(DataTable[Any]):
             self.post_message(self.EdgeReached(self, -1))
             return
         super().action_page_up()
+
+
+class CountTab(Tab):
+    """A tab whose label carries a count: when a new count makes it wider or narrower,
+    the underline follows once the new width is laid out. (Tabs moves it when the
+    label is set, before that layout: it stayed under the old width.)"""
+
+    def on_resize(self) -> None:
+        tabs = next((a for a in self.ancestors if isinstance(a, Tabs)), None)
+        if tabs is not None:
+            # Animated like the move Tabs starts on a new label, and started after it:
+            # this one replaces it (a move without animation would be undone by it).
+            tabs._highlight_active()  # Tabs has no public way to do this
+
+
+def show_text(widget: Static, text: Text, layout: bool = True) -> None:
+    """Show ``text`` in ``widget`` unless it shows that already: an update redraws the
+    widget and, with ``layout``, lays the whole screen out again. That is skipped
+    when the new text takes the lines the old one did (its height stays)."""
+    old = widget.content
+    if render.same(old, text):
+        return
+    if layout and isinstance(old, Text) and widget.is_mounted:
+        width = widget.content_size.width
+        new_lines, old_lines = text.split(allow_blank=True), old.split(allow_blank=True)
+        if width and len(new_lines) == len(old_lines):
+            layout = any(line.cell_len > width for line in [*new_lines, *old_lines])
+    widget.update(text, layout=layout)
 
 
 def cells(*values: Any) -> tuple[Any, ...]:

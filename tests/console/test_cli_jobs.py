@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 import types
 from collections.abc import Callable
@@ -150,6 +151,34 @@ def test_get_prints_the_job_and_json_has_every_key(cli: Cli, sync_queue: MakeQue
     assert (
         table.exit_code == 0 and '{"paper_id": "p-7"}' in table.stdout and "waiting" in table.stdout
     )
+
+
+def test_piped_job_get_and_list_lines_end_where_their_text_does(
+    sync_queue: MakeQueue, redis_url: str
+) -> None:
+    """Into a pipe a long value keeps its row whole, and no line is padded to it."""
+    queue = sync_queue("q")
+    long_job = queue.add("echo", {"text": "x" * 1500})
+    queue.add("echo", {"n": 1})
+
+    def piped(*args: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "messai_console.cli", "--redis-url", redis_url, *args],
+            capture_output=True,  # stdout is a pipe, not a terminal
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout.splitlines()
+
+    lines = piped("job", "get", "q", long_job.id)
+    assert all(line == line.rstrip() for line in lines)
+    [data] = [line for line in lines if line.split("│")[0].strip() == "data"]
+    assert "x" * 1500 in data  # one line, neither cut nor wrapped
+    assert max(len(line) for line in lines if "data" not in line and "─" not in line) < 100
+    listed = piped("job", "list", "q", "--status", "waiting")
+    assert all(line == line.rstrip() for line in listed)
+    assert max(len(line) for line in listed) < 200
 
 
 def test_unknown_job_exits_1(cli: Cli, sync_queue: MakeQueue) -> None:

@@ -1,17 +1,20 @@
 """The schedules screen (list, remove behind a confirm, read-only) and the events
-screen's queue and type filters, on a real Redis."""
+screen's queue and type filters and older events, on a real Redis."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import redis.asyncio
-from textual.widgets import Button
+from textual.widgets import Button, Static
 
 from engine import Queue, Schedules, parse_spec
+from engine.events import stream_order
+from messai_console.tui.backend import OLDER_EVENTS
 from messai_console.tui.dialogs import ConfirmScreen
-from messai_console.tui.screens.events import EventsScreen
+from messai_console.tui.screens.events import KEEP, EventsScreen
 from messai_console.tui.screens.overview import OverviewScreen
 from messai_console.tui.screens.schedules import SchedulesScreen
 from tests.helpers import await_until
@@ -157,6 +160,63 @@ async def test_events_filter_by_queue_and_by_type_separately(
         await emails.resume()  # live events still arrive, and still pass the filters
         await wait_for_rows(screen.table, 5)
         assert ("emails", "queue:resumed") in _shown(screen)
+
+
+async def test_events_screen_says_how_far_back_it_reads_and_loads_older_events(
+    redis_client: redis.asyncio.Redis, redis_url: str
+) -> None:
+    papers = Queue("papers", redis_client)
+    emails = Queue("emails", redis_client)
+    await papers.add_bulk([("echo", {"n": n}) for n in range(250)])
+    await emails.add_bulk([("send", {"n": n}) for n in range(100)])
+    app = console(redis_url)
+    # An hour from now: every event written so far is older than the first ten minutes.
+    app.clock = lambda: time.time() + 3600
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(app, OverviewScreen)
+        await pilot.press("e")
+        screen = await wait_for_screen(app, EventsScreen)
+        info = screen.query_one("#events-info", Static)
+        await await_until(lambda: "10 min before opening; o older" in str(info.render()))
+        assert screen.table.row_count == 0
+        await pilot.press("o")  # the newest OLDER_EVENTS of both queues together
+        await wait_for_rows(screen.table, OLDER_EVENTS)
+        shown = [screen.table.get_row(key) for key in screen.table.keys]
+        assert [str(row[1]) for row in shown].count("emails") == 100  # the newest ones
+        assert not screen.oldest_reached
+        await pilot.press("g", "up")  # up on the first row reads further back
+        await wait_for_rows(screen.table, 350)
+        assert screen.oldest_reached
+        assert "the oldest kept" in str(info.render())
+        ids = [key.partition("\x00")[2] for key in screen.table.keys]
+        assert ids == sorted(ids, key=stream_order)  # oldest first, queues merged by time
+        await pilot.press("o")  # nothing older: a note, no rows, no error
+        await await_until(lambda: any("no older" in n.message for n in app._notifications))
+        assert screen.table.row_count == 350
+
+
+async def test_events_screen_opens_on_the_newest_events_and_older_ones_stay_loaded(
+    redis_client: redis.asyncio.Redis, redis_url: str
+) -> None:
+    """More events than it keeps: it reads the newest backwards at once (not the ten
+    minutes forwards), so older ones loaded are not pushed out by a catch-up."""
+    papers = Queue("papers", redis_client)
+    await papers.add_bulk([("echo", {"n": n}) for n in range(KEEP + 200)])
+    app = console(redis_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_screen(app, OverviewScreen)
+        await pilot.press("e")
+        screen = await wait_for_screen(app, EventsScreen)
+        await wait_for_rows(screen.table, KEEP)
+        info = screen.query_one("#events-info", Static)
+        assert f"the newest {KEEP}; o older" in str(info.render())
+        first = screen.table.get_row(screen.table.keys[0])
+        assert str(first[3]) == "201"  # job ids count from 1: the newest KEEP added
+        await pilot.press("o")
+        await wait_for_rows(screen.table, KEEP + 200)
+        await pilot.pause()
+        assert screen.table.row_count == KEEP + 200
+        assert str(screen.table.get_row(screen.table.keys[0])[3]) == "1"
 
 
 async def test_events_screen_shows_a_duplicated_add(

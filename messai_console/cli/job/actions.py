@@ -7,6 +7,7 @@ from typing import Annotated
 import redis.asyncio
 import typer
 
+from messai_console.cli.completion import queue_names
 from messai_console.cli.output import print_line
 from messai_console.cli.progress import watched
 from messai_console.cli.runtime import confirm, runtime
@@ -15,7 +16,7 @@ from messai_console.text import descendants_text, visible
 CONFIRM_RETRY_OVER = 1000
 """Retrying more failed jobs than this at once asks first."""
 
-Queue_ = Annotated[str, typer.Argument(help="Queue name.")]
+Queue_ = Annotated[str, typer.Argument(help="Queue name.", autocompletion=queue_names)]
 JobId = Annotated[str, typer.Argument(help="Job id.")]
 
 

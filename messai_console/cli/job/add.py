@@ -11,6 +11,7 @@ import typer
 from engine.errors import InvalidJobError
 from engine.queue import BULK_CHUNK, BulkJob, Queue
 from messai_console.cli import parsing
+from messai_console.cli.completion import queue_names
 from messai_console.cli.job.payloads import default_options, validate_payload
 from messai_console.cli.output import print_json, print_line, warn
 from messai_console.cli.progress import progress_bar
@@ -26,7 +27,7 @@ class DedupChoice(StrEnum):
 
 def add(
     ctx: typer.Context,
-    queue: Annotated[str, typer.Argument(help="Queue name.")],
+    queue: Annotated[str, typer.Argument(help="Queue name.", autocompletion=queue_names)],
     name: Annotated[str, typer.Argument(help="Job name: the processor that runs it.")],
     data: Annotated[
         str | None, typer.Option(help="Job data as JSON, or @file (@- for stdin).")

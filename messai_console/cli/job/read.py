@@ -8,6 +8,7 @@ import redis.asyncio
 import typer
 
 from engine.job import Job
+from messai_console.cli.completion import queue_names
 from messai_console.cli.output import (
     format_duration_ms,
     format_ms,
@@ -51,7 +52,7 @@ def describe(job: Job) -> list[list[object]]:
 
 def get(
     ctx: typer.Context,
-    queue: Annotated[str, typer.Argument(help="Queue name.")],
+    queue: Annotated[str, typer.Argument(help="Queue name.", autocompletion=queue_names)],
     job_id: Annotated[str, typer.Argument(help="Job id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON.")] = False,
 ) -> None:
@@ -70,7 +71,7 @@ def get(
 
 def list_jobs(
     ctx: typer.Context,
-    queue: Annotated[str, typer.Argument(help="Queue name.")],
+    queue: Annotated[str, typer.Argument(help="Queue name.", autocompletion=queue_names)],
     status: Annotated[JobState, typer.Option("--status", "-s", help="Jobs in this state.")],
     limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="Jobs to show at most.")] = 20,
     offset: Annotated[int, typer.Option(min=0, help="Jobs to skip first.")] = 0,

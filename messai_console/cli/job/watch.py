@@ -11,6 +11,7 @@ import typer
 from engine.errors import JobFailedError, JobNotFoundError, WaitTimeoutError
 from engine.job import Job
 from messai_console.cli import parsing
+from messai_console.cli.completion import queue_names
 from messai_console.cli.output import format_duration_ms, print_json, print_line, to_json
 from messai_console.cli.progress import progress_bar
 from messai_console.cli.runtime import EXIT_FAILED, fail, runtime
@@ -19,7 +20,7 @@ from messai_console.text import visible
 FINISHED = ("completed", "failed")
 FOLLOW_POLL_S = 0.25
 
-Queue_ = Annotated[str, typer.Argument(help="Queue name.")]
+Queue_ = Annotated[str, typer.Argument(help="Queue name.", autocompletion=queue_names)]
 JobId = Annotated[str, typer.Argument(help="Job id.")]
 
 

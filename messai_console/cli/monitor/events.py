@@ -13,6 +13,7 @@ from engine.events import Event, parse_event
 from engine.keys import QueueKeys
 from engine.queue import list_queues
 from messai_console.cli import parsing
+from messai_console.cli.completion import queue_names
 from messai_console.cli.output import print_json, print_line
 from messai_console.cli.runtime import Runtime, runtime
 from messai_console.text import visible
@@ -44,7 +45,12 @@ def events(
     ctx: typer.Context,
     queue: Annotated[
         list[str] | None,
-        typer.Option("--queue", "-q", help="Only this queue (repeat for several). Default: all."),
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Only this queue (repeat for several). Default: all.",
+            autocompletion=queue_names,
+        ),
     ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")

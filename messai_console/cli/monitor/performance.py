@@ -19,6 +19,7 @@ from engine.metrics import WINDOW_MINUTES, MetricsWindow
 from engine.monitor import server_time_ms
 from engine.queue import Queue, list_queues
 from engine.queue_admin import PAGE
+from messai_console.cli.completion import queue_names
 from messai_console.cli.output import format_duration_ms, print_json, print_table
 from messai_console.cli.parsing import Window
 from messai_console.cli.runtime import runtime
@@ -118,7 +119,12 @@ def performance(
     ] = Window.hour,
     queue: Annotated[
         list[str] | None,
-        typer.Option("--queue", "-q", help="Only this queue (repeat for several). Default: all."),
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Only this queue (repeat for several). Default: all.",
+            autocompletion=queue_names,
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON: per queue, total and per-minute series.")

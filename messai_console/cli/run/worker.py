@@ -21,6 +21,7 @@ from engine.schedules import Scheduler
 from engine.worker import RunningJob, Worker
 from engine.worker.config import WorkerOptionError, check_worker_options
 from messai_console.cli import loops, parsing
+from messai_console.cli.completion import queue_names
 from messai_console.cli.runtime import EXIT_FAILED, EXIT_USAGE, fail, runtime
 from messai_console.text import visible
 
@@ -99,6 +100,7 @@ def worker(
             "--queue",
             "-q",
             help="Queue to serve (repeat for several). Default: every queue of the job catalog.",
+            autocompletion=queue_names,
         ),
     ] = None,
     concurrency: Annotated[

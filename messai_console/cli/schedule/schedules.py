@@ -11,6 +11,7 @@ import typer
 from engine.cron import InvalidScheduleError, ms
 from engine.schedules import ScheduleInfo, Schedules, parse_spec
 from messai_console.cli import parsing
+from messai_console.cli.completion import queue_names
 from messai_console.cli.output import print_json, print_line, print_table
 from messai_console.cli.runtime import EXIT_FAILED, fail, runtime
 
@@ -42,7 +43,7 @@ def add(
     name: Annotated[
         str, typer.Argument(help="Schedule name (adding an existing name replaces it).")
     ],
-    queue: Annotated[str, typer.Option(help="Queue the jobs go to.")],
+    queue: Annotated[str, typer.Option(help="Queue the jobs go to.", autocompletion=queue_names)],
     job: Annotated[str, typer.Option(help="Job name (the processor).")],
     data: Annotated[str | None, typer.Option(help="Job data as JSON, or @file.")] = None,
     cron: Annotated[

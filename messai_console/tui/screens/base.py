@@ -11,6 +11,7 @@ from textual.screen import Screen
 
 from engine.events import Event
 from messai_console.tui.backend import CONNECTION_ERRORS, Backend
+from messai_console.tui.widgets import StatusBar
 
 if TYPE_CHECKING:
     from messai_console.tui.app import ConsoleApp
@@ -57,6 +58,10 @@ class ConsoleScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_class(self.console.status.connected is False, "-stale")
+
+    def on_screen_resume(self) -> None:
+        for bar in self.query(StatusBar):  # not drawn while another screen was on top
+            bar.show(self.console.status)
 
     async def refresh_data(self) -> None:
         """Reload what the screen shows (connection errors propagate to the app)."""

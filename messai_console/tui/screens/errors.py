@@ -14,7 +14,7 @@ from engine.errors import InvalidStateError, JobNotFoundError
 from engine.failures import FailureGroup, FailureReport
 from messai_console.tui import render
 from messai_console.tui.screens.base import ConsoleScreen
-from messai_console.tui.widgets import KeyedTable, StatusBar
+from messai_console.tui.widgets import KeyedTable, StatusBar, show_text
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("count", "jobs"),
@@ -87,7 +87,7 @@ class ErrorsScreen(ConsoleScreen):
             kinds = len(report.groups)
             info.append(f" in {kinds:,} kind{'s' if kinds != 1 else ''} of error", style="bold")
             info.append("   r retries a group, delete deletes it (both ask)", style="dim")
-        self.query_one("#errors-info", Static).update(info)
+        show_text(self.query_one("#errors-info", Static), info)
 
     def _cells(self, group: FailureGroup, now: int) -> tuple[Any, ...]:
         return (

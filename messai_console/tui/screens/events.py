@@ -2,6 +2,10 @@
 
 Three filters, all applied: one queue (``[`` / ``]``), one event type
 (``t`` / ``T``) and free words (``/``) matched against queue, event and job id.
+
+It starts with the last ten minutes (the newest KEEP events of them); ``o``,
+or ``up`` on the first row, reads further back, OLDER_EVENTS events a press
+(one XREVRANGE per queue), until the streams' oldest kept events.
 """
 
 from __future__ import annotations
@@ -14,13 +18,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Static
 
-from engine.events import EVENT_NAMES, Event
+from engine.events import EVENT_NAMES, EVENTS_MAXLEN, Event, stream_order
 from messai_console.tui import render
+from messai_console.tui.backend import CONNECTION_ERRORS, OLDER_EVENTS
 from messai_console.tui.screens.base import ConsoleScreen
-from messai_console.tui.widgets import KeyedTable, StatusBar
+from messai_console.tui.widgets import KeyedTable, StatusBar, show_text
 
 KEEP = 500
-"""Events kept on screen (the oldest scroll away)."""
+"""Events kept on screen (the oldest scroll away), until older ones are loaded."""
+MAX_KEEP = 5_000
+"""Events kept at most, older ones loaded included."""
+NOTHING_OLDER = "no older events: the streams keep none before these"
 BACKLOG_MS = 10 * 60_000
 """How far back the screen starts: the last ten minutes, bounded by KEEP."""
 
@@ -43,11 +51,14 @@ class EventsScreen(ConsoleScreen):
         Binding("t", "next_type", "Event type"),
         Binding("T", "previous_type", "Previous type", show=False),
         Binding("space", "pause", "Pause"),
+        Binding("o", "older", "Older"),
         Binding("enter", "open", "Open job", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
+        self.keep = KEEP
+        """How many events are kept: KEEP, more once older ones are loaded."""
         self.events: deque[Event] = deque(maxlen=KEEP)
         self.filter_terms: list[str] = []
         self.queue_filter: str | None = None
@@ -57,7 +68,15 @@ class EventsScreen(ConsoleScreen):
         self.paused = False
         self.queues: list[str] = []
         self.since_ms: int | None = None
-        """Where the screen began to read: BACKLOG_MS before it opened."""
+        """How far back the screen reads: BACKLOG_MS before it opened, or the oldest
+        event loaded since."""
+        self.oldest_reached = False
+        """An "older" step found nothing more: the streams keep no older event."""
+        self.older_loaded = False
+        """Whether older events than the first ten minutes were loaded."""
+        self._loading_older = False
+        self._read_up_to: dict[str, tuple[int, int]] = {}
+        """Per queue, the newest event read when the screen opened."""
         self._dirty = False
 
     def compose(self) -> ComposeResult:
@@ -91,15 +110,11 @@ class EventsScreen(ConsoleScreen):
     async def refresh_data(self) -> None:
         queues = await self.backend.queue_names()
         if queues != self.queues:
-            first = not self.queues
+            if not self.queues:
+                since = await self._read_recent(queues)
+            else:
+                since = self.events[-1].stream_id if self.events else "$"
             self.queues = queues
-            if first:
-                self.since_ms = self.now_ms() - BACKLOG_MS
-            since = (
-                f"{self.now_ms() - BACKLOG_MS}-0"
-                if first
-                else (self.events[-1].stream_id if self.events else "$")
-            )
             self.run_worker(
                 self.follow_events(queues, self._on_event, since),
                 group="follow",
@@ -108,7 +123,77 @@ class EventsScreen(ConsoleScreen):
             )
         self._show_info()
 
+    async def _read_recent(self, queues: list[str]) -> str:
+        """The newest KEEP events of the last BACKLOG_MS, read backwards (one XREVRANGE
+        of at most KEEP entries per queue, however long the streams); returns where
+        following them begins."""
+        self.since_ms = self.now_ms() - BACKLOG_MS
+        recent = await self.backend.older_events(dict.fromkeys(queues, "+"), KEEP)
+        recent = [event for event in recent if event.timestamp_ms >= self.since_ms]
+        self.events.extend(recent)
+        for event in recent:
+            self._read_up_to[event.queue] = stream_order(event.stream_id)
+        self._dirty = True
+        # From the oldest event read: a queue with none among them had none newer then.
+        # The follow repeats those read (skipped in _on_event): bounded by KEEP.
+        return recent[0].stream_id if recent else f"{self.since_ms}-0"
+
+    def action_older(self) -> None:
+        if not self.queues or self._loading_older:
+            return
+        if self.oldest_reached:  # streams only grow at the new end: nothing older comes
+            self.notify(NOTHING_OLDER, markup=False)
+            return
+        if len(self.events) >= MAX_KEEP:
+            self.notify(f"{MAX_KEEP:,} events shown already: filter instead", markup=False)
+            return
+        self._loading_older = True
+        self.run_worker(self._load_older(), group="older", exit_on_error=False)
+
+    def on_keyed_table_edge_reached(self, message: KeyedTable.EdgeReached) -> None:
+        message.stop()
+        if message.direction < 0:
+            self.action_older()
+
+    def _older_than(self) -> dict[str, str]:
+        """Per queue, the id to read back from: its oldest event shown, else the oldest
+        shown of any queue, else where the screen began to read."""
+        oldest: dict[str, str] = {}
+        for event in self.events:
+            if event.queue not in oldest or stream_order(event.stream_id) < stream_order(
+                oldest[event.queue]
+            ):
+                oldest[event.queue] = event.stream_id
+        start = min(oldest.values(), key=stream_order, default=f"{self.since_ms or 0}-0")
+        return {name: oldest.get(name, start) for name in self.queues}
+
+    async def _load_older(self) -> None:
+        try:
+            older = await self.backend.older_events(self._older_than(), OLDER_EVENTS)
+        except CONNECTION_ERRORS as exc:
+            self.console.mark_disconnected(exc)
+            return
+        finally:
+            self._loading_older = False
+        if len(older) < OLDER_EVENTS:
+            self.oldest_reached = True
+        if older:
+            merged = {(e.queue, e.stream_id): e for e in [*older, *self.events]}
+            ordered = sorted(merged.values(), key=lambda e: stream_order(e.stream_id))
+            self.keep = min(max(len(ordered), KEEP), MAX_KEEP)
+            self.events = deque(ordered, maxlen=self.keep)
+            self.older_loaded = True
+            first = self.events[0].timestamp_ms
+            self.since_ms = first if self.since_ms is None else min(self.since_ms, first)
+            self._draw()
+        else:
+            self.notify(NOTHING_OLDER, markup=False)
+        self._show_info()
+
     def _on_event(self, event: Event) -> None:
+        read_up_to = self._read_up_to.get(event.queue)
+        if read_up_to is not None and stream_order(event.stream_id) <= read_up_to:
+            return  # read already, backwards, when the screen opened
         self.events.append(event)
         self._dirty = True
 
@@ -135,9 +220,19 @@ class EventsScreen(ConsoleScreen):
         text = Text()
         text.append(f"{len(self.queues)} queues followed", style="bold")
         if self.since_ms is not None:
-            text.append(f"   read from {render.clock_time(self.since_ms)[-8:]}", style="bold")
-            text.append(f" (the {BACKLOG_MS // 60_000} min before opening)", style="dim")
-        text.append(f"   {len(self.events):,} events kept (newest {KEEP})", style="dim")
+            full = len(self.events) >= self.keep
+            since = self.events[0].timestamp_ms if full else self.since_ms
+            text.append(f"   read from {render.clock_time(since)[-8:]}", style="bold")
+            if self.oldest_reached:
+                why = f"the oldest kept: about {EVENTS_MAXLEN:,} a queue"
+            elif full:
+                why = f"the newest {self.keep:,}; o older"
+            elif not self.older_loaded:
+                why = f"the {BACKLOG_MS // 60_000} min before opening; o older"
+            else:
+                why = "o older"
+            text.append(f" ({why})", style="dim")
+        text.append(f"   {len(self.events):,} events (newest {self.keep:,})", style="dim")
         text.append("   queue ")
         if self.queue_filter is None:
             text.append("all", style="dim")
@@ -152,7 +247,7 @@ class EventsScreen(ConsoleScreen):
             text.append_text(render.safe(" ".join(self.filter_terms), 60, style="bold cyan"))
         if self.paused:
             text.append("   PAUSED (space resumes)", style="bold yellow")
-        self.query_one("#events-info", Static).update(text)
+        show_text(self.query_one("#events-info", Static), text)
 
     def _cells(self, event: Event) -> tuple[Any, ...]:
         details = Text()

@@ -13,7 +13,7 @@ from textual.widgets import Footer, Static
 from engine.metrics import MetricsWindow
 from messai_console.tui import render
 from messai_console.tui.screens.base import ConsoleScreen
-from messai_console.tui.widgets import StatusBar
+from messai_console.tui.widgets import StatusBar, show_text
 
 WINDOWS: tuple[MetricsWindow, ...] = ("hour", "day", "week")
 CHART_HEIGHT = 8
@@ -135,7 +135,7 @@ class MetricsScreen(ConsoleScreen):
                 f"{render.clock_time(points[-1]['minute'] + 59_999)}",
                 style="dim",
             )
-        self.query_one("#metrics-summary", Static).update(summary)
+        show_text(self.query_one("#metrics-summary", Static), summary)
         width = max(self.size.width - 8, 20)
         self.query_one("#completed-chart", Static).update(self._chart(completed, width, "green"))
         self.query_one("#failed-chart", Static).update(self._chart(failed, width, "red"))

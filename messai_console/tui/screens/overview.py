@@ -13,7 +13,7 @@ from engine.rates import QueueRates
 from messai_console.tui import render
 from messai_console.tui.backend import JOB_STATES, Overview, QueueSummary
 from messai_console.tui.screens.actions import QueueActions
-from messai_console.tui.widgets import KeyedTable, StatusBar
+from messai_console.tui.widgets import KeyedTable, StatusBar, show_text
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("queue", "queue"),
@@ -155,7 +155,7 @@ class OverviewScreen(QueueActions):
                 "\nNo queues yet: add a job (messai-console job add …) or run the demo.",
                 style="dim",
             )
-        self.query_one("#totals", Static).update(text)
+        show_text(self.query_one("#totals", Static), text)
 
     # -- keys ---------------------------------------------------------------
 
@@ -222,10 +222,12 @@ def _drain(rates: QueueRates | None) -> Text:
 
 
 def _oldest(rates: QueueRates | None, now_ms: int) -> Text:
+    """To the minute, as ages in tables are: a cell in seconds changes every second
+    and redraws the table (the totals line below gives the seconds)."""
     wait_ms = rates.oldest_wait_ms(now_ms) if rates else None
     if wait_ms is None:
         return Text("-", style="dim", justify="right")
-    return Text(render.duration(wait_ms), justify="right")
+    return Text(render.rough_duration(wait_ms), justify="right")
 
 
 def _rates_line(total: QueueRates | None, now_ms: int, narrow: bool = False) -> Text:

@@ -25,10 +25,13 @@ from messai_console.tui.backend import (
 )
 from messai_console.tui.limits import describe
 from messai_console.tui.screens.actions import JobActions, QueueActions, unavailable_for
-from messai_console.tui.widgets import KeyedTable, StatusBar
+from messai_console.tui.widgets import CountTab, KeyedTable, StatusBar, show_text
 
 PAGE_SIZE = 100
 """Rows per page: what one script call reads, whatever the size of the set."""
+PROGRESS_EVERY_S = 1.0
+"""Progress from events is drawn this often: any cell changed redraws every row of the
+table, and a busy queue reports progress dozens of times a second."""
 SEARCH_STEP_GAP_S = 0.2
 """Between two steps of a search (SEARCH_PAGE jobs each): at most 2,500 jobs, about
 2,530 commands, a second while a search runs."""
@@ -96,6 +99,8 @@ class QueueScreen(QueueActions, JobActions):
         self.page: JobPage | None = None
         self.marked: set[str] = set()
         self.jobs: dict[str, Job] = {}
+        self._progress_due: set[str] = set()
+        """Jobs whose progress an event changed since it was last drawn."""
         self.rows_loaded = 0
         self.limits: QueueLimits | None = None
         """Read when the screen opens and after L changes them: not on every refresh."""
@@ -108,7 +113,9 @@ class QueueScreen(QueueActions, JobActions):
         title.append(" ")
         title.append_text(render.safe(self.queue_name, 60, style="bold cyan"))
         yield StatusBar(title)
-        yield Tabs(*[Tab(state, id=state) for state in JOB_STATES], active=self.state, id="states")
+        yield Tabs(
+            *[CountTab(state, id=state) for state in JOB_STATES], active=self.state, id="states"
+        )
         yield Static(Text(""), id="page-info")
         yield KeyedTable(id="jobs")
         yield Input(
@@ -126,6 +133,7 @@ class QueueScreen(QueueActions, JobActions):
         self.query_one("#filter", Input).display = False
         self.table.set_columns(COLUMNS[self.state])
         self.table.focus()
+        self.set_interval(PROGRESS_EVERY_S, self._draw_progress)
         self.console.request_refresh()
 
     # -- data ---------------------------------------------------------------
@@ -155,9 +163,9 @@ class QueueScreen(QueueActions, JobActions):
         page = self.page
         for state in JOB_STATES:
             label = f"{state} {int(self.counts.get(state, 0)):,}"
-            # Set every time: a tab re-centres its underline only when relabelled, and
-            # once, before the wider label is laid out.
-            self.query_one(f"#{state}", Tab).label = label
+            tab = self.query_one(f"#{state}", Tab)
+            if tab.label.plain != label:  # a new label lays the tabs out again
+                tab.label = label
         if page is None or page.state != self.state:
             return
         self.table.sync([(job.id, self._cells(job, page)) for job in page.jobs])
@@ -196,7 +204,7 @@ class QueueScreen(QueueActions, JobActions):
             info.append(f"   {describe(self.limits)} (L)", style="dim")
         if self.marked:
             info.append(f"   {len(self.marked)} marked", style="bold magenta")
-        self.query_one("#page-info", Static).update(info)
+        show_text(self.query_one("#page-info", Static), info)
 
     def _why_empty(self) -> str:
         """Why the tab is empty, when the counts say."""
@@ -263,9 +271,21 @@ class QueueScreen(QueueActions, JobActions):
         if not self.console.live or event.job_id is None:
             return
         if event.name == "job:progress" and self.state == "active" and event.job_id in self.jobs:
-            job = self.jobs[event.job_id]
-            job.progress = loads(event.fields.get("p"))
-            self.table.update_cell_if_present(job.id, "progress", render.progress_bar(job.progress))
+            self.jobs[event.job_id].progress = loads(event.fields.get("p"))
+            self._progress_due.add(event.job_id)
+
+    def _draw_progress(self) -> None:
+        """The progress bars events changed, all in one redraw."""
+        due, self._progress_due = self._progress_due, set()
+        if not due or self.state != "active" or not self.console.live:
+            return
+        with self.app.batch_update():
+            for job_id in due:
+                job = self.jobs.get(job_id)
+                if job is not None:
+                    self.table.update_cell_if_present(
+                        job_id, "progress", render.progress_bar(job.progress)
+                    )
 
     # -- tabs, pages, filter, marks -----------------------------------------
 

@@ -16,7 +16,7 @@ from engine.cron import InvalidScheduleError, zone
 from engine.schedules import ScheduleInfo
 from messai_console.tui import render
 from messai_console.tui.screens.base import ConsoleScreen
-from messai_console.tui.widgets import KeyedTable, StatusBar
+from messai_console.tui.widgets import KeyedTable, StatusBar, show_text
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "schedule"),
@@ -181,7 +181,7 @@ class SchedulesScreen(ConsoleScreen):
                 "\nNo schedules: add one with messai-console schedule add NAME --queue … --cron …",
                 style="dim",
             )
-        self.query_one("#schedule-totals", Static).update(text)
+        show_text(self.query_one("#schedule-totals", Static), text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

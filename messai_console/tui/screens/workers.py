@@ -13,7 +13,7 @@ from engine.monitor import WorkerInfo
 from engine.worker.control import WorkerCommand
 from messai_console.tui import render
 from messai_console.tui.screens.base import ConsoleScreen
-from messai_console.tui.widgets import KeyedTable, StatusBar
+from messai_console.tui.widgets import KeyedTable, StatusBar, show_text
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "worker"),
@@ -86,7 +86,7 @@ class WorkersScreen(ConsoleScreen):
             text.append(
                 "\nNo workers: start one with messai-console worker --queue NAME", style="dim"
             )
-        self.query_one("#worker-totals", Static).update(text)
+        show_text(self.query_one("#worker-totals", Static), text)
 
     def _cells(self, worker: WorkerInfo, now: int) -> tuple[Any, ...]:
         silent = worker.is_silent(now)
