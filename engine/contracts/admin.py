@@ -41,6 +41,7 @@ _RELEASES_DEPENDENTS: tuple[str, ...] = (
     "events",
     "marker",
     "keep",
+    "outbox",
 )
 """What failing or releasing the jobs that wait for a deleted one writes
 (``includes/deps.lua``), in this and other queues (a dependent that fails
@@ -165,6 +166,7 @@ class RetryRequest(Request):
         "deps",
         "results",
         "keep",
+        "outbox",
     )
 
     job_id: str

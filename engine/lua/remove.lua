@@ -12,7 +12,7 @@
   descendants removed with it}; error "missing", "active", or
   "descendant-active:<queue>:<id>" (nothing changed)
   Emits: job:removed, job:failed, job:waiting, job:delayed
-  Writes: dedup, waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker, keep
+  Writes: dedup, waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker, keep, outbox
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local id = ARGV[2]
