@@ -188,9 +188,13 @@ end
 -- The jobs that `id` (of queue `base`) waits for, and theirs, however deep
 -- (a flow's descendants, a chain's earlier steps), that have not run: a
 -- list of {base, id, state}. Finished ones stay (they are history). Reads
--- only. Returns nil and "<queue>:<id>" when one of them is active.
+-- only. Returns nil and "<queue>:<id>" when one of them is active. On a
+-- Redis Cluster those in other queues are out of reach: the third value
+-- lists them ("<queue>|<id>"), for the caller to remove on their queues.
 local function unrun_descendants(base, id)
   local found = {}
+  local elsewhere = {}
+  local cluster = on_cluster()
   local work = {{base, id}}
   local handled = 0
   while #work > 0 and handled < DEPENDENTS_LIMIT do
@@ -201,22 +205,26 @@ local function unrun_descendants(base, id)
         handled = handled + 1
         local queue, child = string.match(entry, "^([^|]*)|(.*)$")
         local child_base = base_of(queue)
-        if redis.call("ZSCORE", child_base .. "active", child) then return nil, queue .. ":" .. child end
-        local state = nil
-        for _, unrun in ipairs({"pending", "waiting", "delayed"}) do
-          if not state and redis.call("ZSCORE", child_base .. unrun, child) then state = unrun end
+        if cluster and child_base ~= base then
+          elsewhere[#elsewhere + 1] = entry
+        else
+          if redis.call("ZSCORE", child_base .. "active", child) then return nil, queue .. ":" .. child end
+          local state = nil
+          for _, unrun in ipairs({"pending", "waiting", "delayed"}) do
+            if not state and redis.call("ZSCORE", child_base .. unrun, child) then state = unrun end
+          end
+          if not state and not redis.call("ZSCORE", child_base .. "completed", child)
+              and not redis.call("ZSCORE", child_base .. "failed", child)
+              and redis.call("EXISTS", child_base .. "job:" .. child) == 1 then
+            state = "waiting" -- in the list (or in no state: deleted all the same)
+          end
+          if state then found[#found + 1] = {child_base, child, state} end
+          work[#work + 1] = {child_base, child}
         end
-        if not state and not redis.call("ZSCORE", child_base .. "completed", child)
-            and not redis.call("ZSCORE", child_base .. "failed", child)
-            and redis.call("EXISTS", child_base .. "job:" .. child) == 1 then
-          state = "waiting" -- in the list (or in no state: deleted all the same)
-        end
-        if state then found[#found + 1] = {child_base, child, state} end
-        work[#work + 1] = {child_base, child}
       end
     end
   end
-  return found
+  return found, nil, elsewhere
 end
 
 -- Deletes the jobs unrun_descendants found, each with a job:removed event
