@@ -13,7 +13,6 @@ import asyncio
 import random
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis.asyncio
@@ -145,11 +144,7 @@ async def test_a_failure_is_passed_down_once_and_a_retry_revives_the_rest(
 ) -> None:
     first, second, third = QUEUES
     a, b, c = await (
-        JobChain(redis_client)
-        .add(first, "step")
-        .add(second, "step")
-        .add(third, "step")
-        .execute()
+        JobChain(redis_client).add(first, "step").add(second, "step").add(third, "step").execute()
     )
     await finish_by_hand(redis_client, first, OutcomeKind.FAILED, "pdf unreadable")
     assert await deliver_outbox(redis_client, first) == 2  # b, then c through b's outbox
@@ -193,9 +188,7 @@ async def test_a_flow_is_added_dependents_first(
         events = await redis_client.xrange(QueueKeys(job.queue).events)
         [stamp] = [entry_id for entry_id, fields in events if fields.get("id") == job.id]
         added[job.queue, job.id] = stamp
-    assert all(
-        added[child.queue, child.id] > added[parent.queue, parent.id] for child in children
-    )
+    assert all(added[child.queue, child.id] > added[parent.queue, parent.id] for child in children)
     kids = await redis_client.hget(QueueKeys(first).job(parent.id), "kids")
     assert sorted(kids.splitlines()) == sorted(f"{c.queue}|{c.id}" for c in children)
 
@@ -281,5 +274,3 @@ async def test_chains_and_a_flow_over_three_masters_survive_killed_workers(
     for name in QUEUES:
         assert (await outbox_entries(redis_client, name)).entries == []
     assert kills >= 5
-
-
