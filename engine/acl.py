@@ -40,7 +40,7 @@ ROLES: tuple[Role, ...] = ("producer", "worker", "console")
 
 _SCRIPTS: dict[Role, tuple[str, ...]] = {
     # add jobs (one, bulk, chains and flows) and read them back (job status)
-    "producer": ("add", "add_graph", "get_jobs"),
+    "producer": ("add", "add_graph", "add_graph_part", "reserve_ids", "get_jobs"),
     # run jobs: lease, finish, heartbeats, progress, the stalled sweep, the
     # worker registry, jobs a processor adds, and schedules fired by a worker
     "worker": (
@@ -52,9 +52,14 @@ _SCRIPTS: dict[Role, tuple[str, ...]] = {
         "worker_beat",
         "add",
         "add_graph",
+        "add_graph_part",
+        "reserve_ids",
         "get_jobs",
         "schedule_due",
         "schedule_fire",
+        # chains and flows across queues on a Redis Cluster (engine.outbox)
+        "outbox",
+        "deliver",
     ),
     "console": ("get_jobs", "schedule_due"),
 }
@@ -66,8 +71,10 @@ not the dangerous ones (CLIENT KILL, CLIENT LIST...)."""
 
 _COMMANDS: dict[Role, tuple[str, ...]] = {
     "producer": (
-        # inside add / add_graph
+        # inside add / add_graph (/ reserve_ids and add_graph_part on a cluster)
         "+time",
+        "+get",
+        "+incrby",
         "+exists",
         "+type",
         "+incr",
@@ -98,6 +105,7 @@ _COMMANDS: dict[Role, tuple[str, ...]] = {
         "-@dangerous",
         "+time",
         "+incr",
+        "+incrby",
         "+hset",
         "+hdel",
         "+hincrby",
@@ -113,6 +121,7 @@ _COMMANDS: dict[Role, tuple[str, ...]] = {
         "+lset",
         "+ltrim",
         "+xadd",
+        "+xdel",
         "+sadd",
         "+del",
         "+expire",

@@ -7,6 +7,7 @@ there (``Queue(name, redis).drain()``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from engine.cluster import is_cluster
 from engine.codec import dumps
 from engine.contracts.admin import (
     CancelReply,
@@ -36,14 +38,20 @@ from engine.contracts.admin import (
 )
 from engine.contracts.base import Refusal, call
 from engine.errors import InvalidJobError, InvalidStateError, JobNotFoundError
+from engine.jobhash import JobField
 from engine.keys import QueueKeys
 from engine.limits import QueueLimits, pipe_limits, read_limits
 from engine.metrics import METRICS_TTL_S
 from engine.options import checked_priority
+from engine.outbox import deliver_outbox
 from engine.schedules import Schedules
 
 PAGE = 1000
 """Jobs per script call for drain, clean, obliterate and retry-all."""
+
+
+MAX_DESCENDANTS = 10_000
+"""Jobs a remove reads on a Redis Cluster to find a running descendant."""
 
 
 class QueueAdmin:
@@ -108,6 +116,7 @@ class QueueAdmin:
             reply = DrainReply.parse(await call(self.redis, self.keys, DrainRequest(PAGE)))
             total += reply.removed
             if reply.remaining == 0:
+                await self._deliver()
                 return total
 
     async def clean(self, state: str, grace_ms: int = 0, limit: int = 0) -> int:
@@ -125,6 +134,7 @@ class QueueAdmin:
             if reply.done:
                 break
             offset = reply.next_offset
+        await self._deliver()
         return total
 
     async def obliterate(self, force: bool = False) -> int:
@@ -157,6 +167,7 @@ class QueueAdmin:
                     ) from None
                 raise
             if reply.left == 0:
+                await self._deliver()
                 return
 
     async def retry_job(self, job_id: str) -> None:
@@ -165,6 +176,7 @@ class QueueAdmin:
             await call(self.redis, self.keys, RetryRequest.one(job_id))
         except ResponseError as exc:
             raise self._job_error(exc, job_id, "retry") from None
+        await self._deliver()
 
     async def retry_failed(self, limit: int = 0) -> int:
         """Retry failed jobs, oldest first (all of them when ``limit`` is 0)."""
@@ -177,6 +189,7 @@ class QueueAdmin:
             if moved == 0:
                 break
             total += moved
+        await self._deliver()
         return total
 
     async def cancel(self, job_id: str) -> str:
@@ -186,6 +199,7 @@ class QueueAdmin:
             reply = CancelReply.parse(await call(self.redis, self.keys, request))
         except ResponseError as exc:
             raise self._job_error(exc, job_id, "cancel") from None
+        await self._deliver()
         return reply.value
 
     async def remove(self, job_id: str) -> str:
@@ -199,11 +213,48 @@ class QueueAdmin:
         flow's descendants; a chain's earlier steps). Finished ones stay.
         Refused (``InvalidStateError``) while the job or one of those runs.
         Returns the state it was in and how many went with it."""
+        if is_cluster(self.redis):
+            await self._check_descendants_elsewhere(job_id)
         try:
-            reply = await call(self.redis, self.keys, RemoveRequest(job_id))
+            reply = RemoveReply.parse(await call(self.redis, self.keys, RemoveRequest(job_id)))
         except ResponseError as exc:
             raise self._job_error(exc, job_id, "remove") from None
-        return RemoveReply.parse(reply)
+        await self._deliver()
+        # On a Redis Cluster descendants in other queues go in calls on their
+        # queues (one that started meanwhile runs on; a missing one was removed).
+        removed = reply.descendants
+        for queue, child in reply.elsewhere:
+            other = type(self)(queue, self.redis, prefix=self.keys.prefix)  # type: ignore[call-arg]
+            with contextlib.suppress(InvalidStateError, JobNotFoundError):
+                removed += 1 + (await other.remove_job(child)).descendants
+        return RemoveReply(reply.state, removed)
+
+    async def _check_descendants_elsewhere(self, job_id: str) -> None:
+        """On a Redis Cluster, the remove script sees only this queue: refuse
+        here when a descendant in another queue runs (read before the
+        script; one that starts between the two runs on)."""
+        work = [(self.keys, job_id)]
+        seen = 0
+        while work and seen < MAX_DESCENDANTS:
+            keys, current = work.pop()
+            seen += 1
+            raw = await self.redis.hget(keys.job(current), JobField.CHILDREN)
+            for entry in str(raw or "").splitlines():
+                queue, _, child = entry.partition("|")
+                try:
+                    child_keys = QueueKeys(queue, self.keys.prefix)
+                except ValueError:
+                    continue
+                if await self.redis.zscore(child_keys.active, child):
+                    raise self._job_error(
+                        ResponseError(f"descendant-active:{queue}:{child}"), job_id, "remove"
+                    )
+                work.append((child_keys, child))
+
+    async def _deliver(self) -> None:
+        """On a Redis Cluster: hand over what the call's jobs owe jobs of
+        other queues (``engine.outbox``); nothing on a single server."""
+        await deliver_outbox(self.redis, self.name, self.keys.prefix)
 
     async def promote(self, job_id: str) -> None:
         """Move a delayed job to waiting now."""

@@ -254,9 +254,11 @@ class BoundScript:
 SCRIPT_NAMES = (
     "add",
     "add_graph",
+    "add_graph_part",
     "cancel",
     "change",
     "clean",
+    "deliver",
     "drain",
     "drop_ghosts",
     "fetch",
@@ -264,10 +266,12 @@ SCRIPT_NAMES = (
     "get_jobs",
     "heartbeat",
     "obliterate",
+    "outbox",
     "pause",
     "progress",
     "promote",
     "remove",
+    "reserve_ids",
     "retry",
     "schedule_due",
     "schedule_fire",
@@ -286,9 +290,11 @@ class Scripts:
 
     add: Script
     add_graph: Script
+    add_graph_part: Script
     cancel: Script
     change: Script
     clean: Script
+    deliver: Script
     drain: Script
     drop_ghosts: Script
     fetch: Script
@@ -296,10 +302,12 @@ class Scripts:
     get_jobs: Script
     heartbeat: Script
     obliterate: Script
+    outbox: Script
     pause: Script
     progress: Script
     promote: Script
     remove: Script
+    reserve_ids: Script
     retry: Script
     schedule_due: Script
     schedule_fire: Script

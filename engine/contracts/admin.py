@@ -41,6 +41,7 @@ _RELEASES_DEPENDENTS: tuple[str, ...] = (
     "events",
     "marker",
     "keep",
+    "outbox",
 )
 """What failing or releasing the jobs that wait for a deleted one writes
 (``includes/deps.lua``), in this and other queues (a dependent that fails
@@ -165,6 +166,7 @@ class RetryRequest(Request):
         "deps",
         "results",
         "keep",
+        "outbox",
     )
 
     job_id: str
@@ -237,10 +239,16 @@ class RemoveReply:
     """The state it was removed from ("orphan": a hash in no state)."""
     descendants: int = 0
     """Jobs it waited for, however deep, that had not run: removed with it."""
+    elsewhere: tuple[tuple[str, str], ...] = ()
+    """On a Redis Cluster, (queue, id) of those in other queues, which the
+    script cannot reach: the caller removes them there."""
 
     @classmethod
     def parse(cls, raw: Any) -> RemoveReply:
-        return cls(str(raw[0]), int(raw[1]))
+        others = tuple(
+            (queue, job_id) for queue, _, job_id in (str(entry).partition("|") for entry in raw[2:])
+        )
+        return cls(str(raw[0]), int(raw[1]), others)
 
 
 @dataclass(frozen=True, slots=True)

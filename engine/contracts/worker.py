@@ -141,6 +141,7 @@ class FinishRequest(Request):
         "metrics",
         "seq",
         "keep",
+        "outbox",
     )
 
     worker: str
@@ -352,6 +353,7 @@ class SweepRequest(Request):
         "seq",
         "keep",
         "delayed",
+        "outbox",
     )
 
     interval_ms: int

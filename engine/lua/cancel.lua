@@ -12,7 +12,7 @@
   "finished" (it completed or failed already), "corrupt:<error>" (an active
   job whose keys are corrupt: its worker fails it)
   Emits: job:cancelled, job:cancel-requested, job:failed, job:waiting, job:delayed
-  Writes: dedup, waiting, waiting:list, delayed, pending, failed, seq, job, logs, deps, results, events, marker, keep
+  Writes: dedup, waiting, waiting:list, delayed, pending, failed, seq, job, logs, deps, results, events, marker, keep, outbox
 ]]
 local id, cancel_channel = ARGV[2], ARGV[3]
 local state = state_of(id)

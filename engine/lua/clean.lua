@@ -13,7 +13,7 @@
   ARGV[5] offset    where the scan of waiting or delayed goes on (0 first)
   Returns: {removed, next_offset (-1 when done)}; error "bad-state:<state>"
   Emits: queue:cleaned, job:failed, job:waiting, job:delayed
-  Writes: dedup, waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker, keep
+  Writes: dedup, waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker, keep, outbox
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local LIST_TOMBSTONE = "\0 removed" -- no job id holds a space

@@ -7,7 +7,7 @@
   ARGV[2] page    most jobs to delete in this call
   Returns: {removed, remaining (waiting and delayed jobs left)}
   Emits: queue:drained (when nothing remains), job:failed, job:waiting, job:delayed
-  Writes: dedup, waiting, waiting:list, delayed, pending, failed, seq, job, logs, deps, results, events, marker, keep
+  Writes: dedup, waiting, waiting:list, delayed, pending, failed, seq, job, logs, deps, results, events, marker, keep, outbox
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local page = tonumber(ARGV[2])

@@ -18,7 +18,7 @@
     fetch's reply (includes/fetch.lua) with the ids whose outcome was refused
     because the worker no longer held their lease
   Emits: job:completed, job:failed, job:retrying, job:cancelled, job:waiting, job:delayed, job:active, queue:drained
-  Writes: dedup, active, completed, failed, delayed, waiting, waiting:list, pending, limiter, marker, events, job, logs, results, deps, metrics, seq, keep
+  Writes: dedup, active, completed, failed, delayed, waiting, waiting:list, pending, limiter, marker, events, job, logs, results, deps, metrics, seq, keep, outbox
 ]]
 local OUTCOME_WIDTH = 11
 local now = now_ms()

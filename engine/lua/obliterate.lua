@@ -13,7 +13,7 @@
   Returns: the number of jobs still left (0: the queue is gone); error
   "active:<n>" when jobs are active and force is off
   Emits: job:failed, job:waiting, job:delayed (on other queues, for jobs that waited for its jobs)
-  Writes: dedup, waiting, waiting:list, active, delayed, completed, failed, pending, meta, events, marker, seq, limiter, sweep, registry, metrics, job, logs, deps, results, keep
+  Writes: dedup, waiting, waiting:list, active, delayed, completed, failed, pending, meta, events, marker, seq, limiter, sweep, registry, metrics, job, logs, deps, results, keep, outbox
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local force, page, queue_name = ARGV[2] == "1", tonumber(ARGV[3]), ARGV[4]

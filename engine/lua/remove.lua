@@ -9,10 +9,11 @@
   ARGV[1] prefix  the queue's key prefix
   ARGV[2] job_id
   Returns: {state it was removed from ("orphan": a hash in no state),
-  descendants removed with it}; error "missing", "active", or
+  descendants removed with it, then on a Redis Cluster the "<queue>|<id>"
+  of descendants in other queues, for the caller to remove there}; error "missing", "active", or
   "descendant-active:<queue>:<id>" (nothing changed)
   Emits: job:removed, job:failed, job:waiting, job:delayed
-  Writes: dedup, waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker, keep
+  Writes: dedup, waiting, waiting:list, delayed, completed, failed, pending, seq, job, logs, deps, results, events, marker, keep, outbox
   Flags: allow-oom (runs on a full server: it frees memory)
 ]]
 local id = ARGV[2]
@@ -24,11 +25,11 @@ if not state then
 end
 if state == "active" then return redis.error_reply("active") end
 local sound = not check_keys(job_key(id))
-local descendants = {}
+local descendants, elsewhere = {}, {}
 if sound then
-  local found, running = unrun_descendants(prefix, id)
+  local found, running, others = unrun_descendants(prefix, id)
   if not found then return redis.error_reply("descendant-active:" .. running) end
-  descendants = found
+  descendants, elsewhere = found, others
 end
 leave_state(state, id)
 if sound and (state == "waiting" or state == "delayed" or state == "pending") then
@@ -38,4 +39,6 @@ end
 delete_descendants(descendants, queue_of(prefix) .. ":" .. id)
 delete_job(id)
 emit("job:removed", id, "state", state, "descendants", #descendants)
-return {state, #descendants}
+local result = {state, #descendants}
+for i = 1, #elsewhere do result[#result + 1] = elsewhere[i] end
+return result

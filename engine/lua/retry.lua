@@ -10,7 +10,7 @@
   Returns: the number of jobs retried; error "missing" or
   "not-failed:<state>" or "corrupt:<error>" (it stays failed) for a single id
   Emits: job:retried, job:pending, job:failed
-  Writes: failed, pending, waiting, waiting:list, seq, marker, job, logs, events, keep, deps, results
+  Writes: failed, pending, waiting, waiting:list, seq, marker, job, logs, events, keep, deps, results, outbox
 ]]
 -- A job whose keys are corrupt (check_keys) stays failed, with the error
 -- and the newest score (a page of retries does not meet it again), or goes

@@ -21,7 +21,7 @@
   ARGV[8] force                  "1" sweeps whenever the last sweep ran
   Returns: {swept (0 when a sweep ran within the caller's interval), requeued, failed, trimmed}
   Emits: job:stalled, job:failed, job:waiting, job:delayed
-  Writes: sweep, dedup, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics, seq, keep, delayed
+  Writes: sweep, dedup, active, waiting, waiting:list, failed, completed, pending, marker, events, job, logs, results, deps, metrics, seq, keep, delayed, outbox
 ]]
 local STALL_LIMIT = 1000
 local now = now_ms()

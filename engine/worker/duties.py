@@ -38,6 +38,7 @@ from engine.contracts.worker import (
 )
 from engine.keys import worker_key
 from engine.options import Keep
+from engine.outbox import deliver_outbox
 from engine.scripts import scripts
 from engine.worker.control import CONTROL_FIELD
 from engine.worker.exchange import IDLE_RECHECK_S, QueueState
@@ -345,6 +346,9 @@ class Sweeper(Duty):
                     request.full_argv(keys.base),
                 )
             )
+            if is_cluster(self.redis):
+                # what a crashed worker (or deliverer) left in the outbox
+                await deliver_outbox(self.redis, keys.name, keys.prefix)
             totals["requeued"] += reply.requeued
             totals["failed"] += reply.failed
             totals["trimmed"] += reply.trimmed

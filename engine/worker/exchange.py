@@ -155,8 +155,12 @@ class Exchange:
         check_slots: bool,
         keep_completed: Keep = DEFAULT_KEEP_COMPLETED,
         keep_failed: Keep = DEFAULT_KEEP_FAILED,
+        owes: Callable[[str], None] | None = None,
     ) -> None:
         self.worker_id = worker_id
+        self._owes = owes
+        """On a Redis Cluster: called with a queue whose job with dependents
+        ended, to deliver its outbox (``engine.outbox``)."""
         self.lease_ms = lease_ms
         self.keep_rules = (keep_completed.rule, keep_failed.rule)
         """The worker's retention of jobs without a rule of their own."""
@@ -297,8 +301,12 @@ class Exchange:
             slots.fetch_answered(want, start_now)
         if notices:
             slots.noticed(notices)
+        owes = False
         for outcome in outcomes:
             self._reported(outcome, outcome.job.job_id in lost)
+            owes = owes or outcome.job.has_dependents
+        if owes and self._owes is not None:
+            self._owes(state.keys.name)
         self._lease(state, token, reply, start_now)
         if want > 0:
             # Only a fetch tells whether work is left; a call that only

@@ -50,6 +50,7 @@ from engine.backoff import BackoffStrategies, BackoffStrategy
 from engine.cluster import is_cluster
 from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_control_channel, worker_key
 from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
+from engine.outbox import Courier
 from engine.processors import Processor, ProcessorRegistry, diagnostic_processors
 from engine.wire import Channel
 from engine.worker.config import (
@@ -227,6 +228,8 @@ class Worker:
         )
         self._channel = Channel(redis)
         """The hot path's own pipelined connection (finish and fetch)."""
+        self._courier = Courier(redis, prefix) if is_cluster(redis) else None
+        """On a Redis Cluster: delivers what jobs with dependents owe other queues."""
         self._exchange = Exchange(
             worker_id=self.id,
             lease_ms=lease_ms,
@@ -240,6 +243,7 @@ class Worker:
             launch=self._launch,
             reported=self._reporter.reported,
             check_slots=os.environ.get(CHECK_SLOTS_ENV) == "1",
+            owes=self._courier.request if self._courier else None,
         )
         self._wakeups = Wakeups(redis, states, self._changed, self._exchange.free_slots, self.id)
         self._heartbeat = Heartbeat(
@@ -401,6 +405,8 @@ class Worker:
         finally:
             self._running = self._pausing.serving = False
             await stop_duties(self.id, duties, helpers)
+            if self._courier is not None:
+                await self._courier.close()
             await self._channel.close()
             with contextlib.suppress(*REDIS_ERRORS):
                 await self._heartbeat.beat(gone=True)

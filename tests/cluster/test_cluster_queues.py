@@ -1,6 +1,6 @@
 """What spans queues, on the cluster: a worker of queues on three masters,
-events followed across them, the worker registry, and the chains and flows
-that are refused for now (their queues are in different slots)."""
+events followed across them, the worker registry, and a large flow in one
+queue (chains and flows across queues: test_cluster_outbox.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 import redis.asyncio
 
-from engine import FlowJob, JobChain, JobContext, Queue, add_flow
-from engine.errors import InvalidJobError
+from engine import FlowJob, JobContext, Queue, add_flow
 from engine.events import read_events
 from engine.keys import QueueKeys
 from engine.monitor import list_workers
@@ -85,20 +84,6 @@ async def test_events_of_queues_on_different_masters_are_followed_together(
         await queue.add("noop")
     await asyncio.wait_for(reader, timeout=20)
     assert sorted(seen) == sorted((q.name, "job:added") for q in queues)
-
-
-async def test_a_chain_or_flow_across_queues_is_refused_and_writes_nothing(
-    redis_client: redis.asyncio.RedisCluster,
-) -> None:
-    with pytest.raises(InvalidJobError, match="different slots"):
-        await JobChain(redis_client).add("spread-0", "a").add("spread-1", "b").execute()
-    with pytest.raises(InvalidJobError, match="different slots"):
-        await add_flow(
-            redis_client,
-            FlowJob("spread-0", "parent", children=[FlowJob("spread-2", "child")]),
-        )
-    for name in ("spread-0", "spread-1", "spread-2"):
-        assert sum((await Queue(name, redis_client).counts()).values()) == 0
 
 
 async def test_a_flow_of_500_children_in_one_queue_runs_its_parent_once(

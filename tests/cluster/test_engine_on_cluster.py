@@ -19,13 +19,7 @@ from __future__ import annotations
 
 from tests.engine.test_admin import *  # noqa: F403
 from tests.engine.test_events_metrics import *  # noqa: F403
-from tests.engine.test_flows import (  # noqa: F401
-    test_cancelling_a_waiting_step_fails_the_steps_after_it,
-    test_chain_is_created_all_or_nothing,
-    test_failed_step_fails_the_rest_and_retry_resumes,
-    test_failing_child_fails_parent_unless_ignored,
-    test_next_step_on_the_same_queue_starts_at_once,
-)
+from tests.engine.test_flows import *  # noqa: F403
 from tests.engine.test_job_data import *  # noqa: F403
 from tests.engine.test_order import *  # noqa: F403
 from tests.engine.test_queue_limits_and_priorities import *  # noqa: F403

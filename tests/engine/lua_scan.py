@@ -106,6 +106,7 @@ _SUFFIX_ROLES: tuple[tuple[str, str], ...] = (
     (r"\bjob_key\(", "job"),
     (r"\bdedup_key\(", "dedup"),
     (r'"job:"', "job"),
+    (r'"outbox', "outbox"),
     (r'"metrics:"', "metrics"),
     (r"\bkeep_key\(", "keep"),
     (r"\bWAITLIST_SUFFIX\b", "waiting:list"),

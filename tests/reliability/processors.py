@@ -128,3 +128,23 @@ def read_executions(exec_dir: Path, event: str = "run") -> Counter[str]:
 def recording_processes(exec_dir: Path) -> int:
     """How many worker processes recorded at least one run."""
     return len(list(exec_dir.glob("exec-*.log")))
+
+
+@registry.register("parent")
+async def parent(ctx: JobContext) -> int:
+    """A flow's parent: records ``parent <queue>:<id> <results>`` to
+    ``parents-<pid>.log`` (how many child results it received)."""
+    with (_exec_dir() / f"parents-{os.getpid()}.log").open("a", encoding="utf-8") as log:
+        log.write(f"parent {ctx.queue}:{ctx.job_id} {len(ctx.dependency_results)}\n")
+    return len(ctx.dependency_results)
+
+
+def read_parents(exec_dir: Path) -> list[tuple[str, int]]:
+    """(parent "<queue>:<id>", child results received) per run of a parent."""
+    runs = []
+    for path in exec_dir.glob("parents-*.log"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "parent":
+                runs.append((parts[1], int(parts[2])))
+    return runs

@@ -13,8 +13,10 @@
   line): removing it removes those that have not run (unrun_descendants,
   delete_descendants). A pending job added with a delay (JF.DELAY) goes to
   `delayed` when its last dependency ends, due that delay later.
-  Keys of other queues are derived from their names here, so scripts that
-  touch dependencies are not Redis Cluster safe.
+  Keys of other queues are derived from their names here. On a Redis
+  Cluster (on_cluster) a dependent in another queue is not touched: what
+  it is owed goes to this queue's outbox (post_outbox), and a deliverer
+  applies it on the dependent's queue (deliver.lua, engine/outbox.py).
   Each call handles at most DEPENDENTS_LIMIT dependents.
 ]]
 local DEPENDENTS_LIMIT = 20000
@@ -48,57 +50,115 @@ local function enqueue_in(now, base, id)
   redis.call("ZADD", base .. "marker", 0, "1")
 end
 
+-- On a Redis Cluster the scripts get their queue's `registered` set in place
+-- of the registry (engine/keys.py script_keys_on); another queue's keys are
+-- in another slot there, out of a script's reach.
+local function on_cluster()
+  return registry_key == prefix .. "registered"
+end
+
+-- What job `from_id` of queue `from_base` owes a job of another queue on a
+-- Redis Cluster, kept in from_base's outbox (a stream in its slot) until a
+-- deliverer has applied it there (deliver.lua) and removed it (outbox.lua).
+-- kind: "r" its result (`value` = result JSON), "f" its failure (`value` =
+-- the message), "v" it was retried (revive). `mode` is the dependency's.
+local function post_outbox(from_base, queue, dep_id, kind, from_id, value, mode)
+  redis.call("XADD", from_base .. "outbox", "*", "q", queue, "id", dep_id, "k", kind,
+    "from", from_id, "v", value or "", "m", mode or "")
+end
+
+-- Job `dep_id` of queue `dep_base` waits (in `mode`) for job `from_id` of
+-- queue `from_base`, which completed with `result` (`failure` nil) or failed
+-- for good: record it, and run the dependent when it was the last. Does
+-- nothing unless the dependent is pending, nor twice for one result (its
+-- field in the results hash is new only once): applying it again changes
+-- nothing. A dependent failed here is added to `work` when others wait
+-- for it, and to `doomed` when its own retention deletes it.
+local function settle_dependent(now, dep_base, dep_id, from_base, from_id, result, failure, mode, work, doomed)
+  if not redis.call("ZSCORE", dep_base .. "pending", dep_id) then return false end
+  local dep_key = dep_base .. "job:" .. dep_id
+  local from_name = queue_of(from_base) .. ":" .. from_id
+  if failure and mode == "fail" then
+    local message = "dependency " .. from_name .. " failed: " .. failure
+    redis.call("ZREM", dep_base .. "pending", dep_id)
+    redis.call("HSET", dep_key, JF.ERROR, message, JF.FINISHED, now,
+      JF.DEPENDENCY_FAILED, from_base .. "|" .. from_id)
+    redis.call("RPUSH", dep_key .. ":logs", "[not run] " .. message)
+    emit_in(dep_base, "job:failed", dep_id, "err", message)
+    local failed_set = dep_base .. "failed"
+    if file_finished(dep_base, "failed", failed_set, dep_id, now, own_rule_of(dep_key, "failed")) then
+      doomed[#doomed + 1] = {dep_base, dep_id} -- after its own dependents read its list
+    end
+    if redis.call("HGET", dep_key, JF.HAS_DEPENDENTS) then
+      work[#work + 1] = {dep_base, dep_id, nil, message}
+    end
+    return true
+  end
+  local value = result
+  if failure then value = cjson.encode({error = failure}) end
+  -- HSET answers 1 for a new field: a result applied again only replaces its value
+  if redis.call("HSET", dep_key .. ":results", from_name, value or "null") == 1
+      and redis.call("HINCRBY", dep_key, JF.DEPENDENCIES, -1) <= 0 then
+    redis.call("ZREM", dep_base .. "pending", dep_id)
+    enqueue_in(now, dep_base, dep_id)
+  end
+  return true
+end
+
 -- A job of queue `base` finished: tell everything that waits for it.
 -- `failure` is nil when it completed with `result`.
--- A dependent failed that way follows its remove_on_fail.
+-- A dependent failed that way follows its remove_on_fail. On a Redis
+-- Cluster a dependent of another queue is told through the outbox.
 local function release_dependents(now, base, id, result, failure)
   local work = {{base, id, result, failure}}
   local doomed = {}
   local handled = 0
+  local cluster = on_cluster()
   while #work > 0 and handled < DEPENDENTS_LIMIT do
     local item = table.remove(work)
     local from_base, from_id, from_result, from_failure = item[1], item[2], item[3], item[4]
-    local from_name = queue_of(from_base) .. ":" .. from_id
     local entries = redis.call("LRANGE", from_base .. "job:" .. from_id .. ":deps", 0, DEPENDENTS_LIMIT - 1)
     for i = 1, #entries do
       handled = handled + 1
       local queue, dep_id, mode = string.match(entries[i], "^([^|]*)|(.*)|(%a+)$")
       local dep_base = base_of(queue)
-      local dep_key = dep_base .. "job:" .. dep_id
-      if redis.call("ZSCORE", dep_base .. "pending", dep_id) then
-        if from_failure and mode == "fail" then
-          local message = "dependency " .. from_name .. " failed: " .. from_failure
-          redis.call("ZREM", dep_base .. "pending", dep_id)
-          redis.call("HSET", dep_key, JF.ERROR, message, JF.FINISHED, now,
-            JF.DEPENDENCY_FAILED, from_base .. "|" .. from_id)
-          redis.call("RPUSH", dep_key .. ":logs", "[not run] " .. message)
-          emit_in(dep_base, "job:failed", dep_id, "err", message)
-          local failed_set = dep_base .. "failed"
-          if file_finished(dep_base, "failed", failed_set, dep_id, now, own_rule_of(dep_key, "failed")) then
-            doomed[#doomed + 1] = {dep_base, dep_id} -- after its own dependents read its list
-          end
-          if redis.call("HGET", dep_key, JF.HAS_DEPENDENTS) then
-            work[#work + 1] = {dep_base, dep_id, nil, message}
-          end
+      if cluster and dep_base ~= from_base then
+        if from_failure then
+          post_outbox(from_base, queue, dep_id, "f", from_id, from_failure, mode)
         else
-          local value = from_result
-          if from_failure then value = cjson.encode({error = from_failure}) end
-          redis.call("HSET", dep_key .. ":results", from_name, value or "null")
-          if redis.call("HINCRBY", dep_key, JF.DEPENDENCIES, -1) <= 0 then
-            redis.call("ZREM", dep_base .. "pending", dep_id)
-            enqueue_in(now, dep_base, dep_id)
-          end
+          post_outbox(from_base, queue, dep_id, "r", from_id, from_result, mode)
         end
+      else
+        settle_dependent(now, dep_base, dep_id, from_base, from_id, from_result, from_failure, mode, work, doomed)
       end
     end
   end
   for i = 1, #doomed do delete_job_in(doomed[i][1], doomed[i][2]) end
 end
 
+-- Job `dep_id` of queue `dep_base` failed because job `from_id` of queue
+-- `from_base` failed, which is retried: it waits again (added to `work`
+-- when others wait for it). Does nothing otherwise, nor twice.
+local function revive_dependent(dep_base, dep_id, from_base, from_id, work)
+  local dep_key = dep_base .. "job:" .. dep_id
+  if redis.call("HGET", dep_key, JF.DEPENDENCY_FAILED) == from_base .. "|" .. from_id
+      and redis.call("ZREM", dep_base .. "failed", dep_id) == 1 then
+    redis.call("HDEL", dep_key, JF.ERROR, JF.FINISHED, JF.DEPENDENCY_FAILED)
+    redis.call("ZADD", dep_base .. "pending", now_ms(), dep_id)
+    emit_in(dep_base, "job:pending", dep_id, "reason", "dependency retried")
+    if redis.call("HGET", dep_key, JF.HAS_DEPENDENTS) then
+      work[#work + 1] = {dep_base, dep_id}
+    end
+    return true
+  end
+  return false
+end
+
 -- A failed job is retried: dependents that failed because of it wait again.
 local function revive_dependents(base, id)
   local work = {{base, id}}
   local handled = 0
+  local cluster = on_cluster()
   while #work > 0 and handled < DEPENDENTS_LIMIT do
     local item = table.remove(work)
     local from_base, from_id = item[1], item[2]
@@ -107,15 +167,10 @@ local function revive_dependents(base, id)
       handled = handled + 1
       local queue, dep_id = string.match(entries[i], "^([^|]*)|(.*)|%a+$")
       local dep_base = base_of(queue)
-      local dep_key = dep_base .. "job:" .. dep_id
-      if redis.call("HGET", dep_key, JF.DEPENDENCY_FAILED) == from_base .. "|" .. from_id
-          and redis.call("ZREM", dep_base .. "failed", dep_id) == 1 then
-        redis.call("HDEL", dep_key, JF.ERROR, JF.FINISHED, JF.DEPENDENCY_FAILED)
-        redis.call("ZADD", dep_base .. "pending", now_ms(), dep_id)
-        emit_in(dep_base, "job:pending", dep_id, "reason", "dependency retried")
-        if redis.call("HGET", dep_key, JF.HAS_DEPENDENTS) then
-          work[#work + 1] = {dep_base, dep_id}
-        end
+      if cluster and dep_base ~= from_base then
+        post_outbox(from_base, queue, dep_id, "v", from_id, "", "")
+      else
+        revive_dependent(dep_base, dep_id, from_base, from_id, work)
       end
     end
   end
@@ -133,9 +188,13 @@ end
 -- The jobs that `id` (of queue `base`) waits for, and theirs, however deep
 -- (a flow's descendants, a chain's earlier steps), that have not run: a
 -- list of {base, id, state}. Finished ones stay (they are history). Reads
--- only. Returns nil and "<queue>:<id>" when one of them is active.
+-- only. Returns nil and "<queue>:<id>" when one of them is active. On a
+-- Redis Cluster those in other queues are out of reach: the third value
+-- lists them ("<queue>|<id>"), for the caller to remove on their queues.
 local function unrun_descendants(base, id)
   local found = {}
+  local elsewhere = {}
+  local cluster = on_cluster()
   local work = {{base, id}}
   local handled = 0
   while #work > 0 and handled < DEPENDENTS_LIMIT do
@@ -146,22 +205,26 @@ local function unrun_descendants(base, id)
         handled = handled + 1
         local queue, child = string.match(entry, "^([^|]*)|(.*)$")
         local child_base = base_of(queue)
-        if redis.call("ZSCORE", child_base .. "active", child) then return nil, queue .. ":" .. child end
-        local state = nil
-        for _, unrun in ipairs({"pending", "waiting", "delayed"}) do
-          if not state and redis.call("ZSCORE", child_base .. unrun, child) then state = unrun end
+        if cluster and child_base ~= base then
+          elsewhere[#elsewhere + 1] = entry
+        else
+          if redis.call("ZSCORE", child_base .. "active", child) then return nil, queue .. ":" .. child end
+          local state = nil
+          for _, unrun in ipairs({"pending", "waiting", "delayed"}) do
+            if not state and redis.call("ZSCORE", child_base .. unrun, child) then state = unrun end
+          end
+          if not state and not redis.call("ZSCORE", child_base .. "completed", child)
+              and not redis.call("ZSCORE", child_base .. "failed", child)
+              and redis.call("EXISTS", child_base .. "job:" .. child) == 1 then
+            state = "waiting" -- in the list (or in no state: deleted all the same)
+          end
+          if state then found[#found + 1] = {child_base, child, state} end
+          work[#work + 1] = {child_base, child}
         end
-        if not state and not redis.call("ZSCORE", child_base .. "completed", child)
-            and not redis.call("ZSCORE", child_base .. "failed", child)
-            and redis.call("EXISTS", child_base .. "job:" .. child) == 1 then
-          state = "waiting" -- in the list (or in no state: deleted all the same)
-        end
-        if state then found[#found + 1] = {child_base, child, state} end
-        work[#work + 1] = {child_base, child}
       end
     end
   end
-  return found
+  return found, nil, elsewhere
 end
 
 -- Deletes the jobs unrun_descendants found, each with a job:removed event
