@@ -15,7 +15,9 @@ import redis.asyncio
 import websockets
 
 from engine import Queue
+from messai_console.api.live import LiveHub, Subscriber
 from tests.api.conftest import READ, LiveServer
+from tests.helpers import await_until
 
 QUEUE = "paper-processing"
 CLIENTS = 200
@@ -53,3 +55,22 @@ async def test_two_hundred_clients_subscribing_at_once_are_all_subscribed(
         assert not problems, f"{len(problems)} of {CLIENTS} not subscribed: {sorted(set(problems))}"
     finally:
         await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)
+
+
+async def test_a_client_leaving_does_not_stop_a_queue_others_are_joining(
+    redis_async: redis.asyncio.Redis,
+) -> None:
+    await Queue(QUEUE, redis_async).add("stepping", {})
+    hub = LiveHub(redis_async, "messai", counts_every_s=0.2)
+    joining, leaving = Subscriber(limit=100), Subscriber(limit=100)
+    try:
+        join = asyncio.create_task(hub.follow_queue(joining, QUEUE, None))
+        await await_until(lambda: QUEUE in hub.hubs, timeout=20, interval=0)
+        assert not hub.hubs[QUEUE].ready.is_set(), "the queue's reader started too early"
+        # A client that followed nothing closes while the reader is still starting.
+        await hub.unsubscribe(leaving)
+        await asyncio.wait_for(join, 20)
+        counts = await asyncio.wait_for(joining.next(), 20)
+        assert counts is not None and json.loads(counts.text)["type"] == "counts"
+    finally:
+        await hub.close()
