@@ -271,7 +271,11 @@ def _url_and_options(
 
 
 def connect(
-    url: str | None = None, *, retries: int = RETRIES, **kwargs: Any
+    url: str | None = None,
+    *,
+    retries: int = RETRIES,
+    pool_wait_s: float | None = None,
+    **kwargs: Any,
 ) -> redis.asyncio.Redis:
     """An asyncio client for `url` (default: `REDIS_URL` or `REDIS_HOST`...; with
     neither, `RedisNotConfigured`).
@@ -284,6 +288,12 @@ def connect(
     authentication errors). Keyword arguments go to `redis.asyncio.Redis.from_url`
     and override these defaults (query parameters of the URL override both).
     Closing the client also closes the connection that queues add jobs over.
+
+    The pool holds at most `max_connections=` connections (redis-py's default:
+    100); past that a command fails at once with `MaxConnectionsError`, unless
+    `pool_wait_s` is given: then it waits up to that many seconds for a
+    connection to come back (for a server running hundreds of requests at once;
+    not under Sentinel or Cluster, whose pools always fail at once).
 
     A `redis+cluster://` URL (see `engine.cluster`) gives a Redis Cluster
     client (redis-py's `RedisCluster`, which routes each call to the master of
@@ -303,12 +313,18 @@ def connect(
             raise ValueError("REDIS_WAIT_REPLICAS is not supported on a Redis Cluster yet")
         cluster = cluster_client(parse_cluster_url(resolved), client_options)
         return cast(redis.asyncio.Redis, cluster)
-    client = cast(
-        _Client,
-        sentinel_client(parse_sentinel_url(resolved), _Client, client_options)
-        if is_sentinel_url(resolved)
-        else _Client.from_url(resolved, **client_options),
-    )
+    if is_sentinel_url(resolved):
+        client = cast(
+            _Client, sentinel_client(parse_sentinel_url(resolved), _Client, client_options)
+        )
+    elif pool_wait_s is not None:
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            resolved, timeout=pool_wait_s, **client_options
+        )
+        client = _Client(connection_pool=pool)
+        client.auto_close_connection_pool = True  # as from_url does: closing it closes the pool
+    else:
+        client = cast(_Client, _Client.from_url(resolved, **client_options))
     client.replica_ack = ack
     return client
 

@@ -47,6 +47,12 @@ actions). A server started without tokens listens on loopback only and
 grants every scope.
 """
 
+REDIS_CONNECTIONS = 100
+"""The server's Redis connections at most (each queue followed live keeps one busy)."""
+REDIS_POOL_WAIT_S = 20.0
+"""How long a request waits for one of them when all are busy (hundreds of live
+clients subscribing at once) before it gets 503: it waits rather than fails."""
+
 
 def create_app(
     url: str,
@@ -60,7 +66,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = redis if redis is not None else connect(url)
+        client = redis
+        if client is None:
+            client = connect(url, max_connections=REDIS_CONNECTIONS, pool_wait_s=REDIS_POOL_WAIT_S)
         app.state.redis = client
         app.state.live = LiveHub(client, prefix, config.counts_every_s)
         app.state.metrics = metrics.MetricsState()

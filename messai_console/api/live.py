@@ -25,7 +25,6 @@ Messages (JSON objects, ``type`` first):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -43,6 +42,8 @@ from messai_console.api.responses import safe_json_text
 log = logging.getLogger("messai_console.api")
 
 RETRY_AFTER_ERROR_S = 1.0
+STOP_WAIT_S = 5.0
+"""How long a stopping queue reader may take to end (it is cancelled) before a warning."""
 
 
 @dataclass(frozen=True)
@@ -195,10 +196,15 @@ class QueueHub:
         self._task = asyncio.create_task(self._run(), name=f"hub:{self.queue.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Cancel the reader and wait (a bounded time) for it to end."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        done, _ = await asyncio.wait({self._task}, timeout=STOP_WAIT_S)
+        if not done:
+            log.warning("live updates of %r: the reader did not stop", self.queue.name)
+        elif not self._task.cancelled() and self._task.exception() is not None:
+            log.warning("live updates of %r: %s", self.queue.name, self._task.exception())
 
     async def _run(self) -> None:
         while True:
@@ -239,7 +245,10 @@ class LiveHub:
         self.hubs: dict[str, QueueHub] = {}
         self._lock = asyncio.Lock()
 
-    async def _hub(self, name: str) -> QueueHub:
+    async def _join(self, subscriber: Subscriber, name: str) -> tuple[QueueHub, _Interest]:
+        """Queue ``name``'s hub, started if need be, once it reads, and ``subscriber``'s
+        interest in it. ``subscriber`` is among the hub's clients from the start (with an
+        empty interest), so that no other client's leaving stops the hub meanwhile."""
         async with self._lock:
             hub = self.hubs.get(name)
             if hub is None:
@@ -247,8 +256,9 @@ class LiveHub:
                     Queue(name, self.redis, prefix=self.prefix), self.counts_every_s
                 )
                 hub.start()
+            interest = hub.interests.setdefault(subscriber, _Interest())
         await hub.ready.wait()
-        return hub
+        return hub, interest
 
     async def follow_queue(self, subscriber: Subscriber, name: str, since: str | None) -> None:
         """Send ``subscriber`` every event and the counts of queue ``name``; with ``since``,
@@ -256,8 +266,8 @@ class LiveHub:
         subscriber.hold(name)
         last: str | None = None
         try:
-            hub = await self._hub(name)
-            hub.interests.setdefault(subscriber, _Interest()).whole_queue = True
+            hub, interest = await self._join(subscriber, name)
+            interest.whole_queue = True
             if since:
                 last = await self._replay(subscriber, hub.queue, since)
         finally:
@@ -270,15 +280,15 @@ class LiveHub:
         subscriber.hold(name)
         after: str | None = None
         try:
-            hub = await self._hub(name)
-            hub.interests.setdefault(subscriber, _Interest()).jobs.add(job_id)
+            hub, interest = await self._join(subscriber, name)
+            interest.jobs.add(job_id)
             if since:
                 after = await self._replay(subscriber, hub.queue, since, job_id)
             else:
                 after = await _last_event_id(hub.queue)
             job = await hub.queue.get_job(job_id)
             if job is None:
-                hub.interests[subscriber].jobs.discard(job_id)
+                interest.jobs.discard(job_id)
                 return None
             body = job.to_dict()
             if not since:
@@ -305,6 +315,7 @@ class LiveHub:
 
     async def unsubscribe(self, subscriber: Subscriber, name: str | None = None) -> None:
         """Stop sending ``subscriber`` anything of ``name`` (every queue when None)."""
+        idle = []
         async with self._lock:
             for queue_name, hub in list(self.hubs.items()):
                 if name is not None and queue_name != name:
@@ -312,7 +323,10 @@ class LiveHub:
                 hub.interests.pop(subscriber, None)
                 if not hub.interests:
                     del self.hubs[queue_name]
-                    await hub.stop()
+                    idle.append(hub)
+        # Out of the lock: other clients go on joining while these readers end.
+        for hub in idle:
+            await hub.stop()
 
     async def close(self) -> None:
         async with self._lock:

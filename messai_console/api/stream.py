@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
+from redis.exceptions import RedisError
 
 from engine.keys import validate_queue_name
 from engine.queue import Queue
@@ -34,6 +36,7 @@ from messai_console.api.responses import safe_json_text
 from messai_console.api.security import AuthProblem, authenticate
 
 router = APIRouter(tags=["live"])
+log = logging.getLogger("messai_console.api")
 
 SSE_KEEPALIVE_S = 15.0
 MAX_QUEUES_PER_REQUEST = 100
@@ -189,6 +192,10 @@ async def _handle(session: LiveSession, request: Any) -> None:
             raise BadRequest("unknown request type; use subscribe or unsubscribe")
     except BadRequest as exc:
         offer(message_outgoing("error", {"detail": str(exc)}))
+    except RedisError as exc:
+        # The connection stays: the client hears why and may send the request again.
+        log.warning("live request failed: %s", exc)
+        offer(message_outgoing("error", {"detail": "Redis is unreachable; try again"}))
 
 
 async def _send_loop(websocket: WebSocket, session: LiveSession) -> None:

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+import redis.asyncio
+from redis.exceptions import MaxConnectionsError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine import Queue, connection
@@ -141,6 +143,23 @@ async def test_connect_tcp_and_unix(redis_url: str, redis_factory: RedisFactory)
         with connect_sync(url) as sync_client:
             check_connection_sync(sync_client)
             assert sync_client.get("k") == "v"
+
+
+async def test_a_full_pool_fails_at_once_or_waits_with_pool_wait_s(redis_url: str) -> None:
+    async def twenty_at_once(client: redis.asyncio.Redis) -> list[object]:
+        # BLPOP keeps its connection busy for 0.2 s: twenty of them need twenty connections.
+        calls = (client.blpop([f"nothing-{n}"], timeout=0.2) for n in range(20))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    failing = connect(redis_url, max_connections=5)
+    waiting = connect(redis_url, max_connections=5, pool_wait_s=30)
+    try:
+        refused = [r for r in await twenty_at_once(failing) if isinstance(r, Exception)]
+        assert refused and all(isinstance(r, MaxConnectionsError) for r in refused)
+        assert await twenty_at_once(waiting) == [None] * 20
+    finally:
+        await failing.aclose()
+        await waiting.aclose()
 
 
 def test_connect_options(redis_url: str) -> None:
