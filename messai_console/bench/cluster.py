@@ -93,6 +93,8 @@ class MasterCounters:
     """total_commands_processed."""
     script_calls: int
     """FCALL / EVALSHA / EVAL calls: the engine's scripts."""
+    cpu_s: float
+    """CPU seconds the server has used (used_cpu_sys + used_cpu_user)."""
 
 
 async def master_counters(masters: dict[str, redis.asyncio.Redis]) -> dict[str, MasterCounters]:
@@ -100,11 +102,16 @@ async def master_counters(masters: dict[str, redis.asyncio.Redis]) -> dict[str, 
     found = {}
     for name, master in masters.items():
         stats = await master.info("stats")
+        cpu = await master.info("cpu")
         commands = await master.info("commandstats")
         scripts = sum(
             int(entry.get("calls", 0))
             for command, entry in commands.items()
             if command in ("cmdstat_fcall", "cmdstat_evalsha", "cmdstat_eval")
         )
-        found[name] = MasterCounters(int(stats["total_commands_processed"]), scripts)
+        found[name] = MasterCounters(
+            int(stats["total_commands_processed"]),
+            scripts,
+            float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"]),
+        )
     return found

@@ -88,6 +88,10 @@ class MasterLoad:
     """Commands it processed per second (total_commands_processed)."""
     script_calls_per_s: float
     """The engine's script calls per second (FCALL / EVALSHA)."""
+    cpu_percent: float
+    """The server's CPU (user + system) over the drain, in percent of one core."""
+    cpu_us_per_job: float
+    """The server's CPU per job of its queues, in microseconds (0 without jobs)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +100,8 @@ class MasterLoad:
             "jobs_per_s": self.jobs_per_s,
             "ops_per_s": self.ops_per_s,
             "script_calls_per_s": self.script_calls_per_s,
+            "cpu_percent": self.cpu_percent,
+            "cpu_us_per_job": self.cpu_us_per_job,
         }
 
 
@@ -643,6 +649,8 @@ def _master_load(
         jobs_per_s=jobs / window_s,
         ops_per_s=(after.commands - before.commands) / elapsed_s,
         script_calls_per_s=(after.script_calls - before.script_calls) / elapsed_s,
+        cpu_percent=(after.cpu_s - before.cpu_s) / elapsed_s * 100,
+        cpu_us_per_job=(after.cpu_s - before.cpu_s) / jobs * 1e6 if jobs else 0.0,
     )
 
 

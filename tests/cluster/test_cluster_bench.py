@@ -43,6 +43,7 @@ def test_bench_on_a_cluster_reports_each_master_and_cleans_up(
         assert sum(load["jobs"] for load in used) == 1200
         # every queue's master did the work: its scripts ran there
         assert all(load["jobs_per_s"] > 0 and load["script_calls_per_s"] > 0 for load in used)
+        assert all(load["cpu_percent"] > 0 and load["cpu_us_per_job"] > 0 for load in used)
         assert run["ops_balance_max_over_min"] >= 1.0
         assert len(run["per_process_jobs_per_s"]) == 1  # one worker process ran them all
     assert [load["queues"] for load in spread["masters"].values()] == [2, 2, 2]

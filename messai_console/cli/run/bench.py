@@ -220,7 +220,8 @@ def _print_spread(console: Console, spread: SpreadResult) -> None:
         ),
         title_justify="left",
     )
-    for label in ("master", "queues", "jobs", "jobs/s", "ops/s", "script calls/s"):
+    labels = ("master", "queues", "jobs", "jobs/s", "ops/s", "script calls/s", "CPU", "CPU/job")
+    for label in labels:
         table.add_column(label, justify="left" if label == "master" else "right")
     for name, load in spread.masters.items():
         table.add_row(
@@ -230,6 +231,8 @@ def _print_spread(console: Console, spread: SpreadResult) -> None:
             f"{load.jobs_per_s:,.0f}",
             f"{load.ops_per_s:,.0f}",
             f"{load.script_calls_per_s:,.0f}",
+            f"{load.cpu_percent:.0f}%",
+            f"{load.cpu_us_per_job:.0f} µs" if load.jobs else "",
         )
     console.print(table)
 
