@@ -140,7 +140,7 @@ def parse_cluster_url(url: str) -> ClusterConfig:
     )
 
 
-def _script_slot(command: str, args: tuple[Any, ...]) -> int | None:
+def script_slot(command: str, args: tuple[Any, ...]) -> int | None:
     """The slot of a script call (`FCALL fn numkeys key...`), read from its
     arguments; None for another command. (redis-py would ask the server with
     COMMAND GETKEYS for FCALL: one more round trip per call.)"""
@@ -222,7 +222,7 @@ class ClusterClient(redis.asyncio.RedisCluster):
             node.connection_class = manager.connection_kwargs["connection_class"]
 
     async def _determine_slot(self, command: str, *args: Any) -> int:
-        slot = _script_slot(command, args)
+        slot = script_slot(command, args)
         if slot is not None:
             return slot
         return await super()._determine_slot(command, *args)
@@ -240,7 +240,7 @@ class SyncClusterClient(redis.cluster.RedisCluster):
     """The synchronous twin of :class:`ClusterClient`'s routing."""
 
     def determine_slot(self, *args: Any) -> int | None:
-        slot = _script_slot(str(args[0]), args[1:]) if args else None
+        slot = script_slot(str(args[0]), args[1:]) if args else None
         if slot is not None:
             return slot
         return super().determine_slot(*args)
