@@ -22,10 +22,12 @@ event loop), so it takes effect for every process started with it.
 ``Channel(client)`` makes the selected one; :func:`shared_channel` gives the
 one that every queue of a client shares in an event loop.
 
-On a Redis Cluster client (``engine.cluster``) both are
-:class:`engine.plain_channel.ClusterChannel` whatever ``MESSAI_WIRE`` says:
-redis-py's cluster client sends each call to the master of its keys' slot
-and follows ``MOVED``, ``ASK`` and failovers.
+On a Redis Cluster client (``engine.cluster``) the hand-written one is
+:class:`engine.cluster_wire.ClusterWireChannel`: a script call goes over
+one wire per master, to the master of its keys' slot in redis-py's slot
+map, and redis-py's cluster client takes over for ``MOVED``, ``ASK``, a
+lost master and calls without keys. With ``MESSAI_WIRE=0`` it is
+:class:`engine.plain_channel.ClusterChannel`: every call through redis-py.
 """
 
 from __future__ import annotations
@@ -144,6 +146,10 @@ def _implementation(client: Redis, shared: bool) -> type[Channel]:
     from engine.cluster import is_cluster
 
     if is_cluster(client):
+        if wire_enabled():
+            from engine.cluster_wire import ClusterWireChannel, SharedClusterWireChannel
+
+            return SharedClusterWireChannel if shared else ClusterWireChannel
         from engine.plain_channel import ClusterChannel
 
         return ClusterChannel

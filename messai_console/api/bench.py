@@ -190,7 +190,9 @@ async def live_clients(url: str, clients: int, jobs: int) -> dict[str, Any]:
             _stop(worker)
         _stop(server)
         await queue.obliterate(force=True)
-        await redis.delete(f"{prefix}:queues", f"{prefix}:workers")
+        # one key per call: on a Redis Cluster the two live in different slots
+        await redis.delete(f"{prefix}:queues")
+        await redis.delete(f"{prefix}:workers")
         await redis.aclose()
 
 

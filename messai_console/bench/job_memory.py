@@ -36,7 +36,10 @@ import orjson
 import redis
 import redis.asyncio
 
+from engine.cluster import is_cluster_url, parse_cluster_url
+from engine.connection import connect, connect_sync
 from engine.queue import BulkJob, Queue
+from messai_console.bench.cluster import node_client
 
 SCRATCH = "messai-memtest"
 
@@ -129,24 +132,27 @@ def measure_layout(
 
 def measure_engine(url: str, jobs: int, payload: dict[str, Any]) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        client = redis.asyncio.Redis.from_url(url)
+        client = connect(url)
         queue = Queue("memtest", client, prefix=SCRATCH)
+        # on a cluster, the master that holds the queue answers INFO and MEMORY
+        owner = await node_client(client, queue.keys.meta)
+        server = owner or client
         try:
             await queue.add("noop")
-            before = int((await client.info("memory"))["used_memory"])
+            before = int((await server.info("memory"))["used_memory"])
             for start in range(0, jobs, 10_000):
                 await queue.add_bulk([BulkJob("noop", payload)] * min(10_000, jobs - start))
-            after = int((await client.info("memory"))["used_memory"])
+            after = int((await server.info("memory"))["used_memory"])
             key = queue.keys.job("2")
-            encoding = await client.object("encoding", key)
-            one_job = int(await client.memory_usage(key, samples=0) or 0)
+            encoding = await server.object("encoding", key)
+            one_job = int(await server.memory_usage(key, samples=0) or 0)
             parts = {
                 "job_hashes": one_job,
                 "waiting_list": int(
-                    await client.memory_usage(queue.keys.waiting_list, samples=0) or 0
+                    await server.memory_usage(queue.keys.waiting_list, samples=0) or 0
                 )
                 / jobs,
-                "events_stream": int(await client.memory_usage(queue.keys.events, samples=0) or 0)
+                "events_stream": int(await server.memory_usage(queue.keys.events, samples=0) or 0)
                 / jobs,
             }
             parts["keyspace_and_rest"] = (after - before) / jobs - sum(parts.values())
@@ -158,9 +164,31 @@ def measure_engine(url: str, jobs: int, payload: dict[str, Any]) -> dict[str, An
             }
         finally:
             await queue.obliterate(force=True)
+            if owner is not None:
+                await owner.aclose()
             await client.aclose()
 
     return asyncio.run(run())
+
+
+def server_for(url: str, key: str) -> redis.Redis:
+    """A client on the server that holds ``key``: on a Redis Cluster the master
+    that owns its slot (a layout's keys share one hash tag, so one master has
+    them all, and INFO there counts their memory), else the URL's server."""
+    if not is_cluster_url(url):
+        return redis.Redis.from_url(url)
+    with connect_sync(url) as cluster:
+        node = cluster.get_node_from_key(key)
+        host, port = str(node.host), int(node.port)
+    config = parse_cluster_url(url)
+    return redis.Redis(
+        host=host,
+        port=port,
+        username=config.username,
+        password=config.password,
+        ssl=config.tls,
+        **config.options,
+    )
 
 
 def _delete(client: redis.Redis, pattern: str) -> None:
@@ -183,7 +211,7 @@ def main() -> None:
         "--chunk-bytes", type=int, help="Split limit (default: the server's listpack limit)."
     )
     args = parser.parse_args()
-    client = redis.Redis.from_url(args.redis_url)
+    client = server_for(args.redis_url, SCRATCH)
     config = {
         (k.decode() if isinstance(k, bytes) else k): v
         for k, v in client.config_get("hash-max-listpack-value").items()
@@ -201,7 +229,8 @@ def main() -> None:
             )
         else:
             payloads = [padded] * args.jobs
-        rows[label] = measure_layout(client, writer, payloads, label)
+        with server_for(args.redis_url, f"{SCRATCH}:{{{label}}}") as holder:
+            rows[label] = measure_layout(holder, writer, payloads, label)
     print(json.dumps(rows, indent=2))
 
 

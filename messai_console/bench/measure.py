@@ -23,8 +23,18 @@ from typing import Any
 
 import redis.asyncio
 
+from engine.channel import server_address
+from engine.cluster import is_cluster
+from engine.connection import connect
 from engine.jobhash import JobField, stamp_ms
 from engine.queue import BulkJob, Queue
+from messai_console.bench.cluster import (
+    MasterCounters,
+    master_clients,
+    master_counters,
+    node_client,
+    queue_names_on,
+)
 from messai_console.bench.workloads import COUNTER_KEY, URL_VARIABLE, WORKLOADS
 
 Progress = Callable[[str, float], None]
@@ -51,6 +61,79 @@ class BenchConfig:
     """Job kinds drained (see ``workloads.py``): noop, redis_call, sleep_1ms."""
     loop: str = "asyncio"
     """The workers' --loop (the benchmark's own loop is the caller's)."""
+    spread_queues: int | None = None
+    """Queues of the spread drain (over one master, then over all): None is 6
+    on a cluster and none on one server (0: no spread drain)."""
+    spread_concurrency: int = 50
+    """Each worker process's concurrency in the spread drain."""
+
+    def spread_count(self, cluster: bool) -> int:
+        if self.spread_queues is None:
+            return DEFAULT_SPREAD_QUEUES if cluster else 0
+        return self.spread_queues
+
+
+DEFAULT_SPREAD_QUEUES = 6
+
+
+@dataclass
+class MasterLoad:
+    """One master during a spread drain."""
+
+    queues: int
+    jobs: int
+    jobs_per_s: float
+    """Its queues' jobs over the drain's whole window."""
+    ops_per_s: float
+    """Commands it processed per second (total_commands_processed)."""
+    script_calls_per_s: float
+    """The engine's script calls per second (FCALL / EVALSHA)."""
+    cpu_percent: float
+    """The server's CPU (user + system) over the drain, in percent of one core."""
+    cpu_us_per_job: float
+    """The server's CPU per job of its queues, in microseconds (0 without jobs)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "queues": self.queues,
+            "jobs": self.jobs,
+            "jobs_per_s": self.jobs_per_s,
+            "ops_per_s": self.ops_per_s,
+            "script_calls_per_s": self.script_calls_per_s,
+            "cpu_percent": self.cpu_percent,
+            "cpu_us_per_job": self.cpu_us_per_job,
+        }
+
+
+@dataclass
+class SpreadResult:
+    """A drain of queues spread over some of a cluster's masters."""
+
+    masters_used: int
+    processes: int
+    concurrency: int
+    jobs_per_s: float
+    masters: dict[str, MasterLoad] = field(default_factory=dict)
+    """Every master of the cluster (the unused ones too), by host:port."""
+    per_process_jobs_per_s: list[float] = field(default_factory=list)
+    """Each worker process's jobs per second, highest first."""
+
+    @property
+    def ops_balance(self) -> float:
+        """Highest over lowest ops/s among the masters that held queues (1.0: even)."""
+        used = [load.ops_per_s for load in self.masters.values() if load.queues]
+        return max(used) / max(min(used), 1e-9) if used else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "masters_used": self.masters_used,
+            "processes": self.processes,
+            "concurrency": self.concurrency,
+            "jobs_per_s": self.jobs_per_s,
+            "per_process_jobs_per_s": self.per_process_jobs_per_s,
+            "ops_balance_max_over_min": self.ops_balance,
+            "masters": {name: load.to_dict() for name, load in self.masters.items()},
+        }
 
 
 @dataclass
@@ -68,6 +151,8 @@ class BenchResult:
     memory_bytes_per_job: float = 0.0
     server: ServerInfo | None = None
     loop: str = ""
+    spread: list[SpreadResult] = field(default_factory=list)
+    """On a cluster: the drain over one master, then over every master."""
 
     def ratios(self) -> dict[str, float]:
         single, piped = self.floor_single_ops or 1.0, self.floor_pipelined_ops or 1.0
@@ -100,6 +185,7 @@ class BenchResult:
             "latency_ms": self.latency_ms,
             "memory": {"bytes_per_waiting_job": self.memory_bytes_per_job},
             "ratios": self.ratios(),
+            "spread": [spread.to_dict() for spread in self.spread],
         }
 
 
@@ -118,6 +204,9 @@ def median_result(results: list[BenchResult]) -> BenchResult:
         memory_bytes_per_job=med([r.memory_bytes_per_job for r in results]),
         server=results[0].server,
         loop=results[0].loop,
+        # each run's spread drains are reported, not merged: their per-master
+        # figures only mean something within one run
+        spread=[spread for r in results for spread in r.spread],
     )
     for workload, rates in results[0].drain.items():
         merged.drain[workload] = {
@@ -189,26 +278,34 @@ class Bench:
         self._workers: list[subprocess.Popen[bytes]] = []
 
     async def run(self, concurrencies: tuple[int, ...] = (1, 50)) -> BenchResult:
-        client = redis.asyncio.Redis.from_url(self.config.url, decode_responses=True)
+        # the engine's client: a cluster client on a redis+cluster:// URL
+        client = connect(self.config.url, decode_responses=True)
+        # on a cluster the floor and the server's settings are one master's
+        first_master = await node_client(client)
+        single = first_master or client
         result = BenchResult(loop=self.config.loop)
         try:
-            result.server = await server_info(client)
+            result.server = await server_info(single)
             # the floor is sampled between the measurements, as a shared
             # machine's speed moves within a run; ratios use the median
-            result.floor_samples.append(await self.floor(client))
+            result.floor_samples.append(await self.floor(single))
             result.enqueue_single, result.enqueue_bulk = await self.enqueue(client)
             for workload in self.config.workloads:
                 result.drain[workload] = {}
                 for concurrency in concurrencies:
                     rate = await self.drain(client, concurrency, workload)
                     result.drain[workload][concurrency] = rate
-                result.floor_samples.append(await self.floor(client))
+                result.floor_samples.append(await self.floor(single))
             result.latency_ms = await self.latency(client)
             result.memory_bytes_per_job = await self.memory(client)
+            if self.config.spread_count(is_cluster(client)):
+                result.spread = await self.spread_over_masters(client)
             result.floor_single_ops = statistics.median(f[0] for f in result.floor_samples)
             result.floor_pipelined_ops = statistics.median(f[1] for f in result.floor_samples)
         finally:
             self._stop_workers()
+            if first_master is not None:
+                await first_master.aclose()
             await client.aclose()
         return result
 
@@ -355,9 +452,12 @@ class Bench:
         """Redis bytes per waiting job with the configured payload size."""
         n = self.config.memory_jobs
         queue = self._queue(client, "memory")
+        # on a cluster, INFO of the master that holds the queue
+        owner = await node_client(client, queue.keys.meta)
+        server = owner or client
         try:
             await queue.add("noop")  # the queue's own keys exist before measuring
-            before = int((await client.info("memory"))["used_memory"])
+            before = int((await server.info("memory"))["used_memory"])
             data = _payload(self.config.payload_bytes)
             done = 0
             while done < n:
@@ -365,24 +465,141 @@ class Bench:
                 await queue.add_bulk([BulkJob("noop", data)] * chunk)
                 done += chunk
                 self.progress(f"memory: {n:,} waiting jobs", done / n)
-            after = int((await client.info("memory"))["used_memory"])
+            after = int((await server.info("memory"))["used_memory"])
             return (after - before) / n
         finally:
             await queue.obliterate(force=True)
+            if owner is not None:
+                await owner.aclose()
+
+    # -- spread over a cluster's masters -------------------------------------
+
+    async def spread_over_masters(self, client: Any) -> list[SpreadResult]:
+        """The same drain (same jobs, queues and worker processes) with every
+        queue on one master, then with the queues spread over all of them (on
+        one server: the drain on it, to set beside a cluster's)."""
+        if is_cluster(client):
+            masters = await master_clients(client)
+        else:
+            server = connect(self.config.url, decode_responses=True)
+            masters = {server_address(server.connection_pool.connection_kwargs): server}
+        try:
+            names = list(masters)
+            runs = [[names[0]]] + ([names] if len(names) > 1 else [])
+            return [await self.spread(client, masters, used) for used in runs]
+        finally:
+            for master in masters.values():
+                await master.aclose()
+
+    async def spread(
+        self, client: Any, masters: dict[str, redis.asyncio.Redis], used: list[str]
+    ) -> SpreadResult:
+        """Drain ``n`` no-op jobs from queues spread round-robin over ``used``;
+        every worker process serves every queue."""
+        config = self.config
+        stem = f"bench-spread-{uuid.uuid4().hex[:8]}"
+        count = config.spread_count(is_cluster(client))
+        placed = (
+            queue_names_on(client, used, count, stem, config.prefix)
+            if is_cluster(client)
+            else {used[0]: [f"{stem}-{index}" for index in range(count)]}
+        )
+        queues = {
+            master: [Queue(name, client, prefix=config.prefix) for name in names]
+            for master, names in placed.items()
+        }
+        every = [queue for group in queues.values() for queue in group]
+        per_queue = max(config.n // len(every), 1)
+        phase = f"spread over {len(used)} master(s): {len(every)} queues"
+        data = _payload(config.payload_bytes)
+        try:
+            for index, queue in enumerate(every):
+                await queue.add_bulk([BulkJob("noop", data)] * per_queue)
+                self.progress(f"{phase}, adding", (index + 1) / len(every))
+            self._start_workers([queue.name for queue in every], config.spread_concurrency)
+            first_start = min(await asyncio.gather(*(self._first_start(queue) for queue in every)))
+            before, started = await master_counters(masters), time.perf_counter()
+            total = per_queue * len(every)
+            while True:
+                left = 0
+                for queue in every:
+                    counts = await queue.counts()
+                    left += counts["waiting"] + counts["active"] + counts["delayed"]
+                self.progress(phase, 1 - left / total)
+                if left == 0:
+                    break
+                await asyncio.sleep(0.02)
+            after, elapsed = await master_counters(masters), time.perf_counter() - started
+            self._stop_workers()
+            finished = {queue.name: await self._last_finish(queue) for queue in every}
+            window_s = max((max(finished.values()) - first_start) / 1000, 1e-6)
+            # each master's jobs over the time until its own last finish
+            windows = {
+                name: max((max(finished[queue.name] for queue in group) - first_start) / 1000, 1e-6)
+                for name, group in queues.items()
+                if group
+            }
+            by_worker = await self._jobs_by_worker(every)
+            return SpreadResult(
+                masters_used=len(used),
+                processes=config.processes,
+                concurrency=config.spread_concurrency,
+                jobs_per_s=total / window_s,
+                masters={
+                    name: _master_load(
+                        len(queues.get(name, [])) * per_queue,
+                        len(queues.get(name, [])),
+                        before[name],
+                        after[name],
+                        elapsed,
+                        windows.get(name, window_s),
+                    )
+                    for name in masters
+                },
+                per_process_jobs_per_s=sorted(
+                    (count / window_s for count in by_worker.values()), reverse=True
+                ),
+            )
+        finally:
+            self._stop_workers()
+            for queue in every:
+                await queue.obliterate(force=True)
+
+    async def _last_finish(self, queue: Queue) -> float:
+        newest: Any = await queue.redis.zrevrange(queue.keys.completed, 0, 0, withscores=True)
+        failed = await queue.redis.zcard(queue.keys.failed)
+        if failed:
+            raise RuntimeError(f"spread drain: {failed} jobs of {queue.name} failed")
+        return float(newest[0][1])
+
+    async def _jobs_by_worker(self, queues: list[Queue]) -> dict[str, int]:
+        """How many completed jobs each worker ran (the job hash names it)."""
+        counts: dict[str, int] = {}
+        for queue in queues:
+            ids: list[Any] = await queue.redis.zrange(queue.keys.completed, 0, -1)
+            async with queue.redis.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hget(queue.keys.job(str(job_id)), JobField.WORKER)
+                workers = await pipe.execute()
+            for worker in workers:
+                counts[str(worker)] = counts.get(str(worker), 0) + 1
+        return counts
 
     # -- helpers -------------------------------------------------------------
 
     def _queue(self, client: redis.asyncio.Redis, label: str) -> Queue:
         return Queue(f"bench-{label}-{uuid.uuid4().hex[:8]}", client, prefix=self.config.prefix)
 
-    def _start_workers(self, queue: str, concurrency: int, processes: int | None = None) -> None:
+    def _start_workers(
+        self, queue: str | list[str], concurrency: int, processes: int | None = None
+    ) -> None:
+        names = [queue] if isinstance(queue, str) else queue
         command = [
             str(Path(sys.executable).parent / "messai-console"),
             "--redis-url",
             self.config.url,
             "worker",
-            "--queue",
-            queue,
+            *(part for name in names for part in ("--queue", name)),
             "--concurrency",
             str(concurrency),
             "--prefetch",
@@ -417,6 +634,25 @@ class Bench:
                 process.kill()
                 process.wait()
         self._workers.clear()
+
+
+def _master_load(
+    jobs: int,
+    queues: int,
+    before: MasterCounters,
+    after: MasterCounters,
+    elapsed_s: float,
+    window_s: float,
+) -> MasterLoad:
+    return MasterLoad(
+        queues=queues,
+        jobs=jobs,
+        jobs_per_s=jobs / window_s,
+        ops_per_s=(after.commands - before.commands) / elapsed_s,
+        script_calls_per_s=(after.script_calls - before.script_calls) / elapsed_s,
+        cpu_percent=(after.cpu_s - before.cpu_s) / elapsed_s * 100,
+        cpu_us_per_job=(after.cpu_s - before.cpu_s) / jobs * 1e6 if jobs else 0.0,
+    )
 
 
 def _percentile(sorted_values: list[float], percent: float) -> float:

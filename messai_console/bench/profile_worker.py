@@ -20,8 +20,6 @@ import pstats
 import time
 import uuid
 
-import redis.asyncio
-
 from engine.connection import connect
 from engine.queue import BulkJob, Queue
 from engine.worker import Worker
@@ -33,8 +31,7 @@ PREFIX = "messai-profile"
 
 async def drain(url: str, workload: str, concurrency: int, jobs: int, profile: bool) -> str:
     os.environ[workloads.URL_VARIABLE] = url
-    client = connect(url)
-    plain = redis.asyncio.Redis.from_url(url)
+    client = connect(url)  # a cluster client on a redis+cluster:// URL
     queue = Queue(f"profile-{uuid.uuid4().hex[:8]}", client, prefix=PREFIX)
     profiler = cProfile.Profile()
     try:
@@ -66,8 +63,7 @@ async def drain(url: str, workload: str, concurrency: int, jobs: int, profile: b
         return out.getvalue()
     finally:
         await queue.obliterate(force=True)
-        await plain.delete(workloads.COUNTER_KEY)
-        await plain.aclose()
+        await client.delete(workloads.COUNTER_KEY)
         await client.aclose()
 
 

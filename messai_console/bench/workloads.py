@@ -13,6 +13,8 @@ import os
 
 import redis.asyncio
 
+from engine.cluster import is_cluster
+from engine.connection import connect
 from engine.context import JobContext
 from engine.processors import ProcessorRegistry, noop
 
@@ -26,20 +28,30 @@ COUNTER_KEY = "messai-bench:job-calls"
 """The key every ``redis_call`` job increments (the benchmark deletes it)."""
 
 _client: redis.asyncio.Redis | None = None
+_ready = asyncio.Lock()
 
 
-def _job_client() -> redis.asyncio.Redis:
+async def _job_client() -> redis.asyncio.Redis:
     # One client per worker process, made on first use on the worker's loop;
     # its pool grows to the worker's concurrency.
     global _client
     if _client is None:
-        _client = redis.asyncio.Redis.from_url(os.environ[URL_VARIABLE])
+        async with _ready:
+            if _client is None:
+                # the engine's connect: a cluster client on a redis+cluster:// URL
+                client = connect(os.environ[URL_VARIABLE])
+                if is_cluster(client):
+                    # read the slot map once: redis-py's cluster client reads it
+                    # again for each of concurrent first calls, closing the
+                    # connections the others are writing on
+                    await client.initialize()
+                _client = client
     return _client
 
 
 async def redis_call(ctx: JobContext) -> None:
     """One awaited ``INCR`` through the job's own client."""
-    await _job_client().incr(COUNTER_KEY)
+    await (await _job_client()).incr(COUNTER_KEY)
 
 
 async def sleep_1ms(ctx: JobContext) -> None:

@@ -144,11 +144,11 @@ class Backend:
         self.from_replica = wants_replica(url)
         """Whether the reads go to a replica."""
         self.redis: Redis = connect_reader(url, **options) if self.from_replica else self.master
-        self.nodes = NodeWatch(self.master)
+        self.nodes = NodeWatch(self.master, prefix)
         self.sentinel = is_sentinel_url(url)
         """Whether the master is found through sentinels (a failover can move it)."""
         self.master_at: str | None = None
-        """The master's address at the last node read."""
+        """The master's address at the last node read (a cluster's masters, comma-separated)."""
         self.master_moved: tuple[str, str] | None = None
         """(old, new) address when the last node read found another master."""
         self._queues: dict[str, Queue] = {}
@@ -191,10 +191,14 @@ class Backend:
         return await server_info(self.master)
 
     async def node_list(self) -> list[NodeInfo]:
-        """The master and its replicas; notes in ``master_moved`` when the master
-        is another node than at the last read (a failover)."""
-        nodes = await self.nodes.read()
-        address = nodes[0].address
+        """The master and its replicas (on a cluster: every master, each followed
+        by its replicas, with the queues it holds); notes in ``master_moved``
+        when a master is another node than at the last read (a failover)."""
+        nodes = await self.nodes.read(await self.queue_names())
+        # a cluster's serving masters by slot range; the one master elsewhere
+        masters = [n for n in nodes if n.role == "master" and n.slots and not n.error]
+        masters = masters or nodes[:1]
+        address = ", ".join(node.address for node in masters)
         self.master_moved = (
             (self.master_at, address)
             if self.master_at is not None and address != self.master_at

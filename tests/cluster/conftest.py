@@ -68,6 +68,9 @@ class ClusterSetup:
     def client(self, server: EmbeddedServer) -> redis.Redis:
         return redis.Redis(port=server.port, decode_responses=True, socket_timeout=5)
 
+    def client_on(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, decode_responses=True, socket_timeout=5)
+
     def master_ports(self) -> list[int]:
         """The ports of the nodes that are masters now (each owning slots)."""
         ports = []
@@ -178,7 +181,7 @@ def build_cluster(base: Path, replicas: bool = True) -> ClusterSetup:
         with setup.client(masters[0]) as first:
             for server in setup.nodes[1:]:
                 first.execute_command("CLUSTER", "MEET", "127.0.0.1", server.port)
-        for master, replica in zip(masters, setup.replicas, strict=True):
+        for master, replica in zip(masters[: len(setup.replicas)], setup.replicas, strict=True):
             with setup.client(master) as client:
                 master_id = _node_id(client)
             with setup.client(replica) as client:

@@ -8,9 +8,15 @@ import redis.asyncio
 import typer
 
 from engine.connection import connect
-from engine.keys import STATES
-from engine.monitor import all_queue_stats, list_workers, server_info, server_time_ms
+from engine.keys import DEFAULT_PREFIX, STATES
+from engine.monitor import (
+    all_queue_stats,
+    list_workers,
+    server_info,
+    server_time_ms,
+)
 from engine.nodes import NodeWatch
+from engine.queue import list_queues
 from engine.settings import mask_url
 from messai_console.cli.output import format_duration_ms, print_json, print_table, warn
 from messai_console.cli.runtime import runtime
@@ -37,13 +43,16 @@ async def gather_overview(client: redis.asyncio.Redis, prefix: str, url: str) ->
     }
 
 
-async def gather_nodes(url: str) -> list[dict[str, Any]]:
-    """Every node behind ``url``: the master first, then its replicas (the
-    ``nodes`` of ``overview --json``)."""
+async def gather_nodes(
+    url: str, queues: list[str] | None = None, prefix: str = DEFAULT_PREFIX
+) -> list[dict[str, Any]]:
+    """Every node behind ``url``: the master first, then its replicas (on a
+    cluster each master then its replicas), each master with the ``queues``
+    it holds (the ``nodes`` of ``overview --json``)."""
     master = connect(url, retries=1)
-    watch = NodeWatch(master)
+    watch = NodeWatch(master, prefix)
     try:
-        return [node.to_dict() for node in await watch.read()]
+        return [node.to_dict() for node in await watch.read(queues or [])]
     finally:
         await watch.close()
         await master.aclose()
@@ -62,7 +71,8 @@ def overview(
 
     async def action(client: redis.asyncio.Redis) -> dict[str, Any]:
         summary = await gather_overview(client, state.prefix, url)
-        summary["nodes"] = await gather_nodes(url)
+        names = sorted(await list_queues(client, state.prefix))
+        summary["nodes"] = await gather_nodes(url, names, state.prefix)
         return summary
 
     summary = state.read(action)
@@ -84,13 +94,30 @@ def overview(
         ["eviction policy", server["maxmemory_policy"]],
     ]
     print_table(["", "value"], rows, title="overview")
+    cluster = any(node["slots"] for node in summary["nodes"])
     print_table(
-        ["node", "role", "memory", "ops/s", "clients", "link", "lag"],
-        [node_row(node) for node in summary["nodes"]],
+        ["node", "role", "memory", "ops/s", "clients", "link", "lag"]
+        + (["slots", "queues"] if cluster else []),
+        [node_row(node) + (placement(node) if cluster else []) for node in summary["nodes"]],
         title="nodes",
     )
     for warning in server["warnings"]:
         warn(warning)
+
+
+QUEUES_SHOWN = 5
+"""Queue names a node's row shows before it says how many more."""
+
+
+def placement(node: dict[str, Any]) -> list[object]:
+    """A cluster node's slots and queues: a replica names its master instead."""
+    if node["role"] != "master" and node["master"]:
+        return [f"replica of {node['master']}", ""]
+    names = node["queues"]
+    shown = ", ".join(names[:QUEUES_SHOWN])
+    if len(names) > QUEUES_SHOWN:
+        shown += f" (+{len(names) - QUEUES_SHOWN} more)"
+    return [node["slots"], shown]
 
 
 def node_row(node: dict[str, Any]) -> list[object]:

@@ -22,6 +22,7 @@ from messai_console.bench.measure import (
     Bench,
     BenchConfig,
     BenchResult,
+    SpreadResult,
     median_result,
 )
 from messai_console.bench.targets import verdicts
@@ -92,6 +93,15 @@ def bench(
         BenchLoop,
         typer.Option(help="Event loop of the benchmark and its workers (both: each in turn)."),
     ] = BenchLoop.auto,
+    spread_queues: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Queues of the spread drain: on a Redis Cluster placed on one master, then "
+            "round-robin over every master (per-master jobs/s, ops/s and their balance); on "
+            "one server all on it. Default: 6 on a cluster, 0 (none) on one server.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Floor, enqueue, drain, latency and memory figures, in throwaway queues."""
@@ -137,6 +147,7 @@ def bench(
                         latency_jobs=latency_jobs,
                         workloads=chosen_workloads,
                         loop=loop_name.value,
+                        spread_queues=spread_queues,
                     )
                     bench_run = Bench(config, report)
                     with loops.running_on(loop_name):
@@ -197,6 +208,35 @@ def _servers(which: Servers, configured_url: Callable[[], str]) -> Iterator[list
         yield found
 
 
+def _print_spread(console: Console, spread: SpreadResult) -> None:
+    """One spread drain: each master's load, and each worker process's share."""
+    per_process = ", ".join(f"{rate:,.0f}" for rate in spread.per_process_jobs_per_s)
+    table = Table(
+        title=(
+            f"spread over {spread.masters_used} master(s): {spread.jobs_per_s:,.0f} jobs/s, "
+            f"{spread.processes} worker process(es) x concurrency {spread.concurrency} "
+            f"(per process: {per_process} jobs/s); ops balance (max/min) "
+            f"{spread.ops_balance:.2f}"
+        ),
+        title_justify="left",
+    )
+    labels = ("master", "queues", "jobs", "jobs/s", "ops/s", "script calls/s", "CPU", "CPU/job")
+    for label in labels:
+        table.add_column(label, justify="left" if label == "master" else "right")
+    for name, load in spread.masters.items():
+        table.add_row(
+            name,
+            str(load.queues),
+            f"{load.jobs:,}",
+            f"{load.jobs_per_s:,.0f}",
+            f"{load.ops_per_s:,.0f}",
+            f"{load.script_calls_per_s:,.0f}",
+            f"{load.cpu_percent:.0f}%",
+            f"{load.cpu_us_per_job:.0f} µs" if load.jobs else "",
+        )
+    console.print(table)
+
+
 def _print_tables(source: str, result: BenchResult, repeat: int) -> None:
     console = Console(highlight=False)
     server = result.server
@@ -249,6 +289,8 @@ def _print_tables(source: str, result: BenchResult, repeat: int) -> None:
         verdict("memory"),
     )
     console.print(table)
+    for spread in result.spread:
+        _print_spread(console, spread)
     if server and server.configuration == "default":
         console.print(
             "note: with hash-max-listpack-value 64 a job's data and options of 64 bytes to"

@@ -1,4 +1,6 @@
-"""Nodes: the master and its replicas, with memory, ops/s and replication lag."""
+"""Nodes: the master and its replicas, with memory, ops/s and replication lag;
+on a Redis Cluster every master with its slots and queues, each followed by
+its replicas."""
 
 from __future__ import annotations
 
@@ -21,7 +23,22 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("clients", "clients"),
     ("link", "link"),
     ("lag", "replication lag"),
+    ("slots", "slots"),
+    ("queues", "queues"),
 )
+
+QUEUES_SHOWN = 6
+"""Queue names a master's row shows before it says how many more."""
+
+
+def placement_cells(node: NodeInfo) -> tuple[Text, Text]:
+    """Slots and queues of a master; a cluster replica names its master."""
+    if node.role != "master" and node.master:
+        return Text(f"replica of {node.master}", style="dim"), Text("")
+    names = ", ".join(node.queues[:QUEUES_SHOWN])
+    if len(node.queues) > QUEUES_SHOWN:
+        names += f" (+{len(node.queues) - QUEUES_SHOWN} more)"
+    return Text(node.slots), render.safe(names, 80)
 
 
 def lag_text(node: NodeInfo) -> Text:
@@ -58,9 +75,15 @@ class NodesScreen(ConsoleScreen):
         nodes = await self.backend.node_list()
         self.table.sync([(node.address, self._cells(node)) for node in nodes])
         replicas = [node for node in nodes if node.role != "master"]
+        masters = len(nodes) - len(replicas)
         text = Text()
-        text.append(f"1 master, {len(replicas)} replicas", style="bold")
-        down = [node for node in replicas if node.error or node.link == "down"]
+        text.append(
+            f"{masters} master{'s' if masters != 1 else ''}, {len(replicas)} replicas",
+            style="bold",
+        )
+        if any(node.slots for node in nodes):
+            text.append("   a cluster: each queue lives on the master of its slot", style="dim")
+        down = [node for node in nodes if node.error or node.link == "down"]
         if down:
             text.append(f"   {len(down)} unreachable or not in sync", style="bold red")
         if self.backend.from_replica:
@@ -80,6 +103,7 @@ class NodesScreen(ConsoleScreen):
                 Text(""),
                 Text("unreachable", style="bold red"),
                 render.safe(node.error, 60, style="red"),
+                *placement_cells(node),
             )
         return (
             render.safe(node.address, 40, style="bold" if node.role == "master" else ""),
@@ -89,4 +113,5 @@ class NodesScreen(ConsoleScreen):
             Text(f"{node.connected_clients:,}", justify="right"),
             Text(node.link, style="bold red" if node.link == "down" else ""),
             lag_text(node),
+            *placement_cells(node),
         )
