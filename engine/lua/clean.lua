@@ -38,7 +38,8 @@ else
   local doomed, listed, deleted, dedups = {}, 0, {}, {}
   for i = 1, #ids do
     local fields = redis.call("HMGET", job_key(ids[i]), JF.CREATED, JF.DEDUP)
-    if stamp_ms(fields[1] or "0") <= cutoff then
+    -- to the millisecond, as `now`: a job added in this millisecond is 0 ms old
+    if math.floor(stamp_ms(fields[1] or "0") or 0) <= cutoff then
       deleted[#deleted + 1] = ids[i]
       dedups[#deleted] = fields[2] or false
       if at[i] then

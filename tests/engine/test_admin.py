@@ -293,3 +293,13 @@ async def test_prefetched_job_goes_back_unspent_on_stop_and_can_be_cancelled(
 
 async def _active_count(queue: Queue, expected: int) -> bool:
     return (await queue.counts())["active"] == expected
+
+
+async def test_clean_with_no_grace_takes_a_job_added_this_millisecond(queue: Queue) -> None:
+    """Times added keep microseconds; a clean with no grace compares them to the
+    millisecond, so a job added just before (often in the same millisecond)
+    is 0 ms old, and goes."""
+    for state, delay_ms in (("delayed", 60_000), ("waiting", 0)):
+        for _ in range(20):
+            await queue.add("echo", delay_ms=delay_ms)
+            assert await queue.clean(state) == 1
