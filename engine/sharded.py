@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from engine.errors import EngineError
 from engine.job import Job
@@ -48,6 +50,8 @@ SHARD_SEPARATOR = "~"
 """Between a sharded queue's name and a shard's number: ``q~0``."""
 
 MAX_SHARDS = 1024
+
+log = logging.getLogger("engine.sharded")
 
 
 class ShardingError(EngineError, ValueError):
@@ -105,6 +109,29 @@ async def expand_queue_names(
         else:
             expanded.extend(shard_name(name, shard) for shard in range(count))
     return list(dict.fromkeys(expanded))
+
+
+async def warn_of_sharded_names(
+    redis: Redis, names: Sequence[str], prefix: str, worker_id: str
+) -> None:
+    """Log a warning for each of ``names`` that is a sharded queue: a worker
+    given its name serves the (empty) plain queue of that name, not its
+    shards. Redis errors are ignored here (the worker reports them where
+    they matter)."""
+    try:
+        record = await sharded_queues(redis, prefix)
+    except (RedisError, OSError):
+        return
+    for name in names:
+        if name in record:
+            log.warning(
+                "worker %s: %r is a sharded queue of %d shards; this worker serves"
+                " no shard of it (give it expand_queue_names(...) or worker -q %s)",
+                worker_id,
+                name,
+                record[name],
+                name,
+            )
 
 
 class ShardedQueue:

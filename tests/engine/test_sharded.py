@@ -109,3 +109,18 @@ async def test_the_shard_count_is_recorded_once_and_checked(
         await ShardedQueue.create("a~b", redis_client, shards=2)
     with pytest.raises(ShardingError, match="shards must be"):
         await ShardedQueue.create("zero", redis_client, shards=0)
+
+
+async def test_a_worker_given_a_sharded_name_says_it_serves_no_shard(
+    redis_client: redis.asyncio.Redis,
+    start_worker: StartWorker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await ShardedQueue.create("hot", redis_client, shards=2)
+    worker = await start_worker(queues=["hot", "plain"])
+
+    def warned() -> bool:
+        return any("is a sharded queue of 2 shards" in r.getMessage() for r in caplog.records)
+
+    await await_until(warned, timeout=10)
+    assert worker.queue_names == ["hot", "plain"]
