@@ -1,10 +1,11 @@
 """A hot queue spread over several slots: a sharded queue.
 
 A sharded queue ``q`` of N shards is N ordinary queues, ``q~0`` to
-``q~<N-1>`` (:func:`shard_name`). Each shard's keys carry its own hash tag
-(``{q~0}``, ``{q~1}``, ...), so on a Redis Cluster the shards sit in
-different slots and spread over the masters; on one server they only split
-the work into N queues. The shard count is recorded once, when the sharded
+``q~<N-1>`` (or ``q~<k>-<n>``: :func:`shard_name` picks names whose hash
+slots fall in N equal ranges of the 16384). Each shard's keys carry its own
+hash tag, so on a Redis Cluster the shards sit in different slots and
+spread over the masters; on one server they only split the work into N
+queues. The shard count is recorded once, when the sharded
 queue is created, in the hash :func:`shard_record_key` (one key, one call).
 
 What holds and what does not:
@@ -38,6 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.crc import key_slot
 from redis.exceptions import RedisError
 
 from engine.errors import EngineError
@@ -49,7 +51,12 @@ from engine.queue import BulkJob, Queue
 SHARD_SEPARATOR = "~"
 """Between a sharded queue's name and a shard's number: ``q~0``."""
 
-MAX_SHARDS = 1024
+MAX_SHARDS = 256
+
+CLUSTER_SLOTS = 16384
+MAX_NAME_ATTEMPTS = 100_000
+"""How many names :func:`shard_name` tries for one shard (about ``shards``
+are needed on average; this bound is never reached in practice)."""
 
 log = logging.getLogger("engine.sharded")
 
@@ -63,9 +70,22 @@ def shard_record_key(prefix: str = DEFAULT_PREFIX) -> str:
     return f"{prefix}:shards"
 
 
-def shard_name(name: str, shard: int) -> str:
-    """The queue holding shard ``shard`` of the sharded queue ``name``."""
-    return f"{name}{SHARD_SEPARATOR}{shard}"
+def shard_name(name: str, shard: int, shards: int) -> str:
+    """The queue holding shard ``shard`` of the sharded queue ``name`` of
+    ``shards`` shards: ``<name>~<shard>``, or if that name's hash slot is
+    outside the shard's share of the slots (the ``shard``-th ``shards``-th
+    of the 16384), the first ``<name>~<shard>-<n>`` (n = 1, 2, ...) whose
+    slot is inside it. On a Redis Cluster whose masters own equal ranges of
+    slots (as ``redis-cli --cluster create`` deals them), the shards so
+    spread evenly over the masters; names of the same shard number and
+    count are the same in every process."""
+    low, high = shard * CLUSTER_SLOTS // shards, (shard + 1) * CLUSTER_SLOTS // shards
+    base = f"{name}{SHARD_SEPARATOR}{shard}"
+    for attempt in range(MAX_NAME_ATTEMPTS):
+        candidate = f"{base}-{attempt}" if attempt else base
+        if low <= key_slot(candidate.encode()) < high:
+            return candidate
+    return base
 
 
 def shard_key_index(key: str, shards: int) -> int:
@@ -107,7 +127,7 @@ async def expand_queue_names(
         if count is None:
             expanded.append(name)
         else:
-            expanded.extend(shard_name(name, shard) for shard in range(count))
+            expanded.extend(shard_name(name, shard, count) for shard in range(count))
     return list(dict.fromkeys(expanded))
 
 
@@ -151,7 +171,7 @@ class ShardedQueue:
         self.redis = redis
         self.prefix = prefix
         self.shards = [
-            Queue(shard_name(name, shard), redis, prefix=prefix) for shard in range(shards)
+            Queue(shard_name(name, shard, shards), redis, prefix=prefix) for shard in range(shards)
         ]
         self._next = itertools.cycle(range(shards))
 

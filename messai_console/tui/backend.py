@@ -258,9 +258,8 @@ class Backend:
         by_name = {q.name: q for q in queues}
         result = {}
         for name, count in (await sharded_queues(self.redis, self.prefix)).items():
-            shards = [
-                by_name[shard_name(name, i)] for i in range(count) if shard_name(name, i) in by_name
-            ]
+            expected = [shard_name(name, i, count) for i in range(count)]
+            shards = [by_name[shard] for shard in expected if shard in by_name]
             result[name] = ShardedSummary(count, sum_counts(q.counts for q in shards))
         return result
 

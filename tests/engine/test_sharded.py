@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import redis.asyncio
+from redis.crc import key_slot
 
 from engine import JobContext, Queue
 from engine.queue import BulkJob
@@ -14,6 +15,7 @@ from engine.sharded import (
     ShardingError,
     expand_queue_names,
     shard_key_index,
+    shard_name,
     sharded_queues,
 )
 from tests.engine.conftest import StartWorker
@@ -57,7 +59,7 @@ async def test_a_shard_key_keeps_related_jobs_in_one_shard_in_order(
     hot = await ShardedQueue.create("orders", redis_client, shards=3)
     added = [await hot.add("step", index, shard_key="customer-7") for index in range(6)]
     shard = shard_key_index("customer-7", 3)
-    assert {job.queue for job in added} == {f"orders~{shard}"}
+    assert {job.queue for job in added} == {hot.shard(shard).name}
     waiting = await hot.shard(shard).get_jobs("waiting", 0, -1)
     assert [job.data for job in waiting] == list(range(6))  # FIFO within the shard
 
@@ -92,17 +94,27 @@ async def test_bulk_add_spreads_and_returns_shard_and_id_in_order(
     assert [c["waiting"] for c in await hot.shard_counts()] == [4, 3, 3]
 
 
+def test_shard_names_spread_over_equal_slot_ranges() -> None:
+    for shards in (1, 2, 3, 6, 256):
+        names = [shard_name("hot", index, shards) for index in range(shards)]
+        slots = [key_slot(name.encode()) for name in names]
+        assert [slot * shards // 16384 for slot in slots] == list(range(shards))
+        assert names == [shard_name("hot", index, shards) for index in range(shards)]
+    assert shard_name("hot", 0, 3) == "hot~0"
+
+
 async def test_the_shard_count_is_recorded_once_and_checked(
     redis_client: redis.asyncio.Redis,
 ) -> None:
     await ShardedQueue.create("fixed", redis_client, shards=4)
-    assert (await ShardedQueue.create("fixed", redis_client, shards=4)).shards[3].name == "fixed~3"
+    again = await ShardedQueue.create("fixed", redis_client, shards=4)
+    assert [q.name for q in again.shards] == ["fixed~0-4", "fixed~1-2", "fixed~2-4", "fixed~3-2"]
     with pytest.raises(ShardingError, match="has 4 shards, not 2"):
         await ShardedQueue.create("fixed", redis_client, shards=2)
     opened = await ShardedQueue.open("fixed", redis_client)
     assert len(opened.shards) == 4
     assert await sharded_queues(redis_client) == {"fixed": 4}
-    assert await Queue("fixed~2", redis_client).exists()  # listed for workers and the console
+    assert await Queue("fixed~3-2", redis_client).exists()  # listed for workers and the console
     with pytest.raises(ShardingError, match="no sharded queue"):
         await ShardedQueue.open("nothing", redis_client)
     with pytest.raises(ShardingError, match="names the shards"):
