@@ -136,3 +136,11 @@ async def test_a_worker_given_a_sharded_name_says_it_serves_no_shard(
 
     await await_until(warned, timeout=10)
     assert worker.queue_names == ["hot", "plain"]
+
+
+async def test_pause_and_resume_reach_every_shard(redis_client: redis.asyncio.Redis) -> None:
+    hot = await ShardedQueue.create("paused", redis_client, shards=3)
+    await hot.pause()
+    assert [await queue.is_paused() for queue in hot.shards] == [True, True, True]
+    await hot.resume()
+    assert [await queue.is_paused() for queue in hot.shards] == [False, False, False]
