@@ -262,9 +262,9 @@ class ShardedQueue:
 
     async def get_job(self, job_id: str, shard: int | str | None = None) -> Job | None:
         """The job ``job_id`` of shard ``shard`` (its number or name, as in
-        ``job.queue``). Without a shard: the shard its custom id was added to
-        (see :meth:`shard_for`); a generated id (only digits) needs one, as
-        every shard counts its own ids."""
+        ``job.queue``). Without a shard: the shard a custom id goes to when
+        added without a ``shard_key`` (see :meth:`shard_for`); a generated
+        id (only digits) needs one, as every shard counts its own ids."""
         if shard is None:
             if job_id.isascii() and job_id.isdigit():
                 raise ShardingError(
