@@ -35,6 +35,7 @@ from engine.options import Backoff, Dedup, JobOptions, Keep
 from engine.processors import ProcessorRegistry, diagnostic_processors
 from engine.queue import BulkJob, Queue, list_queues
 from engine.schedules import Scheduler, Schedules, ScheduleSpec, parse_spec
+from engine.sharded import ShardedQueue, ShardingError, expand_queue_names
 from engine.watch import JobUpdate, QueueCounts, watch_job, watch_queue
 from engine.worker import Worker
 from engine.worker.control import pause_worker, resume_worker
@@ -74,6 +75,8 @@ __all__ = [
     "ScheduleSpec",
     "Scheduler",
     "Schedules",
+    "ShardedQueue",
+    "ShardingError",
     "UnknownProcessorError",
     "UnrecoverableError",
     "WaitTimeoutError",
@@ -82,6 +85,7 @@ __all__ = [
     "add_flow",
     "connect",
     "diagnostic_processors",
+    "expand_queue_names",
     "list_queues",
     "parse_spec",
     "pause_worker",

@@ -99,6 +99,8 @@ _COMMANDS: dict[Role, tuple[str, ...]] = {
         "+expire",
         # replica acknowledgement of adds (REDIS_WAIT_REPLICAS)
         "+wait",
+        # ShardedQueue.create records a sharded queue's shard count once
+        "+hsetnx",
     ),
     "worker": (
         "+@read",

@@ -52,6 +52,7 @@ from engine.keys import DEFAULT_PREFIX, QueueKeys, worker_control_channel, worke
 from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
 from engine.outbox import Courier
 from engine.processors import Processor, ProcessorRegistry, diagnostic_processors
+from engine.sharded import warn_of_sharded_names
 from engine.wire import Channel
 from engine.worker.config import (
     DEFAULT_SHUTDOWN_MARGIN_MS,
@@ -380,6 +381,7 @@ class Worker:
         self._loop = self._runner.loop = asyncio.get_running_loop()
         self._started_at = int(time.time() * 1000)
         await warn_if_unsafe_server(self.redis)
+        await warn_of_sharded_names(self.redis, self.queue_names, self.prefix, self.id)
         try:
             await self._heartbeat.beat()
             # a command stored for an earlier process of the same id is not for this one

@@ -10,12 +10,13 @@ import typer
 from engine.keys import STATES
 from engine.limits import QueueLimits
 from engine.monitor import all_queue_stats
+from engine.sharded import ShardedQueue, ShardingError, shard_count, sum_counts
 from messai_console.cli import parsing
 from messai_console.cli.completion import queue_names
 from messai_console.cli.output import format_duration_ms, print_json, print_line, print_table
 from messai_console.cli.parsing import CleanableState
 from messai_console.cli.progress import watched
-from messai_console.cli.runtime import confirm, runtime
+from messai_console.cli.runtime import EXIT_USAGE, confirm, fail, runtime
 from messai_console.text import visible
 
 app = typer.Typer(help="Inspect and administer queues.", no_args_is_help=True)
@@ -68,6 +69,9 @@ def stats(
     state = runtime(ctx)
 
     async def action(client: redis.asyncio.Redis) -> None:
+        if await shard_count(client, queue, state.prefix) is not None:
+            await sharded_stats(client, queue, state.prefix, as_json)
+            return
         q = await state.existing_queue(client, queue)
         counts = await q.stats()
         limits = await q.limits()
@@ -88,6 +92,27 @@ def stats(
         print_table(["state", "jobs"], rows, title=f"queue {queue}")
 
     state.read(action)
+
+
+async def sharded_stats(client: redis.asyncio.Redis, name: str, prefix: str, as_json: bool) -> None:
+    """The counts of a sharded queue: the total and each shard's."""
+    hot = await ShardedQueue.open(name, client, prefix=prefix)
+    per_shard = await hot.shard_counts()
+    total = sum_counts(per_shard)
+    if as_json:
+        print_json(
+            {
+                **total,
+                "shards": {q.name: counts for q, counts in zip(hot.shards, per_shard, strict=True)},
+            }
+        )
+        return
+    rows: list[list[object]] = [["total", *(total[s] for s in STATES)]]
+    rows.extend(
+        [q.name, *(counts[s] for s in STATES)]
+        for q, counts in zip(hot.shards, per_shard, strict=True)
+    )
+    print_table(["shard", *STATES], rows, title=f"sharded queue {name}: {len(hot.shards)} shards")
 
 
 def describe_rate_limit(limits: QueueLimits) -> str:
@@ -146,6 +171,28 @@ def concurrency(
         await q.set_global_concurrency(None if clear else cap)
         now = (await q.limits()).global_concurrency
         print_line(f"queue {visible(repr(queue))} global concurrency: {now or 'none'}")
+
+    state.run(action)
+
+
+@app.command("shard")
+def shard(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Argument(help="Name of the sharded queue.")],
+    shards: Annotated[int, typer.Option("--shards", "-n", help="How many shards.")],
+) -> None:
+    """Create a sharded queue: its jobs spread over SHARDS queues QUEUE~0 ..
+    (order holds within a shard only). Again with the same count does nothing."""
+    state = runtime(ctx)
+    state.require_writable()
+
+    async def action(client: redis.asyncio.Redis) -> None:
+        try:
+            hot = await ShardedQueue.create(queue, client, shards, prefix=state.prefix)
+        except (ShardingError, ValueError) as exc:
+            fail(str(exc), EXIT_USAGE)
+        names = ", ".join(visible(q.name) for q in hot.shards)
+        print_line(f"sharded queue {visible(repr(queue))}: {names}")
 
     state.run(action)
 

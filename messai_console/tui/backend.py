@@ -37,6 +37,7 @@ from engine.rates import QueueRates, RateTracker, read_queues, total_rates
 from engine.replicas import wants_replica
 from engine.schedules import ScheduleInfo, Schedules
 from engine.sentinel import is_sentinel_url
+from engine.sharded import shard_name, sharded_queues, sum_counts
 from engine.worker.control import WorkerCommand, send_worker_command
 
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -76,6 +77,16 @@ class Overview:
     workers: list[WorkerInfo]
     total: QueueRates | None = None
     """The rates summed over every queue."""
+    sharded: dict[str, ShardedSummary] = field(default_factory=dict)
+    """Every sharded queue, by name: its shards are rows of ``queues``."""
+
+
+@dataclass(frozen=True)
+class ShardedSummary:
+    """A sharded queue on the overview: its counts summed over its shards."""
+
+    shards: int
+    counts: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -236,7 +247,21 @@ class Backend:
         ]
         known = [q.rates for q in queues if q.rates is not None]
         total = total_rates(known) if len(known) == len(queues) else None
-        return Overview(queues=queues, workers=workers, total=total)
+        return Overview(
+            queues=queues,
+            workers=workers,
+            total=total,
+            sharded=await self._sharded(queues),
+        )
+
+    async def _sharded(self, queues: list[QueueSummary]) -> dict[str, ShardedSummary]:
+        by_name = {q.name: q for q in queues}
+        result = {}
+        for name, count in (await sharded_queues(self.redis, self.prefix)).items():
+            expected = [shard_name(name, i, count) for i in range(count)]
+            shards = [by_name[shard] for shard in expected if shard in by_name]
+            result[name] = ShardedSummary(count, sum_counts(q.counts for q in shards))
+        return result
 
     async def failures(self, name: str) -> FailureReport:
         """The newest failed jobs of ``name``, grouped by error."""

@@ -18,6 +18,7 @@ from engine.connection import check_connection, connect
 from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED
 from engine.processors import ProcessorRegistry
 from engine.schedules import Scheduler
+from engine.sharded import expand_queue_names
 from engine.worker import RunningJob, Worker
 from engine.worker.config import WorkerOptionError, check_worker_options
 from messai_console.cli import loops, parsing
@@ -239,7 +240,9 @@ def worker(
         client = connect(url)
         try:
             await check_connection(client)
-            names = list(queue or []) or list(jobs.QUEUES)
+            names = await expand_queue_names(
+                client, list(queue or []) or list(jobs.QUEUES), state.prefix
+            )
             for name, outcome in await init_if_enabled(client, state.prefix):
                 logging.info("scheduled task %s %s", name, outcome)
             jobs.configure(

@@ -150,6 +150,13 @@ class OverviewScreen(QueueActions):
             text.append(f"{gap}{paused} paused", style="yellow")
         text.append("\n")
         text.append_text(_rates_line(overview.total, now, narrow))
+        for name, sharded in overview.sharded.items():
+            text.append("\n")
+            text.append(render.safe(name, 40, style="bold"))
+            text.append(f" ({sharded.shards} shards)")
+            for state in COUNTED:
+                text.append(f"{gap}{SHORT_STATES[state] if narrow else state} ")
+                text.append(f"{sharded.counts.get(state, 0):,}", style="bold")
         if not overview.queues:
             text.append(
                 "\nNo queues yet: add a job (messai-console job add …) or run the demo.",
