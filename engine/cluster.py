@@ -38,6 +38,7 @@ import redis.cluster
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from redis.exceptions import RedisClusterException
 
+from engine.addresses import format_address, parse_addresses
 from engine.keys import QueueKeys, queue_registry_key
 from engine.settings import mask_url
 
@@ -86,27 +87,8 @@ class ClusterConfig:
             auth = f"{quote(self.username or '', safe='')}:{self.password}@"
         elif self.username:
             auth = f"{quote(self.username, safe='')}@"
-        hosts = ",".join(_host_port(host, port) for host, port in self.nodes)
+        hosts = ",".join(format_address(host, port) for host, port in self.nodes)
         return mask_url(f"{scheme}://{auth}{hosts}")
-
-
-def _host_port(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _parse_host(text: str) -> tuple[str, int]:
-    text = text.strip()
-    if text.startswith("["):  # [IPv6]:port
-        host, _, rest = text[1:].partition("]")
-        port = rest.removeprefix(":")
-    else:
-        host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
-    if not host:
-        raise ValueError(f"cluster node address without a host: {text!r}")
-    try:
-        return host, int(port) if port else DEFAULT_CLUSTER_PORT
-    except ValueError:
-        raise ValueError(f"cluster node address with a bad port: {text!r}") from None
 
 
 def parse_cluster_url(url: str) -> ClusterConfig:
@@ -117,7 +99,7 @@ def parse_cluster_url(url: str) -> ClusterConfig:
     if scheme not in CLUSTER_SCHEMES:
         raise ValueError(f"not a cluster URL: {mask_url(url)}")
     userinfo, _, hosts = parts.netloc.rpartition("@")
-    nodes = tuple(_parse_host(part) for part in hosts.split(",") if part.strip())
+    nodes = parse_addresses(hosts, DEFAULT_CLUSTER_PORT, "cluster node address")
     if not nodes:
         raise ValueError(f"cluster URL without nodes: {mask_url(url)}")
     path = [unquote(part) for part in parts.path.split("/") if part]
@@ -294,7 +276,7 @@ def client_address(client: Any) -> str:
     every master of one cluster runs the same Redis (functions or not)."""
     startup = list(client.nodes_manager.startup_nodes.values())
     first = startup[0] if startup else None
-    return f"cluster:{_host_port(str(first.host), int(first.port))}" if first else "cluster"
+    return f"cluster:{format_address(str(first.host), int(first.port))}" if first else "cluster"
 
 
 async def register_queue(client: Any, keys: QueueKeys) -> None:

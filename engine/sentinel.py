@@ -36,6 +36,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from engine.addresses import format_address, parse_addresses
 from engine.settings import mask_url
 
 __all__ = [
@@ -116,7 +117,7 @@ class _SyncMasterSSLConnection(_SyncMasterConnection, redis.connection.SSLConnec
 def _no_master(sentinels: list[Any], service: str) -> str:
     """A one-line MasterNotFoundError message (redis-py's holds each client's repr)."""
     where = ", ".join(
-        _host_port(
+        format_address(
             str(client.connection_pool.connection_kwargs.get("host")),
             int(client.connection_pool.connection_kwargs.get("port", DEFAULT_SENTINEL_PORT)),
         )
@@ -172,28 +173,9 @@ class SentinelConfig:
             auth = f"{quote(self.username or '', safe='')}:{self.password}@"
         elif self.username:
             auth = f"{quote(self.username, safe='')}@"
-        hosts = ",".join(_host_port(host, port) for host, port in self.sentinels)
+        hosts = ",".join(format_address(host, port) for host, port in self.sentinels)
         query = "?sentinel_password=x" if self.sentinel_password else ""
         return mask_url(f"{scheme}://{auth}{hosts}/{quote(self.service, safe='')}/{self.db}{query}")
-
-
-def _host_port(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _parse_host(text: str) -> tuple[str, int]:
-    text = text.strip()
-    if text.startswith("["):  # [IPv6]:port
-        host, _, rest = text[1:].partition("]")
-        port = rest.removeprefix(":")
-    else:
-        host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
-    if not host:
-        raise ValueError(f"sentinel address without a host: {text!r}")
-    try:
-        return host, int(port) if port else DEFAULT_SENTINEL_PORT
-    except ValueError:
-        raise ValueError(f"sentinel address with a bad port: {text!r}") from None
 
 
 def parse_sentinel_url(url: str) -> SentinelConfig:
@@ -204,7 +186,7 @@ def parse_sentinel_url(url: str) -> SentinelConfig:
     if scheme not in SENTINEL_SCHEMES:
         raise ValueError(f"not a sentinel URL: {mask_url(url)}")
     userinfo, _, hosts = parts.netloc.rpartition("@")
-    sentinels = tuple(_parse_host(part) for part in hosts.split(",") if part.strip())
+    sentinels = parse_addresses(hosts, DEFAULT_SENTINEL_PORT, "sentinel address")
     if not sentinels:
         raise ValueError(f"sentinel URL without sentinels: {mask_url(url)}")
     path = [unquote(part) for part in parts.path.split("/") if part]
