@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from rich.text import Text
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widgets import Footer, Static
 
 from engine.events import Event
 from messai_console.tui.backend import CONNECTION_ERRORS, Backend
-from messai_console.tui.widgets import StatusBar
+from messai_console.tui.widgets import KeyedTable, StatusBar
 
 if TYPE_CHECKING:
     from messai_console.tui.app import ConsoleApp
@@ -99,3 +102,36 @@ class ConsoleScreen(Screen[None]):
             except CONNECTION_ERRORS:
                 await asyncio.sleep(FOLLOW_RETRY_S[min(failures, len(FOLLOW_RETRY_S) - 1)])
                 failures += 1
+
+
+class TableScreen(ConsoleScreen):
+    """A screen of one table of rows by key, with a totals line under it,
+    refreshed as soon as it opens (workers, schedules, nodes)."""
+
+    HEADING: ClassVar[str]
+    TABLE_ID: ClassVar[str]
+    TOTALS_ID: ClassVar[str]
+    COLUMNS: ClassVar[Sequence[tuple[str, str]]]
+    """(key, label) of each column."""
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(Text(self.HEADING, style="bold"))
+        table = KeyedTable(id=self.TABLE_ID)
+        for key, label in self.COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield from self.below_table()
+        yield Static(Text("loading…", style="dim"), id=self.TOTALS_ID)
+        yield Footer()
+
+    def below_table(self) -> ComposeResult:
+        """Widgets between the table and the totals line (none by default)."""
+        return ()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.console.request_refresh()
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one(f"#{self.TABLE_ID}", KeyedTable)

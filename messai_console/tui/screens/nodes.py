@@ -7,13 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from engine.nodes import NodeInfo
 from messai_console.tui import render
-from messai_console.tui.screens.base import ConsoleScreen
-from messai_console.tui.widgets import KeyedTable, StatusBar
+from messai_console.tui.screens.base import TableScreen
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("address", "node"),
@@ -51,25 +49,13 @@ def lag_text(node: NodeInfo) -> Text:
     return Text(text, style="bold yellow" if node.lag_bytes or (node.lag_s or 0) > 1 else "")
 
 
-class NodesScreen(ConsoleScreen):
+class NodesScreen(TableScreen):
     """Every Redis node behind the console's URL, master first (INFO on each)."""
 
-    def compose(self) -> ComposeResult:
-        yield StatusBar(Text("Nodes", style="bold"))
-        table = KeyedTable(id="nodes")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
-        yield Static(Text("loading…", style="dim"), id="node-totals")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.console.request_refresh()
-
-    @property
-    def table(self) -> KeyedTable:
-        return self.query_one("#nodes", KeyedTable)
+    HEADING = "Nodes"
+    TABLE_ID = "nodes"
+    TOTALS_ID = "node-totals"
+    COLUMNS = COLUMNS
 
     async def refresh_data(self) -> None:
         nodes = await self.backend.node_list()

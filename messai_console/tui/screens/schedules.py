@@ -10,13 +10,13 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from engine.cron import InvalidScheduleError, zone
 from engine.schedules import ScheduleInfo
 from messai_console.tui import render
-from messai_console.tui.screens.base import ConsoleScreen
-from messai_console.tui.widgets import KeyedTable, StatusBar, show_text
+from messai_console.tui.screens.base import TableScreen
+from messai_console.tui.widgets import show_text
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "schedule"),
@@ -62,8 +62,13 @@ def every(every_ms: int) -> str:
     return f"every {render.duration(every_ms)}" if every_ms >= 1000 else f"every {every_ms}ms"
 
 
-class SchedulesScreen(ConsoleScreen):
+class SchedulesScreen(TableScreen):
     """What fires when; ``delete`` removes the highlighted schedule (asks first)."""
+
+    HEADING = "Schedules"
+    TABLE_ID = "schedules"
+    TOTALS_ID = "schedule-totals"
+    COLUMNS = COLUMNS
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("delete", "remove", "Remove"),
@@ -73,23 +78,8 @@ class SchedulesScreen(ConsoleScreen):
         super().__init__()
         self.schedules: list[ScheduleInfo] = []
 
-    def compose(self) -> ComposeResult:
-        yield StatusBar(Text("Schedules", style="bold"))
-        table = KeyedTable(id="schedules")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
+    def below_table(self) -> ComposeResult:
         yield Static(Text(""), id="schedule-detail")
-        yield Static(Text("loading…", style="dim"), id="schedule-totals")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.console.request_refresh()
-
-    @property
-    def table(self) -> KeyedTable:
-        return self.query_one("#schedules", KeyedTable)
 
     def selected(self) -> ScheduleInfo | None:
         name = self.table.cursor_key

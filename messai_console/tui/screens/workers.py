@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from engine.monitor import WorkerInfo
 from engine.worker.control import WorkerCommand
 from messai_console.tui import render
-from messai_console.tui.screens.base import ConsoleScreen
-from messai_console.tui.widgets import KeyedTable, StatusBar, show_text
+from messai_console.tui.screens.base import TableScreen
+from messai_console.tui.widgets import show_text
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "worker"),
@@ -29,9 +28,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-class WorkersScreen(ConsoleScreen):
+class WorkersScreen(TableScreen):
     """Worker processes, their load, and whether they still beat; ``p`` pauses
     or resumes the selected one (it takes no jobs; running ones finish)."""
+
+    HEADING = "Workers"
+    TABLE_ID = "workers"
+    TOTALS_ID = "worker-totals"
+    COLUMNS = COLUMNS
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "pause_worker", "Pause/resume"),
@@ -41,23 +45,6 @@ class WorkersScreen(ConsoleScreen):
         super().__init__()
         self.listed: dict[str, WorkerInfo] = {}
         """The workers of the last refresh, by id."""
-
-    def compose(self) -> ComposeResult:
-        yield StatusBar(Text("Workers", style="bold"))
-        table = KeyedTable(id="workers")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
-        yield Static(Text("loading…", style="dim"), id="worker-totals")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.console.request_refresh()
-
-    @property
-    def table(self) -> KeyedTable:
-        return self.query_one("#workers", KeyedTable)
 
     async def refresh_data(self) -> None:
         workers = await self.backend.workers()
