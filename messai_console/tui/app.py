@@ -202,7 +202,7 @@ class ConsoleApp(App[None]):
         """INFO on the master (and on every node): a new master is announced in the header."""
         self._server = await self.backend.server()
         await self.backend.node_list()
-        moved = self.backend.master_moved
+        moved = self.backend.take_master_moved()
         if moved is not None:
             self._notice = f"master changed: {moved[0]} -> {moved[1]}, reconnected"
             self._notice_ms = self.now_ms()

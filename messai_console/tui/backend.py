@@ -161,7 +161,7 @@ class Backend:
         self.master_at: str | None = None
         """The master's address at the last node read (a cluster's masters, comma-separated)."""
         self.master_moved: tuple[str, str] | None = None
-        """(old, new) address when the last node read found another master."""
+        """(old, new) address when a node read found another master (until taken)."""
         self._queues: dict[str, Queue] = {}
         self._writable: dict[str, Queue] = {}
         self.rates = RateTracker()
@@ -210,13 +210,17 @@ class Backend:
         masters = [n for n in nodes if n.role == "master" and n.slots and not n.error]
         masters = masters or nodes[:1]
         address = ", ".join(node.address for node in masters)
-        self.master_moved = (
-            (self.master_at, address)
-            if self.master_at is not None and address != self.master_at
-            else None
-        )
+        if self.master_at is not None and address != self.master_at:
+            # kept until taken: the Nodes screen reads the nodes too, and
+            # may be the one that sees the new master first
+            self.master_moved = (self.master_at, address)
         self.master_at = address
         return nodes
+
+    def take_master_moved(self) -> tuple[str, str] | None:
+        """(old, new) address if a node read found another master since the last take."""
+        moved, self.master_moved = self.master_moved, None
+        return moved
 
     async def queue_names(self) -> list[str]:
         return await list_queues(self.redis, self.prefix)

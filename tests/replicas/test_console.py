@@ -4,8 +4,11 @@ in its header when a failover moves the master."""
 
 from __future__ import annotations
 
+import contextlib
+
 from engine import Queue, connect
 from engine.replicas import with_replica_option
+from messai_console.tui.backend import CONNECTION_ERRORS, Backend
 from messai_console.tui.screens.nodes import NodesScreen
 from messai_console.tui.screens.overview import OverviewScreen
 from tests.helpers import await_until
@@ -95,3 +98,28 @@ async def test_a_failover_is_announced_and_the_console_goes_on(
             await await_until(Queue("papers", writer).is_paused, timeout=20)
     finally:
         await writer.aclose()
+
+
+async def test_a_new_master_is_kept_until_the_header_takes_it(
+    sentinel_setup: SentinelSetup,
+) -> None:
+    """The Nodes screen reads the nodes each second and the header every few:
+    the read that sees the new master first must not swallow the notice."""
+    backend = Backend(sentinel_setup.url, "messai")
+    try:
+        await backend.node_list()
+        old = f"127.0.0.1:{sentinel_setup.master.port}"
+        new = f"127.0.0.1:{sentinel_setup.replica.port}"
+        sentinel_setup.kill_master()
+
+        async def on_new_master() -> bool:
+            with contextlib.suppress(*CONNECTION_ERRORS):
+                await backend.node_list()
+            return backend.master_at == new
+
+        await await_until(on_new_master, timeout=40, interval=0.2)
+        await backend.node_list()  # a second screen's read, before the header's
+        assert backend.take_master_moved() == (old, new)
+        assert backend.take_master_moved() is None
+    finally:
+        await backend.close()
