@@ -37,6 +37,14 @@ from engine.worker.slots import Outcome, RunningJob, Slots
 AUTO_PREFETCH_MAX_MS = 10.0
 """Auto prefetch works while jobs take less than this on average: beyond
 it a round trip is a small part of a job, and a prefetched job waits long."""
+AUTO_PREFETCH_WINDOW_MS = 2.0
+"""Auto prefetch leases, beyond the concurrency, about this much work per
+slot (by the recent mean run time), so that a few short jobs share one
+exchange: at concurrency 1, one job per exchange spends more in the call
+than in the job."""
+AUTO_PREFETCH_MAX_JOBS = 32
+"""The most auto prefetch leases beyond the concurrency for very short jobs
+(unless the concurrency is larger: then as many as the concurrency)."""
 PREFETCH_HOLD_MS = 100.0
 """Auto prefetch: a prefetched job not started within this goes back to waiting."""
 MAX_IN_FLIGHT = 2
@@ -79,15 +87,25 @@ class QueueState:
         return self.maybe_has_work or bool(self.next_check and self.next_check <= now)
 
 
+def auto_prefetch(concurrency: int, mean_ms: float) -> int:
+    """Jobs auto prefetch leases beyond ``concurrency`` for jobs of ``mean_ms``
+    (under AUTO_PREFETCH_MAX_MS): the concurrency, or the window's worth of
+    jobs per slot when that is more, up to AUTO_PREFETCH_MAX_JOBS."""
+    per_window = concurrency * AUTO_PREFETCH_WINDOW_MS / max(mean_ms, 0.001)
+    return max(concurrency, min(AUTO_PREFETCH_MAX_JOBS, int(per_window)))
+
+
 class PrefetchPolicy:
     """How many jobs a worker leases beyond its concurrency.
 
-    A number fixes it. Auto (None): as many as the concurrency while the
-    worker's jobs are short (a recent mean run time under
-    AUTO_PREFETCH_MAX_MS), none otherwise; and a prefetched job not started
-    within PREFETCH_HOLD_MS goes back to waiting, so that a job that turns
-    out long holds up nothing behind it while other workers idle. If the
-    process dies, prefetched jobs go back without counting a stall.
+    A number fixes it. Auto (None): while the worker's jobs are short (a
+    recent mean run time under AUTO_PREFETCH_MAX_MS), as many as the
+    concurrency, or more for very short jobs: AUTO_PREFETCH_WINDOW_MS of
+    work per slot, up to AUTO_PREFETCH_MAX_JOBS; none for longer jobs. A
+    prefetched job not started within PREFETCH_HOLD_MS goes back to waiting,
+    so that a job that turns out long holds up nothing behind it while
+    other workers idle. If the process dies, prefetched jobs go back without
+    counting a stall.
     """
 
     def __init__(self, concurrency: int, prefetch: int | None) -> None:
@@ -107,7 +125,7 @@ class PrefetchPolicy:
         mean = self._run_time_mean
         if self._held_back or mean is None or mean * 1000 >= AUTO_PREFETCH_MAX_MS:
             return 0
-        return self.concurrency
+        return auto_prefetch(self.concurrency, mean * 1000)
 
     @property
     def fixed_capacity(self) -> int | None:

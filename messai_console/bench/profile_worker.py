@@ -1,7 +1,8 @@
 """Where a worker's time goes: cProfile of one worker draining a queue in-process.
 
     python -m messai_console.bench.profile_worker --redis-url URL \\
-        [--workload redis_call] [--concurrency 50] [--jobs 20000] [--loop asyncio]
+        [--workload redis_call] [--concurrency 50] [--jobs 20000] [--loop asyncio] \\
+        [--prefetch N]
 
 Fills a throwaway queue, runs a Worker with the benchmark's processors on
 the chosen loop under cProfile until the queue is empty, prints the jobs
@@ -29,7 +30,9 @@ from messai_console.cli.loops import running_on
 PREFIX = "messai-profile"
 
 
-async def drain(url: str, workload: str, concurrency: int, jobs: int, profile: bool) -> str:
+async def drain(
+    url: str, workload: str, concurrency: int, jobs: int, profile: bool, prefetch: int | None
+) -> str:
     os.environ[workloads.URL_VARIABLE] = url
     client = connect(url)  # a cluster client on a redis+cluster:// URL
     queue = Queue(f"profile-{uuid.uuid4().hex[:8]}", client, prefix=PREFIX)
@@ -39,7 +42,12 @@ async def drain(url: str, workload: str, concurrency: int, jobs: int, profile: b
             payload = {"blob": "x" * 188}
             await queue.add_bulk([BulkJob(workload, payload)] * min(10_000, jobs - start))
         worker = Worker(
-            [queue.name], client, workloads.registry, concurrency=concurrency, prefix=PREFIX
+            [queue.name],
+            client,
+            workloads.registry,
+            concurrency=concurrency,
+            prefix=PREFIX,
+            prefetch=prefetch,
         )
         running = asyncio.create_task(worker.run())
         began = time.perf_counter()
@@ -74,13 +82,21 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"])
+    parser.add_argument(
+        "--prefetch", type=int, default=None, help="The worker's prefetch (default: auto)."
+    )
     parser.add_argument("--no-profile", action="store_true", help="Only the rate.")
     args = parser.parse_args()
     with running_on(args.loop):
         print(
             asyncio.run(
                 drain(
-                    args.redis_url, args.workload, args.concurrency, args.jobs, not args.no_profile
+                    args.redis_url,
+                    args.workload,
+                    args.concurrency,
+                    args.jobs,
+                    not args.no_profile,
+                    args.prefetch,
                 )
             )
         )

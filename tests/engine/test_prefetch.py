@@ -13,6 +13,11 @@ from engine import Queue, Worker
 from engine.context import JobContext
 from engine.contracts.base import call
 from engine.contracts.worker import FetchReply, FetchRequest
+from engine.worker.exchange import (
+    AUTO_PREFETCH_MAX_JOBS,
+    PrefetchPolicy,
+    auto_prefetch,
+)
 from tests.engine.conftest import StartWorker, sweep_now, wait_for_state
 from tests.helpers import await_until
 
@@ -124,7 +129,8 @@ async def test_auto_prefetch_follows_the_run_times(queue: Queue, start_worker: S
     assert worker.prefetch is None
     assert worker.prefetch_now == 0  # nothing known yet
     await _drain(queue, 30, "noop")
-    assert worker.prefetch_now == 3  # short jobs: as many as the concurrency
+    # very short jobs: a window's worth per slot, at least the concurrency
+    assert worker.prefetch_now == AUTO_PREFETCH_MAX_JOBS
     await _drain(queue, 60, "slow")
     assert worker.prefetch_now == 0  # 20 ms jobs: a round trip is a small part
 
@@ -139,7 +145,7 @@ async def test_auto_prefetch_hands_back_a_job_held_behind_a_long_one(
 
     first: Worker = await start_worker({"gate": gate}, concurrency=1)
     await _drain(queue, 20, "noop")  # short jobs so far: prefetch is on
-    assert first.prefetch_now == 1
+    assert first.prefetch_now == AUTO_PREFETCH_MAX_JOBS
     long = await queue.add("gate")
     behind = await queue.add("echo", "behind")
     await wait_for_state(queue, long.id, "active")
@@ -152,3 +158,18 @@ async def test_auto_prefetch_hands_back_a_job_held_behind_a_long_one(
     assert (await queue.get_job(long.id)).state == "active"  # type: ignore[union-attr]
     release.set()
     await wait_for_state(queue, long.id, "completed")
+
+
+def test_auto_prefetch_leases_a_window_of_short_jobs_per_slot() -> None:
+    """At concurrency 1 one job per exchange spent more in the call than in
+    the job (3,600 one-Redis-call jobs/s; 5,300 with a window's worth)."""
+    assert auto_prefetch(1, 0.01) == AUTO_PREFETCH_MAX_JOBS
+    assert auto_prefetch(1, 0.25) == 8
+    assert auto_prefetch(1, 5.0) == 1  # at least the concurrency
+    assert auto_prefetch(4, 1.0) == 8
+    assert auto_prefetch(50, 0.01) == 50  # never fewer than the concurrency
+    policy = PrefetchPolicy(concurrency=1, prefetch=None)
+    policy.note_run_time(1 / 4096)  # 0.244 ms, exactly
+    assert policy.now == 8
+    policy.note_run_time(0.5)  # the mean moves to long jobs: none
+    assert policy.now == 0
