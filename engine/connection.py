@@ -18,10 +18,11 @@ time on top, so a worker's wake-up wait or `events --follow` is never cut short.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar, cast
 
 import redis
@@ -32,7 +33,6 @@ from redis.exceptions import (
     AuthenticationError,
     InvalidResponse,
     RedisClusterException,
-    RedisError,
     ResponseError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -108,6 +108,7 @@ _SECONDS_LAST = frozenset({"BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX", "BRPOPLPUSH
 _SECONDS_FIRST = frozenset({"BLMPOP", "BZMPOP"})
 _BLOCK_OPTION = frozenset({"XREAD", "XREADGROUP"})
 _MILLISECONDS_LAST = frozenset({"WAIT", "WAITAOF"})
+_BLOCKING = _SECONDS_LAST | _SECONDS_FIRST | _BLOCK_OPTION | _MILLISECONDS_LAST
 
 
 def blocking_seconds(args: Sequence[Any]) -> float | None:
@@ -145,48 +146,40 @@ def _widened(read_timeout: float | None, args: Sequence[Any]) -> float | None:
     return None if math.isinf(block) else read_timeout + block
 
 
-class _AuthFailed(RedisError):
-    """Carries an AuthenticationError through Retry, which would retry it otherwise
-    (redis-py's AuthenticationError is a ConnectionError)."""
-
-    def __init__(self, error: AuthenticationError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 class _AsyncRetry(AsyncRetry):
     """Exponential-backoff retries on connection errors and timeouts, but never on
-    a wrong or missing password: that fails at once."""
+    a wrong or missing password: that fails at once. (redis-py's
+    AuthenticationError is a ConnectionError: its failure hook re-raises it
+    instead of letting the retry go on. Every call passes here, so nothing
+    is wrapped around the call itself.)"""
 
-    async def call_with_retry(
+    def call_with_retry(  # type: ignore[override]
         self, do: Callable[[], Awaitable[T]], fail: Any, *args: Any, **kwargs: Any
-    ) -> T:
-        async def attempt() -> T:
-            try:
-                return await do()
-            except AuthenticationError as exc:
-                raise _AuthFailed(exc) from exc
+    ) -> Awaitable[T]:
+        # Not a coroutine of its own: the caller awaits redis-py's directly.
+        return AsyncRetry.call_with_retry(
+            self, do, functools.partial(_fail_unless_auth, fail), *args, **kwargs
+        )
 
-        try:
-            return await super().call_with_retry(attempt, fail, *args, **kwargs)
-        except _AuthFailed as failed:
-            raise failed.error from None
+
+async def _fail_unless_auth(fail: Any, error: Exception, *rest: Any) -> Any:
+    """redis-py's failure hook of one call, except for a wrong or missing password:
+    raised, which ends the retries."""
+    if isinstance(error, AuthenticationError):
+        raise error
+    return await fail(error, *rest)
 
 
 class _SyncRetry(Retry):
     """The synchronous twin of `_AsyncRetry`."""
 
     def call_with_retry(self, do: Callable[[], T], fail: Any, *args: Any, **kwargs: Any) -> T:
-        def attempt() -> T:
-            try:
-                return do()
-            except AuthenticationError as exc:
-                raise _AuthFailed(exc) from exc
+        def failed(error: Exception, *rest: Any) -> Any:
+            if isinstance(error, AuthenticationError):
+                raise error
+            return fail(error, *rest)
 
-        try:
-            return super().call_with_retry(attempt, fail, *args, **kwargs)
-        except _AuthFailed as failed:
-            raise failed.error from None
+        return super().call_with_retry(do, failed, *args, **kwargs)
 
 
 class _Client(redis.asyncio.Redis):
@@ -198,9 +191,18 @@ class _Client(redis.asyncio.Redis):
     replica_ack: ReplicaAck | None = None
     """How many replicas a queue's adds wait for (`REDIS_WAIT_REPLICAS`); None: none."""
 
-    async def _send_command_parse_response(
+    def _send_command_parse_response(
         self, conn: Any, command_name: Any, *args: Any, **options: Any
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
+        if type(command_name) is str and command_name not in _BLOCKING and command_name.isupper():
+            # the common case, kept lean (no coroutine of its own): every
+            # command of the client passes here
+            return super()._send_command_parse_response(  # type: ignore[no-untyped-call]
+                conn, command_name, *args, **options
+            )
+        return self._send_blocking(conn, command_name, *args, **options)
+
+    async def _send_blocking(self, conn: Any, command_name: Any, *args: Any, **options: Any) -> Any:
         # The connection is this call's alone until it returns; redis-py reads the
         # reply under `socket_timeout`, so lend it the wider one for this command.
         saved = conn.socket_timeout

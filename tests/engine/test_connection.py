@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio
@@ -213,6 +214,21 @@ async def test_check_connection_bad_password(
     assert "wrong" not in message
     assert "right-one" not in message
     assert "\n" not in message
+    if password is not None:
+        # tried once: no retry after a refused password
+        admin = connect(f"redis://:right-one@127.0.0.1:{server.port}/0", retries=0)
+        try:
+            entries = await admin.execute_command("ACL", "LOG")
+        finally:
+            await admin.aclose()
+        assert [(e["reason"], e["count"]) for e in map(_pairs, entries)] == [("auth", 1)]
+
+
+def _pairs(entry: Any) -> dict[str, Any]:
+    """An ACL LOG entry (a flat list of names and values, or a dict) as a dict."""
+    if isinstance(entry, dict):
+        return entry
+    return dict(zip(entry[::2], entry[1::2], strict=True))
 
 
 def test_check_connection_sync_bad_password(redis_factory: RedisFactory) -> None:
