@@ -160,6 +160,14 @@ def _script_rules(role: Role) -> list[str]:
     return found
 
 
+_DANGEROUS_GRANTED: dict[Role, tuple[str, ...]] = {
+    # a worker ends its own wake-up wait at once when it stops or pauses
+    # (engine.worker.duties.Wakeups.interrupt); after _CONNECTION's -@dangerous
+    "worker": ("+client|unblock",),
+}
+"""Commands of the @dangerous category that a role needs all the same."""
+
+
 def rules(role: Role, prefix: str = DEFAULT_PREFIX) -> str:
     """The ACL rules of ``role`` for the keys under ``prefix``, without user
     name, password or ``on``: what follows ``ACL SETUSER <name> reset on >pw``."""
@@ -172,6 +180,7 @@ def rules(role: Role, prefix: str = DEFAULT_PREFIX) -> str:
         "-@all",
         *_COMMANDS[role],
         *_CONNECTION,
+        *_DANGEROUS_GRANTED.get(role, ()),
         *scripts_rules,
     ]
     return " ".join(parts)

@@ -212,9 +212,9 @@ class BoundScript:
         try:
             return await channel.execute(self.request(channel, args))
         except ResponseError as error:
-            return await self._recover(channel, args, error)
+            return await self.recover(channel, args, error)
 
-    async def _recover(self, channel: Channel, args: Sequence[Arg], error: ResponseError) -> Any:
+    async def recover(self, channel: Channel, args: Sequence[Arg], error: ResponseError) -> Any:
         """Run the call that failed with ``error`` if the server only lacked
         the script, or functions; raise ``error`` otherwise."""
         if isinstance(error, NoScriptError):

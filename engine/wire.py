@@ -121,6 +121,8 @@ class _Connection(asyncio.Protocol):
         """:func:`_close_with_loop` for this connection (held: the loop keeps only weak references)."""
         self._drained: asyncio.Future[None] | None = None
         self._error: Exception = RedisConnectionError("Redis closed the connection")
+        self.client_id: int | None = None
+        """The server's number for this connection (``CLIENT ID``), once asked."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # No isinstance check: uvloop's stream transports have the methods of
@@ -252,6 +254,17 @@ class WireChannel(Channel):
 
     def request(self, head: RequestHead, args: Sequence[Arg]) -> bytes:
         return b"*%d\r\n" % (head.count + len(args)) + head.packed + pack_args(args)
+
+    async def client_id(self) -> int:
+        """The server's number for the connection (``CLIENT ID``; connects if
+        needed), asked once per connection: what ``CLIENT UNBLOCK`` takes."""
+        if not self.connected:
+            await self._connect()
+        connection = self._connection
+        assert connection is not None
+        if connection.client_id is None:
+            connection.client_id = int(await self.execute(pack(["CLIENT", "ID"])))
+        return connection.client_id
 
     async def close(self) -> None:
         """Disconnect (calls in flight fail); a later call connects again."""

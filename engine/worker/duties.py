@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoPermissionError
 
 from engine.cluster import is_cluster
 from engine.contracts.base import call_own_keys
@@ -40,8 +41,9 @@ from engine.keys import worker_key
 from engine.options import Keep
 from engine.outbox import deliver_outbox
 from engine.scripts import scripts
+from engine.wire import WireChannel
 from engine.worker.control import CONTROL_FIELD
-from engine.worker.exchange import IDLE_RECHECK_S, QueueState
+from engine.worker.exchange import IDLE_RECHECK_S, Exchange, QueueState
 from engine.worker.faults import REDIS_ERRORS, FailureLog
 from engine.worker.slots import Slots
 
@@ -112,7 +114,14 @@ class Duty:
 
 
 class Wakeups(Duty):
-    """Blocks on the wake-up markers whenever the main loop is hungry."""
+    """Blocks on the wake-up markers whenever the main loop is hungry.
+
+    A worker of one queue on a single server (or under Sentinel) with the
+    engine's own connection waits through :meth:`Exchange.fetch_when_woken`
+    on a connection of its own (``waiter``): the wait and a fetch pipelined
+    behind it, so a job added to an idle worker's queue is leased in the
+    same turn of Redis's loop as the add. :meth:`interrupt` ends such a wait
+    at once (``CLIENT UNBLOCK``) when the worker stops or pauses."""
 
     name = "wake"
 
@@ -123,6 +132,8 @@ class Wakeups(Duty):
         changed: Wakeup,
         free_slots: Callable[[], int],
         worker_id: str,
+        exchange: Exchange | None = None,
+        waiter: WireChannel | None = None,
     ) -> None:
         super().__init__()
         self.redis = redis
@@ -133,10 +144,49 @@ class Wakeups(Duty):
         self.hungry = asyncio.Event()
         """Set while the main loop waits with free slots."""
         self._by_marker = {state.keys.marker: state for state in queues}
+        self._exchange = exchange
+        self._waiter = waiter if exchange is not None and len(queues) == 1 else None
+        self._waiting_on: int | None = None
+        """The waiter connection's CLIENT ID while a wait-and-fetch is out."""
+        self._unblocks: set[asyncio.Task[None]] = set()
+        self._unblock_refused = False
 
     def close(self) -> None:
         super().close()
         self.hungry.set()
+        self.interrupt()
+
+    def interrupt(self) -> None:
+        """End a wait-and-fetch now (the fetch behind it runs: its jobs are
+        handed back if the worker stops or pauses); no-op otherwise."""
+        client_id = self._waiting_on
+        if client_id is None or self._unblock_refused:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on the worker's loop: the wait ends at its timeout
+            return
+        task = loop.create_task(self._unblock(client_id))
+        self._unblocks.add(task)
+        task.add_done_callback(self._unblocks.discard)
+
+    async def _unblock(self, client_id: int) -> None:
+        try:
+            await self.redis.client_unblock(client_id)
+        except NoPermissionError:
+            # an ACL without CLIENT UNBLOCK: the wait ends at its timeout
+            self._unblock_refused = True
+        except REDIS_ERRORS as exc:
+            log.debug("could not end the wake-up wait at once: %r", exc)
+
+    async def _wait_and_fetch(self, waiter: WireChannel, wait_s: float) -> bool:
+        """One wait-and-fetch; False when there was no room to fetch into."""
+        assert self._exchange is not None
+        self._waiting_on = await waiter.client_id()
+        try:
+            return await self._exchange.fetch_when_woken(self.queues[0], wait_s, waiter)
+        finally:
+            self._waiting_on = None
 
     async def run(self) -> None:
         markers = list(self._by_marker)
@@ -152,6 +202,16 @@ class Wakeups(Duty):
             for state in self.queues:
                 if state.next_check:
                     timeout = min(timeout, max(state.next_check - now, 0.001))
+            if self._waiter is not None:
+                try:
+                    await self._wait_and_fetch(self._waiter, timeout)
+                    self._failures.succeeded()
+                except REDIS_ERRORS as exc:
+                    await asyncio.sleep(self._failures.failed(exc))
+                    continue
+                self.hungry.clear()
+                self.changed.set()
+                continue
             try:
                 if split:
                     popped = await _wait_any(self.redis, markers, timeout)

@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from redis.exceptions import ResponseError
+
 from engine.contracts.worker import (
     FetchReply,
     FetchRequest,
@@ -29,8 +31,9 @@ from engine.contracts.worker import (
 )
 from engine.keys import QueueKeys
 from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
+from engine.resp import pack
 from engine.scripts import BoundScript, scripts
-from engine.wire import Channel
+from engine.wire import Channel, WireChannel
 from engine.worker.runner import JobRunner
 from engine.worker.slots import Outcome, RunningJob, Slots
 
@@ -325,6 +328,51 @@ class Exchange:
             owes = owes or outcome.job.has_dependents
         if owes and self._owes is not None:
             self._owes(state.keys.name)
+        self._took(state, token, reply, want, start_now)
+
+    async def fetch_when_woken(
+        self, state: QueueState, marker_wait_s: float, waiter: WireChannel
+    ) -> bool:
+        """Wait for ``state``'s wake-up marker and fetch right behind it, in
+        one exchange: ``BZPOPMIN`` and the fetch pipelined on ``waiter`` (a
+        connection of its own), so that Redis runs the fetch the moment an
+        add sets the marker, with no round trip to this process between the
+        wake-up and the lease. The fetch runs when the wait times out too (the
+        idle recheck). False, with nothing sent, when there is no room to
+        fetch into."""
+        slots = self.slots
+        want = max(min(self.free_slots(), self._batch_cap()), 0)
+        if want <= 0:
+            return False
+        self._fetch_counter += 1
+        token = f"{self._token_base}:{self._fetch_counter}"
+        start_now = min(want, slots.start_room())
+        argv = FetchRequest(self.worker_id, self.lease_ms, want, token, start_now).full_argv(
+            state.keys.base
+        )
+        wait = pack(("BZPOPMIN", state.keys.marker, f"{max(marker_wait_s, 0.001):.3f}"))
+        slots.exchange_sent()
+        slots.fetch_sent(want, start_now)
+        try:
+            popped, raw = await waiter.execute_all([wait, state.fetch.request(waiter, argv)])
+            # Redis ran the fetch whatever the wait answered: its reply first
+            if isinstance(raw, ResponseError):
+                raw = await state.fetch.recover(waiter, argv, raw)
+            elif isinstance(raw, BaseException):
+                raise raw
+            reply = FetchReply.parse(raw)
+        finally:
+            slots.fetch_answered(want, start_now)
+            slots.exchange_done()
+        self._took(state, token, reply, want, start_now)
+        if isinstance(popped, BaseException):
+            raise popped
+        return True
+
+    def _took(
+        self, state: QueueState, token: str, reply: FetchReply, want: int, start_now: int
+    ) -> None:
+        """A call's fetch answered: lease its jobs, and note what it says of the queue."""
         self._lease(state, token, reply, start_now)
         if want > 0:
             # Only a fetch tells whether work is left; a call that only
@@ -341,7 +389,7 @@ class Exchange:
         if limited_ms is not None:
             state.next_check = time.monotonic() + limited_ms / 1000
         if self._check_slots:
-            slots.check(self.policy.fixed_capacity)
+            self.slots.check(self.policy.fixed_capacity)
 
     def _lease(self, state: QueueState, token: str, reply: FetchReply, start_now: int) -> None:
         """The fetched jobs: held and buffered, the first ``start_now`` started

@@ -53,7 +53,7 @@ from engine.options import DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED, Keep
 from engine.outbox import Courier
 from engine.processors import Processor, ProcessorRegistry, diagnostic_processors
 from engine.sharded import warn_of_sharded_names
-from engine.wire import Channel
+from engine.wire import Channel, WireChannel
 from engine.worker.config import (
     DEFAULT_SHUTDOWN_MARGIN_MS,
     WorkerOptionError,
@@ -84,6 +84,11 @@ from engine.worker.runner import JobRunner
 from engine.worker.shutdown import Shutdown
 from engine.worker.slots import Outcome, RunningJob, Slots, SlotsError
 from engine.worker.watchdog import Watchdog
+
+WAKE_FETCH_ENV = "MESSAI_WAKE_FETCH"
+"""``MESSAI_WAKE_FETCH=0``: an idle worker waits on the marker alone and
+fetches after it wakes (a round trip later), as workers of several queues
+and on a Redis Cluster always do."""
 
 log = logging.getLogger("engine.worker")
 
@@ -246,7 +251,23 @@ class Worker:
             check_slots=os.environ.get(CHECK_SLOTS_ENV) == "1",
             owes=self._courier.request if self._courier else None,
         )
-        self._wakeups = Wakeups(redis, states, self._changed, self._exchange.free_slots, self.id)
+        waiter = (
+            Channel(redis)
+            if len(states) == 1 and not is_cluster(redis) and os.environ.get(WAKE_FETCH_ENV) != "0"
+            else None
+        )
+        self._waiter = waiter if isinstance(waiter, WireChannel) else None
+        """A single-queue worker's connection for waiting with a fetch behind
+        (:meth:`Exchange.fetch_when_woken`); None: the marker alone."""
+        self._wakeups = Wakeups(
+            redis,
+            states,
+            self._changed,
+            self._exchange.free_slots,
+            self.id,
+            exchange=self._exchange,
+            waiter=self._waiter,
+        )
         self._heartbeat = Heartbeat(
             redis,
             worker_id=self.id,
@@ -278,7 +299,7 @@ class Worker:
             lambda raw: self._pausing.controlled(raw),
         )
         self._pausing = PauseSwitch(
-            self.id, self.slots, self._exchange, states, self._changed.set, self._heartbeat.beat
+            self.id, self.slots, self._exchange, states, self._pause_changed, self._heartbeat.beat
         )
         self._shutdown = Shutdown(
             worker_id=self.id,
@@ -329,6 +350,7 @@ class Worker:
         """Stop fetching; let running jobs finish within the grace period."""
         if self._shutdown.request():
             self._exchange.stopping = True
+            self._wakeups.interrupt()
 
     @property
     def paused(self) -> bool:
@@ -410,6 +432,8 @@ class Worker:
             if self._courier is not None:
                 await self._courier.close()
             await self._channel.close()
+            if self._waiter is not None:
+                await self._waiter.close()
             with contextlib.suppress(*REDIS_ERRORS):
                 await self._heartbeat.beat(gone=True)
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -472,6 +496,12 @@ class Worker:
             if exchange.free_slots() > 0 and not slots.in_flight:
                 self._wakeups.hungry.set()
             await self._wait(min(self._wait_timeout(), hold))
+
+    def _pause_changed(self) -> None:
+        """Paused or resumed: the main loop looks again, and a wait-and-fetch
+        ends now (what it fetched goes back if paused)."""
+        self._changed.set()
+        self._wakeups.interrupt()
 
     def _spawn_exchange(self) -> None:
         assert self._loop is not None

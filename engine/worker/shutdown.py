@@ -121,7 +121,7 @@ class Shutdown:
 
     def wait_s(self) -> float:
         """How long the main loop may wait before it looks at the stop again."""
-        if not self._slots.held_count:
+        if not self._slots.held_count and not self._slots.in_flight:
             return 0.0
         deadline = self._exit_deadline if self._grace_over else self._grace_deadline
         return max(0.0, min(deadline - time.monotonic(), 1.0))

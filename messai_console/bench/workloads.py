@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import redis.asyncio
 
@@ -59,4 +60,13 @@ async def sleep_1ms(ctx: JobContext) -> None:
     await asyncio.sleep(0.001)
 
 
-registry = ProcessorRegistry({"noop": noop, "redis_call": redis_call, "sleep_1ms": sleep_1ms})
+async def stamp(ctx: JobContext) -> float:
+    """Returns when it began, in milliseconds since the epoch by this machine's
+    clock: the latency measurement's job (Redis's clock, which stamps the add,
+    is the same clock on one machine)."""
+    return time.time() * 1000
+
+
+registry = ProcessorRegistry(
+    {"noop": noop, "redis_call": redis_call, "sleep_1ms": sleep_1ms, "stamp": stamp}
+)

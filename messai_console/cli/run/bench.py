@@ -282,6 +282,14 @@ def _print_tables(source: str, result: BenchResult, repeat: int) -> None:
             "",
             f"{verdict('latency_p50')}; {verdict('latency_p99')}",
         )
+        if "lease_p50" in latency:
+            table.add_row(
+                "  of which, to the lease in Redis",
+                f"{latency['lease_p50']:.2f} / {latency['lease_p95']:.2f} /"
+                f" {latency['lease_p99']:.2f} ms",
+                "",
+                "",
+            )
     table.add_row(
         "memory: per waiting job",
         f"{result.memory_bytes_per_job:,.0f} bytes",
