@@ -33,6 +33,8 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return wrapper
 
     monkeypatch.setattr(WireChannel, "execute", counting(WireChannel.execute))
+    # an idle worker's wait and the fetch behind it: one round trip
+    monkeypatch.setattr(WireChannel, "execute_all", counting(WireChannel.execute_all))
     monkeypatch.setattr(SingleTryChannel, "command", counting(SingleTryChannel.command))
     monkeypatch.setattr(
         redis.asyncio.Redis, "execute_command", counting(redis.asyncio.Redis.execute_command)
@@ -41,7 +43,9 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.parametrize(("concurrency", "limit_per_job"), [(1, 1.02), (50, 0.05)])
+# concurrency 1: auto prefetch leases up to 32 no-op jobs ahead, so a call
+# reports and fetches several (126 round trips for 1,000 jobs when measured)
+@pytest.mark.parametrize(("concurrency", "limit_per_job"), [(1, 0.2), (50, 0.05)])
 async def test_round_trips_per_job(
     redis_client: redis.asyncio.Redis,
     round_trips: dict[str, int],
