@@ -209,6 +209,13 @@ class Wakeups(Duty):
                 except REDIS_ERRORS as exc:
                     await asyncio.sleep(self._failures.failed(exc))
                     continue
+                except Exception:
+                    # a bug, not Redis: wait on the marker alone from now on
+                    # rather than end this loop (the worker would never wake)
+                    log.exception("wake-up wait with a fetch failed; waiting on the marker alone")
+                    self._waiter = None
+                    for state in self.queues:
+                        state.maybe_has_work = True
                 self.hungry.clear()
                 self.changed.set()
                 continue

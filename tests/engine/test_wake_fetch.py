@@ -17,7 +17,7 @@ from engine import Queue, Worker
 from engine.channel import wire_enabled
 from engine.connection import connect
 from engine.jobhash import JobField
-from engine.worker.exchange import IDLE_RECHECK_S
+from engine.worker.exchange import IDLE_RECHECK_S, Exchange
 from engine.worker.lifecycle import WAKE_FETCH_ENV
 from tests.engine.conftest import StartWorker, wait_for_state
 from tests.helpers import await_until
@@ -143,3 +143,24 @@ async def test_the_fetch_behind_the_wait_loads_a_flushed_function(
     job = await queue.add("echo", "after a flush")
     done = await wait_for_state(queue, job.id, "completed")
     assert done.worker == worker.id and done.result == "after a flush"
+
+
+@needs_wire
+async def test_a_bug_in_the_wait_and_fetch_leaves_the_marker_wait(
+    queue: Queue,
+    start_worker: StartWorker,
+    redis_client: redis.asyncio.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(*_args: Any) -> bool:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Exchange, "fetch_when_woken", broken)
+    worker = await start_worker()
+    job = await queue.add("echo", "still runs")
+    done = await wait_for_state(queue, job.id, "completed")
+    assert done.worker == worker.id
+    later = await queue.add("echo", "woken by the marker")
+    assert (await wait_for_state(queue, later.id, "completed")).worker == worker.id
+    assert "waiting on the marker alone" in caplog.text
