@@ -44,8 +44,9 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 
 # concurrency 1: auto prefetch leases up to 32 no-op jobs ahead, so a call
-# reports and fetches several (126 round trips for 1,000 jobs when measured)
-@pytest.mark.parametrize(("concurrency", "limit_per_job"), [(1, 0.2), (50, 0.05)])
+# reports and fetches several (126 round trips for 1,000 jobs on a quiet
+# machine, 327 on a loaded one, where run times look longer)
+@pytest.mark.parametrize(("concurrency", "limit_per_job"), [(1, 0.5), (50, 0.05)])
 async def test_round_trips_per_job(
     redis_client: redis.asyncio.Redis,
     round_trips: dict[str, int],

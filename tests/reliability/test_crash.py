@@ -18,9 +18,11 @@ Q = "reliability"
 async def _released(client: redis.asyncio.Redis, queue: Queue, job_id: str) -> int:
     """Times a sweep put ``job_id`` back from a dead worker that had
     prefetched it and not yet said it started it."""
+    # the whole stream (capped at 10,000 entries): read_history's default page
+    # of the oldest 1,000 missed a release late in a run of 600 jobs
     return sum(
         1
-        for event in await read_history(client, queue.keys)
+        for event in await read_history(client, queue.keys, count=100_000)
         if event.name == "job:waiting"
         and event.job_id == job_id
         and event.fields.get("reason") == "released"
