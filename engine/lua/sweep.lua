@@ -70,6 +70,8 @@ for i = 1, #expired do
     end
   end
 end
+-- a job failed at the stall limit freed a slot of a capped queue
+if failed > 0 then wake_for_free_slot() end
 local trimmed = trim_finished("completed", now, ARGV[4] .. ":" .. ARGV[5], STALL_LIMIT)
 trimmed = trimmed + trim_finished("failed", now, ARGV[6] .. ":" .. ARGV[7], STALL_LIMIT)
 return {1, requeued, failed, trimmed}

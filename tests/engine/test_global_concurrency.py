@@ -16,7 +16,11 @@ import pytest
 import redis.asyncio
 
 from engine import JobContext, Queue, Worker
-from tests.engine.conftest import StartWorker
+from engine.contracts.base import call
+from engine.contracts.worker import FetchRequest
+from engine.jobhash import JobField
+from engine.worker import duties
+from tests.engine.conftest import StartWorker, sweep_now
 from tests.helpers import await_until
 
 JOBS = 10
@@ -117,3 +121,40 @@ async def test_a_job_ending_on_one_worker_wakes_another_waiting_at_the_cap(
 async def _state(queue: Queue, job_id: str, state: str) -> bool:
     job = await queue.get_job(job_id)
     return job is not None and job.state == state
+
+
+async def test_a_job_failed_at_the_stall_limit_wakes_a_worker_waiting_at_the_cap(
+    queue: Queue,
+    start_worker: StartWorker,
+    redis_client: redis.asyncio.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # no idle recheck within the test: only a wake-up can start the next job
+    monkeypatch.setattr(duties, "IDLE_RECHECK_S", 60.0)
+    await queue.set_global_concurrency(1)
+    dead = await queue.add("noop")
+    # leased by a worker that then died, with its stalls at sweep_now's limit
+    lease_ms = 1500
+    await call(redis_client, queue.keys, FetchRequest("gone", lease_ms, 1, "tok-1", 1))
+    await redis_client.hset(queue.keys.job(dead.id), JobField.STALLS, 5)
+    waiting = await queue.add("noop")
+    waiter = await start_worker(concurrency=4)
+
+    async def at_cap() -> bool:
+        return waiter._queues["test-queue"].at_cap and not await redis_client.exists(
+            queue.keys.marker
+        )
+
+    await await_until(at_cap, timeout=10)
+
+    async def lease_expired() -> bool:
+        deadline = await redis_client.zscore(queue.keys.active, dead.id)
+        seconds, micros = await redis_client.time()
+        return deadline is not None and deadline < seconds * 1000 + micros / 1000
+
+    await await_until(lease_expired, timeout=10)
+    began = time.monotonic()
+    assert (await sweep_now(queue))[2] == 1  # failed at the stall limit
+    await await_until(lambda: _state(queue, waiting.id, "completed"), timeout=10)
+    assert time.monotonic() - began < 1.0, "the waiting worker woke only at its idle recheck"
+    assert await _state(queue, dead.id, "failed")

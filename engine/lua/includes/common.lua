@@ -592,3 +592,16 @@ local function sound_jobs(ids, now, state)
   end
   return sound, #ids - #sound
 end
+
+-- Jobs left `active` (finish.lua; sweep.lua when it fails one at the stall
+-- limit): on a capped queue, a worker whose fetch met the cap ("busy")
+-- blocks on the marker until this wakes it, so that the next job starts as
+-- soon as a slot frees (it used to wait for the idle recheck).
+local function wake_for_free_slot()
+  local meta = redis.call("HMGET", meta_key, "conc", "paused")
+  local conc = tonumber(meta[1])
+  if conc and not meta[2] and redis.call("ZCARD", active_key) < conc
+      and (redis.call("LLEN", waitlist_key) > 0 or redis.call("ZCARD", waiting_key) > 0) then
+    redis.call("ZADD", marker_key, 0, "1")
+  end
+end
