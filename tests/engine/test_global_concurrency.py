@@ -107,7 +107,7 @@ async def test_a_job_ending_on_one_worker_wakes_another_waiting_at_the_cap(
     holder = await start_worker({"hold": hold}, concurrency=4)
     await await_until(met_the_cap(holder), timeout=10)
     holder.pause()  # its finish fetches nothing: only a wake-up can start the next job
-    waiter = await start_worker(concurrency=4)
+    waiter = await start_worker(concurrency=4, stall_interval_ms=600_000)
     await await_until(met_the_cap(waiter), timeout=10)
     began = time.monotonic()
     gate.set()
@@ -134,11 +134,12 @@ async def test_a_job_failed_at_the_stall_limit_wakes_a_worker_waiting_at_the_cap
     await queue.set_global_concurrency(1)
     dead = await queue.add("noop")
     # leased by a worker that then died, with its stalls at sweep_now's limit
-    lease_ms = 1500
-    await call(redis_client, queue.keys, FetchRequest("gone", lease_ms, 1, "tok-1", 1))
+    await call(redis_client, queue.keys, FetchRequest("gone", 60_000, 1, "tok-1", 1))
     await redis_client.hset(queue.keys.job(dead.id), JobField.STALLS, 5)
     waiting = await queue.add("noop")
-    waiter = await start_worker(concurrency=4)
+    # its own sweeps run at its start (the lease is good then) and not
+    # again within the test
+    waiter = await start_worker(concurrency=4, stall_interval_ms=600_000)
 
     async def at_cap() -> bool:
         return waiter._queues["test-queue"].at_cap and not await redis_client.exists(
@@ -146,13 +147,7 @@ async def test_a_job_failed_at_the_stall_limit_wakes_a_worker_waiting_at_the_cap
         )
 
     await await_until(at_cap, timeout=10)
-
-    async def lease_expired() -> bool:
-        deadline = await redis_client.zscore(queue.keys.active, dead.id)
-        seconds, micros = await redis_client.time()
-        return deadline is not None and deadline < seconds * 1000 + micros / 1000
-
-    await await_until(lease_expired, timeout=10)
+    await redis_client.zadd(queue.keys.active, {dead.id: 1})  # its lease ran out
     began = time.monotonic()
     assert (await sweep_now(queue))[2] == 1  # failed at the stall limit
     await await_until(lambda: _state(queue, waiting.id, "completed"), timeout=10)
