@@ -9,7 +9,6 @@ processes are SIGKILLed at random."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from pathlib import Path
@@ -61,7 +60,7 @@ def queues_on_three_masters() -> list[str]:
 
 
 QUEUES = queues_on_three_masters()
-MAX_KILLS = 30
+KILLS = 8
 
 
 async def finish_by_hand(
@@ -244,16 +243,21 @@ async def test_chains_and_a_flow_over_three_masters_survive_killed_workers(
     async def completed() -> int:
         return sum([(await q.counts())["completed"] for q in queues])
 
-    # Jobs of 10-30 ms on 16 slots and a kill every 0.1-0.5 s: on a quiet
-    # machine the work (about 1.5 s of slot time per slot) outlasts 5 kills.
+    # One kill each time another tenth of the jobs has completed (10% to
+    # 80%): as many kills on a quiet machine as on a loaded one, where a
+    # kill every so many seconds made 1 on the first and 30 on the second.
+    # The parent then runs unkilled (a job killed while it runs runs again:
+    # at least once, by design; that it runs once shows it was released once).
     rng = random.Random(15)
     kills = 0
     started = time.monotonic()
-    # Kill while the chains and children run (up to MAX_KILLS); the parent
-    # then runs unkilled (a job killed while it runs runs again: at least
-    # once, by design; that it runs once shows it was released once).
-    while await completed() < total - 1 and kills < MAX_KILLS:
-        await asyncio.sleep(rng.uniform(0.1, 0.5))
+    for tenth in range(1, KILLS + 1):
+        target = total * tenth // 10
+
+        async def reached(target: int = target) -> bool:
+            return await completed() >= target
+
+        await await_until(reached, timeout=120, interval=0.02)
         alive = workers.alive()
         if alive:
             rng.choice(alive).kill()
