@@ -7,8 +7,14 @@ plain functions; a worker they need runs on its own loop in a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +26,26 @@ from engine.sync import SyncQueue
 from messai_console.cli import app
 
 Cli = Callable[..., Result]
+
+CONSOLE = str(Path(sys.executable).parent / "messai-console")
+
+
+@contextlib.contextmanager
+def console_process(redis_url: str, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``messai-console --redis-url URL ARGS...`` in a process of its own (no
+    catalog schedules, output dropped), stopped with SIGTERM and waited for
+    when the block ends; its ``returncode`` is set then."""
+    process = subprocess.Popen(
+        [CONSOLE, "--redis-url", redis_url, *args],
+        env={**os.environ, "INIT_SCHEDULED_JOBS": "false"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
 
 
 @pytest.fixture

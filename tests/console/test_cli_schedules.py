@@ -14,7 +14,7 @@ import redis
 
 from engine.schedules import definition_prefix, due_key
 from messai_console.jobs.scheduled import SCHEDULED_TASKS
-from tests.console.conftest import Cli
+from tests.console.conftest import Cli, console_process
 from tests.helpers import wait_until
 
 SCHEDULE_KEYS = {
@@ -209,27 +209,18 @@ def test_worker_with_scheduler_fires_and_runs_the_jobs(cli: Cli, redis_url: str)
         "--limit",
         "2",
     )
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "messai-console"),
-            "--redis-url",
+    with (
+        console_process(
             redis_url,
             "worker",
             "--queue",
             "pings",
             "--with-scheduler",
             "--quiet",
-        ],
-        env={**os.environ, "INIT_SCHEDULED_JOBS": "false"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with redis.Redis.from_url(redis_url, decode_responses=True) as client:
-            wait_until(lambda: client.zcard("messai:{pings}:completed") == 2, timeout=30)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
+        ) as process,
+        redis.Redis.from_url(redis_url, decode_responses=True) as client,
+    ):
+        wait_until(lambda: client.zcard("messai:{pings}:completed") == 2, timeout=30)
     assert process.returncode == 0
 
 

@@ -4,17 +4,12 @@ a sharded name serving every shard, against a real Redis."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import redis
 
 from engine.sync import SyncQueue
-from tests.console.conftest import Cli
+from tests.console.conftest import Cli, console_process
 from tests.helpers import wait_until
 
 MakeQueue = Callable[[str], SyncQueue]
@@ -44,29 +39,20 @@ def test_worker_on_a_sharded_name_serves_every_shard(
     assert cli("queue", "shard", "hot", "--shards", "3").exit_code == 0
     for shard in range(3):
         sync_queue(f"hot~{shard}").add("noop")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "messai-console"),
-            "--redis-url",
+    with (
+        console_process(
             redis_url,
             "worker",
             "--queue",
             "hot",
             "--quiet",
-        ],
-        env={**os.environ, "INIT_SCHEDULED_JOBS": "false"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with redis.Redis.from_url(redis_url, decode_responses=True) as client:
-            wait_until(
-                lambda: all(
-                    client.zcard(f"messai:{{hot~{shard}}}:completed") == 1 for shard in range(3)
-                ),
-                timeout=30,
-            )
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
+        ) as process,
+        redis.Redis.from_url(redis_url, decode_responses=True) as client,
+    ):
+        wait_until(
+            lambda: all(
+                client.zcard(f"messai:{{hot~{shard}}}:completed") == 1 for shard in range(3)
+            ),
+            timeout=30,
+        )
     assert process.returncode == 0

@@ -4,19 +4,14 @@ keeps finished jobs as ``--keep-completed`` / ``--keep-failed`` say."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import redis
 
 from engine.options import Keep
 from engine.sync import SyncQueue
-from tests.console.conftest import Cli
+from tests.console.conftest import Cli, console_process
 from tests.helpers import wait_until
 
 MakeQueue = Callable[[str], SyncQueue]
@@ -59,10 +54,8 @@ def test_worker_keeps_what_keep_completed_says_and_a_jobs_own_rule_wins(
     assert own.exit_code == 0, own.output
     kept_id = own.stdout.strip()
     ids = [cli("job", "add", "q", "noop").stdout.strip() for _ in range(6)]
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "messai-console"),
-            "--redis-url",
+    with (
+        console_process(
             redis_url,
             "worker",
             "--queue",
@@ -72,21 +65,14 @@ def test_worker_keeps_what_keep_completed_says_and_a_jobs_own_rule_wins(
             "--stall-interval-ms",
             "50",
             "--quiet",
-        ],
-        env={**os.environ, "INIT_SCHEDULED_JOBS": "false"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with redis.Redis.from_url(redis_url, decode_responses=True) as client:
-            completed = "messai:{q}:completed"
-            wait_until(
-                lambda: set(client.zrange(completed, 0, -1)) == {kept_id, *ids[-2:]},
-                timeout=30,
-            )
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
+        ) as process,
+        redis.Redis.from_url(redis_url, decode_responses=True) as client,
+    ):
+        completed = "messai:{q}:completed"
+        wait_until(
+            lambda: set(client.zrange(completed, 0, -1)) == {kept_id, *ids[-2:]},
+            timeout=30,
+        )
     assert process.returncode == 0
 
 
