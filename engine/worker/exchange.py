@@ -339,10 +339,12 @@ class Exchange:
         add sets the marker, with no round trip to this process between the
         wake-up and the lease. The fetch runs when the wait times out too (the
         idle recheck). False, with nothing sent, when there is no room to
-        fetch into."""
+        fetch into, or when another exchange went out since the worker
+        asked for this wait (its answer comes first; this one would be an
+        exchange beyond MAX_IN_FLIGHT)."""
         slots = self.slots
         want = max(min(self.free_slots(), self._batch_cap()), 0)
-        if want <= 0:
+        if want <= 0 or slots.in_flight:
             return False
         self._fetch_counter += 1
         token = f"{self._token_base}:{self._fetch_counter}"

@@ -17,6 +17,7 @@ from engine import Queue, Worker
 from engine.channel import wire_enabled
 from engine.connection import connect
 from engine.jobhash import JobField
+from engine.wire import WireChannel
 from engine.worker.exchange import IDLE_RECHECK_S, Exchange
 from engine.worker.lifecycle import WAKE_FETCH_ENV
 from tests.engine.conftest import StartWorker, wait_for_state
@@ -164,3 +165,23 @@ async def test_a_bug_in_the_wait_and_fetch_leaves_the_marker_wait(
     later = await queue.add("echo", "woken by the marker")
     assert (await wait_for_state(queue, later.id, "completed")).worker == worker.id
     assert "waiting on the marker alone" in caplog.text
+
+
+@needs_wire
+async def test_no_wait_goes_out_beside_exchanges_already_in_flight(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """The main loop asks for the wait when nothing is in flight; the duty
+    sends it later, when two exchanges may have gone out meanwhile: a third
+    call would break the bound on calls in flight (seen once in CI as
+    ``in_flight = 3 outside 0..2``)."""
+    worker = Worker("test-queue", redis_client)
+    waiter = WireChannel(redis_client)
+    try:
+        worker.slots.exchange_sent()
+        assert not await worker._exchange.fetch_when_woken(
+            worker._queues["test-queue"], 0.01, waiter
+        )
+        assert worker.slots.in_flight == 1
+    finally:
+        await waiter.close()
